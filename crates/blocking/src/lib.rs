@@ -1,0 +1,69 @@
+//! TCP echo server on std::net with a single thread that serves one connection at a time, to
+//! completion, before it accepts the next. Every other client waits in the kernel's accept queue:
+//! this is the synchronous server an event loop exists to replace.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+
+use echo_common::{Conn, Context, Target};
+
+/// The one-connection-at-a-time target.
+pub const TARGET: Target = Target {
+    name: "blocking",
+    about: "std::net, one thread serving one connection at a time, to completion",
+    serve,
+    multi_threaded: false,
+    event_loop: false,
+};
+
+/// Serves each connection in turn on the calling thread.
+pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
+    // Shutting the listener down is what wakes the blocked `accept` at shutdown.
+    let _tracked = context.shutdown().track(&listener)?;
+    loop {
+        let accepted = listener.accept();
+        if context.shutdown().is_triggered() {
+            break;
+        }
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                thread::sleep(context.accept_failed(e)?);
+                continue;
+            }
+        };
+        let Some(conn) = context.admit(peer) else {
+            continue;
+        };
+        connection(stream, conn);
+    }
+    drop(listener);
+    context.drained_blocking();
+    Ok(())
+}
+
+fn connection(mut stream: TcpStream, mut conn: Conn) {
+    if let Err(e) = echo(&mut stream, &mut conn) {
+        conn.failed(&e);
+    }
+}
+
+fn echo(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
+    // Shutting the socket down is what wakes the blocked `read` at shutdown.
+    let _tracked = conn.shutdown().track(stream)?;
+    stream.set_nodelay(conn.nodelay())?;
+    let mut buf = conn.buffer();
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        for _ in 0..conn.received(n) {
+            conn.work().run_blocking()?;
+        }
+        stream.write_all(&buf[..n])?;
+        conn.echoed(n);
+    }
+}

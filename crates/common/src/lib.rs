@@ -1,0 +1,27 @@
+//! What every echo-bench server shares, written once.
+//!
+//! A server crate supplies only what its runtime makes different: how it accepts, spawns, reads,
+//! writes, sleeps and offloads. Everything observable — flags, socket options, the listen backlog,
+//! the buffer size, the work done per message, shutdown, the final summary — comes from here, so a
+//! difference in the numbers is the runtime's and never the implementation's.
+
+mod config;
+mod context;
+mod lag;
+mod listen;
+pub mod pattern;
+mod server;
+mod shutdown;
+mod stats;
+pub mod units;
+pub mod work;
+
+pub use config::Config;
+pub use context::{Conn, Context};
+pub use lag::{LAG_PERIOD, LagSummary};
+pub use listen::bind;
+pub use server::{Running, ServeFn, Target, main, main_from, start};
+pub use shutdown::{Shutdown, Tracked};
+pub use stats::Summary;
+pub use work::Framer;
+pub use work::{How, Work};

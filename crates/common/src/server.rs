@@ -1,0 +1,195 @@
+//! Running a server: as a process (what each `echo-*` binary's `main` calls) or on a thread of
+//! the caller's (what tests and benchmarks call).
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::{Config, Context, Shutdown, Summary, bind};
+
+/// A server's whole run: serve `listener` until `context.shutdown()` fires, then close every
+/// connection and return. Each server crate provides one.
+pub type ServeFn = fn(TcpListener, Arc<Context>) -> io::Result<()>;
+
+/// A server the suite can run: its name, how it works, and its entry point. Registering a new
+/// target means writing one of these in its crate and listing it in `echo-targets`.
+#[derive(Debug)]
+pub struct Target {
+    /// Short name, as given to `loadgen --target` (`tokio`, `threads`, ...).
+    pub name: &'static str,
+    /// One line on how it serves connections.
+    pub about: &'static str,
+    /// The entry point.
+    pub serve: ServeFn,
+    /// Whether it honours `--threads` (the others always use one thread for connections).
+    pub multi_threaded: bool,
+    /// Whether it runs an event loop (and so a loop-lag probe, and can be blocked).
+    pub event_loop: bool,
+}
+
+impl Target {
+    /// The name of its binary, `echo-<name>`.
+    pub fn binary(&self) -> String {
+        format!("echo-{}", self.name)
+    }
+}
+
+/// How long a server may take to close its connections after the shutdown signal before it exits
+/// regardless; enough for any sane `--work` on a message in flight to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// The `main` of a server binary: parses the command line and runs the server until SIGINT or
+/// SIGTERM.
+pub fn main(target: &'static Target) -> ExitCode {
+    main_from(target, std::env::args_os())
+}
+
+/// [`main`] with the command line given (its first item is the program name).
+pub fn main_from(target: &'static Target, args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let command = Cli::command()
+        .name(target.binary())
+        .about(format!("TCP echo server: {}.", target.about))
+        .after_help(
+            "Prints `listening on IP:PORT` first; on SIGINT or SIGTERM stops accepting, closes \
+             its connections, prints a one-line JSON summary and exits 0.",
+        );
+    let config = match command
+        .try_get_matches_from(args)
+        .and_then(|m| Config::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run_process(target, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}: error: {e}", target.binary());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_process(target: &'static Target, config: Config) -> Result<(), String> {
+    let addr = config.addr;
+    let listener = bind(&config).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let shutdown = Shutdown::new();
+    shutdown
+        .on_signals()
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let work = config.work.to_string();
+    let context = Context::new(config, shutdown.clone())
+        .map_err(|e| format!("cannot prepare --work {work}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on {local}");
+
+    let printed = Arc::new(AtomicBool::new(false));
+    let print_summary = {
+        let (context, printed) = (Arc::clone(&context), Arc::clone(&printed));
+        move || {
+            if !printed.swap(true, Ordering::SeqCst) {
+                let summary = context.summary(target.name, target.event_loop);
+                let mut out = io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&summary).expect("plain data")
+                );
+                let _ = out.flush();
+            }
+        }
+    };
+    // A watchdog, so a connection stuck in long work cannot keep the process alive forever.
+    std::thread::Builder::new()
+        .name("shutdown-watchdog".into())
+        .spawn({
+            let (context, print_summary) = (Arc::clone(&context), print_summary.clone());
+            move || {
+                futures_lite::future::block_on(context.shutdown().wait());
+                std::thread::sleep(SHUTDOWN_GRACE);
+                eprintln!(
+                    "{} connections still open {SHUTDOWN_GRACE:?} after the shutdown signal; exiting anyway",
+                    context.active()
+                );
+                print_summary();
+                std::process::exit(0);
+            }
+        })
+        .map_err(|e| format!("cannot start the shutdown watchdog: {e}"))?;
+
+    (target.serve)(listener, context).map_err(|e| format!("server failed: {e}"))?;
+    print_summary();
+    Ok(())
+}
+
+/// A server running on a thread of this process, stopped (and joined) when dropped.
+pub struct Running {
+    target: &'static Target,
+    addr: SocketAddr,
+    context: Arc<Context>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// Starts `target` on a new thread with `config`; returns once it is listening.
+pub fn start(target: &'static Target, config: Config) -> io::Result<Running> {
+    let listener = bind(&config)?;
+    let addr = listener.local_addr()?;
+    let context = Context::new(config, Shutdown::new())?;
+    let thread = std::thread::Builder::new().name(target.binary()).spawn({
+        let context = Arc::clone(&context);
+        move || (target.serve)(listener, context)
+    })?;
+    Ok(Running {
+        target,
+        addr,
+        context,
+        thread: Some(thread),
+    })
+}
+
+impl Running {
+    /// The address it is listening on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its shared state, for a look at its counters while it runs.
+    pub fn context(&self) -> &Arc<Context> {
+        &self.context
+    }
+
+    /// Shuts it down and waits for it; returns its summary.
+    pub fn stop(mut self) -> io::Result<Summary> {
+        self.join()?;
+        Ok(self
+            .context
+            .summary(self.target.name, self.target.event_loop))
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        self.context.shutdown().trigger();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other(format!("{} panicked", self.target.name))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}

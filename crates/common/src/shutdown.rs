@@ -1,0 +1,171 @@
+//! Stopping a server: one trigger, seen by async tasks (as a future) and by blocked threads (whose
+//! sockets are shut down under them, the only way to wake a thread blocked in `accept` or `read`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use event_listener::Event;
+
+/// A shutdown trigger shared by a server and whoever stops it (a signal, a test, a benchmark).
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    triggered: AtomicBool,
+    event: Event,
+    tracked: Mutex<HashMap<u64, OwnedFd>>,
+    next_id: AtomicU64,
+}
+
+impl Shutdown {
+    /// A trigger nobody has pulled yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pulls the trigger on the first SIGINT or SIGTERM.
+    pub fn on_signals(&self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let this = self.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    this.trigger();
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Starts the shutdown: wakes every waiter and shuts down every tracked socket. Idempotent.
+    pub fn trigger(&self) {
+        if self.0.triggered.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.0.event.notify(usize::MAX);
+        for fd in self.tracked().values() {
+            shut(fd);
+        }
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_triggered(&self) -> bool {
+        self.0.triggered.load(Ordering::SeqCst)
+    }
+
+    /// Completes once shutdown has started.
+    pub async fn wait(&self) {
+        loop {
+            if self.is_triggered() {
+                return;
+            }
+            let listener = self.0.event.listen();
+            if self.is_triggered() {
+                return;
+            }
+            listener.await;
+        }
+    }
+
+    /// Runs `fut` until it completes (`Some`) or shutdown starts (`None`), whichever comes first.
+    pub async fn until<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        futures_lite::future::or(async { Some(fut.await) }, async {
+            self.wait().await;
+            None
+        })
+        .await
+    }
+
+    /// Shuts `socket` down when the trigger is pulled (at once, if it already has been), waking a
+    /// thread blocked on it. For a listener that makes `accept` fail; for a connection, `read`
+    /// return 0. The returned guard stops tracking it when dropped.
+    pub fn track(&self, socket: &impl AsFd) -> io::Result<Tracked> {
+        let fd = socket.as_fd().try_clone_to_owned()?;
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        self.tracked().insert(id, fd);
+        // Checked after inserting, so a trigger racing with us is seen by one side or the other.
+        if self.is_triggered() {
+            if let Some(fd) = self.tracked().get(&id) {
+                shut(fd);
+            }
+        }
+        Ok(Tracked {
+            shutdown: self.clone(),
+            id,
+        })
+    }
+
+    fn tracked(&self) -> MutexGuard<'_, HashMap<u64, OwnedFd>> {
+        // A panic while holding this lock cannot leave the map half-changed.
+        self.0.tracked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn shut(fd: &OwnedFd) {
+    // Fails harmlessly (ENOTCONN) on a socket the peer already closed.
+    let _ = socket2::SockRef::from(fd).shutdown(std::net::Shutdown::Both);
+}
+
+/// A socket [`Shutdown::track`] will shut down; dropping this stops tracking it.
+pub struct Tracked {
+    shutdown: Shutdown,
+    id: u64,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.shutdown.tracked().remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn trigger_wakes_a_thread_blocked_in_accept() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let shutdown = Shutdown::new();
+        let _tracked = shutdown.track(&listener).unwrap();
+        let blocked = std::thread::spawn(move || listener.accept().map(|_| ()));
+        shutdown.trigger();
+        assert!(blocked.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn trigger_wakes_a_thread_blocked_in_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        let shutdown = Shutdown::new();
+        let tracked = shutdown.track(&conn).unwrap();
+        let blocked = std::thread::spawn(move || {
+            let _tracked = tracked;
+            conn.read(&mut [0; 16]).unwrap()
+        });
+        shutdown.trigger();
+        assert_eq!(blocked.join().unwrap(), 0);
+        assert!(shutdown.tracked().is_empty(), "the guard untracks on drop");
+    }
+
+    #[test]
+    fn a_socket_tracked_after_the_trigger_is_shut_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        shutdown.trigger();
+        let _tracked = shutdown.track(&listener).unwrap();
+        assert!(listener.accept().is_err());
+        futures_lite::future::block_on(shutdown.wait());
+        let never = std::future::pending::<()>();
+        assert_eq!(futures_lite::future::block_on(shutdown.until(never)), None);
+    }
+}
