@@ -22,3 +22,21 @@ pub fn find(name: &str) -> Option<&'static Target> {
 pub fn names() -> String {
     ALL.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
 }
+
+/// Runs `TARGET [SERVER FLAGS]` from `args` (without the program name) as that target's binary
+/// would: the `main` of `echo-server`, and of `loadgen`'s hidden `server` command, which is how
+/// loadgen starts a server as a separate process without needing its binary built.
+pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    let mut args = args.into_iter();
+    let name = args.next();
+    let Some(target) = name.as_deref().and_then(|n| n.to_str()).and_then(find) else {
+        match name {
+            Some(n) if n != "--help" && n != "-h" => {
+                eprintln!("error: unknown target '{}'; known: {}", n.to_string_lossy(), names())
+            }
+            _ => eprintln!("usage: echo-server TARGET [FLAGS]  (TARGET: {}; see TARGET --help)", names()),
+        }
+        return std::process::ExitCode::from(2);
+    };
+    echo_common::main_from(target, std::iter::once(target.binary().into()).chain(args))
+}

@@ -1,0 +1,12 @@
+//! echo-bench's results as plain data: what `loadgen` writes, what exporters and charts read.
+//!
+//! A result file is one [`RunResult`] as JSON, written atomically (see [`write_atomic`]). Its
+//! `schema` field names the layout; readers refuse a layout they do not know rather than guess.
+
+mod histogram;
+mod io;
+mod schema;
+
+pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
+pub use io::{ReadError, read_result, write_atomic};
+pub use schema::*;

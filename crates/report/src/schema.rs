@@ -1,0 +1,190 @@
+//! The result file's layout. Names here are stable: scripts and charts rely on them.
+
+use echo_common::Summary;
+use serde::{Deserialize, Serialize};
+
+use crate::Latency;
+
+/// The layout written by this version. A change that renames or removes a field bumps it.
+pub const SCHEMA: &str = "echo-bench/result/v1";
+
+/// One `loadgen` run: one or more targets driven under identical settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// When the run started, RFC 3339 in UTC.
+    pub started_at: String,
+    /// The commit of echo-bench that ran (with `-dirty` if the tree had changes), if known.
+    pub git_commit: Option<String>,
+    /// The machine it ran on.
+    pub machine: Machine,
+    /// The settings every target was run with.
+    pub config: RunConfig,
+    /// One entry per target, in the order they ran.
+    pub targets: Vec<TargetResult>,
+    /// True if the run was cut short (Ctrl-C, a deadline): figures cover what was measured.
+    pub partial: bool,
+}
+
+/// Where a run happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPU model name, from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Logical CPUs online.
+    pub cores: usize,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// Host name.
+    pub hostname: String,
+}
+
+/// How a run was set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Concurrent client connections.
+    pub clients: usize,
+    /// Bytes per message.
+    pub msg_size: usize,
+    /// Length of the measured window, in nanoseconds.
+    pub duration_ns: u64,
+    /// Warm-up before the window, excluded from every figure, in nanoseconds.
+    pub warmup_ns: u64,
+    /// Per-message timeout, in nanoseconds.
+    pub timeout_ns: u64,
+    /// Load generator threads.
+    pub client_threads: usize,
+    /// CPUs the load generator was pinned to (empty: not pinned).
+    pub client_cpus: Vec<usize>,
+    /// CPUs the server was pinned to (empty: not pinned, or not started by loadgen).
+    pub server_cpus: Vec<usize>,
+    /// `--threads` given to multi-threaded servers.
+    pub server_threads: usize,
+    /// Open loop: messages per second asked for in total; `None` for a closed loop.
+    pub rate: Option<f64>,
+    /// The server's `--work`.
+    pub work: String,
+    /// The server's `--work-every`.
+    pub work_every: u64,
+}
+
+/// Everything measured for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetResult {
+    /// The target's name, or `addr:HOST:PORT` for a server loadgen did not start.
+    pub target: String,
+    /// True if this target's run was cut short.
+    pub partial: bool,
+    /// Clients asked for.
+    pub clients: usize,
+    /// Clients that connected.
+    pub connected: usize,
+    /// Time from the first connect to the last connection established, in nanoseconds.
+    pub connect_ns: u64,
+    /// Length of the measured window actually covered, in nanoseconds.
+    pub window_ns: u64,
+    /// Round trips completed and verified in the window.
+    pub messages: u64,
+    /// Messages per second over the window.
+    pub msgs_per_sec: f64,
+    /// Echoed payload, megabytes (10^6) per second, one direction.
+    pub mb_per_sec: f64,
+    /// Round-trip latency of every message in the window (open loop: from its intended send
+    /// time, corrected for coordinated omission).
+    pub latency_ns: Latency,
+    /// Open loop only: latency from the actual send time, as a naive tool would report it.
+    pub latency_uncorrected_ns: Option<Latency>,
+    /// With `--work-every N > 1`: the messages that had no work (the bystanders).
+    pub bystander_latency_ns: Option<Latency>,
+    /// With `--work-every N > 1`: the messages that had work.
+    pub working_latency_ns: Option<Latency>,
+    /// Errors by kind.
+    pub errors: Errors,
+    /// Connected clients that never got a single reply in the window.
+    pub starved_clients: usize,
+    /// Throughput and tail latency second by second over the window.
+    pub timeline: Vec<Tick>,
+    /// What the server cost (when loadgen started it, or got `--server-pid`).
+    pub server: Option<ServerCost>,
+    /// What the load generator cost.
+    pub client: ClientCost,
+    /// Open loop only: the rate asked for and the rate achieved.
+    pub open_loop: Option<OpenLoop>,
+    /// The server's own final summary, including its loop lag, when loadgen started it.
+    pub server_summary: Option<Summary>,
+    /// The latency histogram (`latency_ns`), HdrHistogram V2 + DEFLATE, base64.
+    pub histogram: String,
+}
+
+/// Errors by kind. Every field counts events, not clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Errors {
+    /// Connections refused.
+    pub refused: u64,
+    /// Connections reset by the server.
+    pub reset: u64,
+    /// Connections the server closed mid-echo.
+    pub eof: u64,
+    /// Replies that did not come within `--timeout` (or connects that did not complete).
+    pub timeout: u64,
+    /// Echoes whose bytes differed from what was sent. Any makes loadgen's exit code non-zero.
+    pub corrupt: u64,
+    /// Anything else.
+    pub other: u64,
+}
+
+impl Errors {
+    /// All errors together.
+    pub fn total(&self) -> u64 {
+        self.refused + self.reset + self.eof + self.timeout + self.corrupt + self.other
+    }
+}
+
+/// One second of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    /// Seconds since the window opened, at the end of this tick.
+    pub t_s: f64,
+    /// Messages completed in this tick.
+    pub msgs: u64,
+    /// 99th-percentile latency of this tick's messages, in nanoseconds (0 if none).
+    pub p99_ns: u64,
+}
+
+/// The server process over the measured window, from /proc.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServerCost {
+    /// User CPU time, nanoseconds.
+    pub cpu_user_ns: u64,
+    /// System CPU time, nanoseconds.
+    pub cpu_sys_ns: u64,
+    /// (user + system) / messages.
+    pub cpu_ns_per_msg: f64,
+    /// Peak resident set size over its life (VmHWM).
+    pub peak_rss_bytes: u64,
+    /// Resident set size at the end of the window, minus at start-up, per connected client.
+    pub rss_per_conn_bytes: f64,
+    /// Threads at the end of the window.
+    pub threads: u64,
+}
+
+/// The load generator over the measured window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClientCost {
+    /// (user + system) CPU / messages, nanoseconds.
+    pub cpu_ns_per_msg: f64,
+    /// Resident memory per connection, bytes.
+    pub rss_per_conn_bytes: f64,
+    /// True if its CPUs were nearly always busy: then the figures may measure the client.
+    pub saturated: bool,
+}
+
+/// Open-loop figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OpenLoop {
+    /// Messages per second asked for.
+    pub target_rate: f64,
+    /// Messages per second sent.
+    pub achieved_rate: f64,
+}
