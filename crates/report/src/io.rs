@@ -9,7 +9,10 @@ use crate::{RunResult, SCHEMA};
 /// Writes `path` atomically: the bytes go to a temporary file beside it, which is synced and then
 /// renamed over `path`. A crash or Ctrl-C leaves either the old file or the new one, never a torn
 /// one. Creates the parent directory if needed.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -18,7 +21,11 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Resul
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp: PathBuf = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut file = io::BufWriter::new(File::create(&tmp)?);
         write(&mut file)?;
@@ -99,8 +106,18 @@ mod tests {
         assert!(matches!(missing, ReadError::Io { .. }), "{missing}");
         let path = dir.path().join("bad.json");
         fs::write(&path, "{\"schema\": \"other/v9\"}").unwrap();
-        assert!(read_result(&path).unwrap_err().to_string().contains("schema 'other/v9'"));
+        assert!(
+            read_result(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("schema 'other/v9'")
+        );
         fs::write(&path, "{ not json").unwrap();
-        assert!(read_result(&path).unwrap_err().to_string().contains("not JSON"));
+        assert!(
+            read_result(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not JSON")
+        );
     }
 }

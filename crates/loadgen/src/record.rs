@@ -1,0 +1,159 @@
+//! What one client thread records. Each thread has its own, so recording takes no lock; the
+//! threads' records are merged once at the end.
+
+use echo_report::{Errors, new_histogram};
+use hdrhistogram::Histogram;
+
+/// Significant figures of the per-second histograms: 1% is plenty for a timeline, and keeps each
+/// one small enough to allocate one per second of the window up front.
+const TICK_SIGFIG: u8 = 2;
+
+/// How a connection failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Refused,
+    Reset,
+    Eof,
+    Timeout,
+    Corrupt,
+    Other,
+}
+
+impl Failure {
+    pub fn of(e: &std::io::Error) -> Failure {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            ConnectionRefused => Failure::Refused,
+            ConnectionReset | ConnectionAborted | BrokenPipe => Failure::Reset,
+            UnexpectedEof => Failure::Eof,
+            TimedOut => Failure::Timeout,
+            _ => Failure::Other,
+        }
+    }
+}
+
+/// Latency and errors of one client thread.
+pub struct Record {
+    /// Every message in the window (open loop: from its intended send time).
+    pub all: Histogram<u64>,
+    /// Open loop: from the actual send time.
+    pub uncorrected: Option<Histogram<u64>>,
+    /// With work on every Nth message: the others.
+    pub bystander: Option<Histogram<u64>>,
+    /// With work on every Nth message: those.
+    pub working: Option<Histogram<u64>>,
+    /// One histogram per second of the window.
+    pub ticks: Vec<Histogram<u64>>,
+    pub errors: Errors,
+    /// Clients that got no reply in the window.
+    pub starved: usize,
+    /// The first corrupt echo, described.
+    pub first_corruption: Option<String>,
+}
+
+impl Record {
+    /// An empty record; `seconds` is the window's length, rounded up.
+    pub fn new(seconds: usize, open_loop: bool, split: bool) -> Self {
+        let tick =
+            || Histogram::new_with_bounds(1, 60_000_000_000, TICK_SIGFIG).expect("constant bounds");
+        Record {
+            all: new_histogram(),
+            uncorrected: open_loop.then(new_histogram),
+            bystander: split.then(new_histogram),
+            working: split.then(new_histogram),
+            // One spare second for messages that complete as the window closes.
+            ticks: (0..=seconds).map(|_| tick()).collect(),
+            errors: Errors::default(),
+            starved: 0,
+            first_corruption: None,
+        }
+    }
+
+    /// Records one message's latency: `ns` (corrected, in the open loop), `raw_ns` (from the
+    /// actual send), whether it had work, and the second of the window it completed in.
+    pub fn message(&mut self, ns: u64, raw_ns: u64, working: bool, second: usize) {
+        let ns = ns.max(1);
+        self.all.saturating_record(ns);
+        if let Some(h) = &mut self.uncorrected {
+            h.saturating_record(raw_ns.max(1));
+        }
+        let split = if working {
+            &mut self.working
+        } else {
+            &mut self.bystander
+        };
+        if let Some(h) = split {
+            h.saturating_record(ns);
+        }
+        let last = self.ticks.len() - 1;
+        self.ticks[second.min(last)].saturating_record(ns);
+    }
+
+    pub fn failure(&mut self, failure: Failure) {
+        let e = &mut self.errors;
+        *match failure {
+            Failure::Refused => &mut e.refused,
+            Failure::Reset => &mut e.reset,
+            Failure::Eof => &mut e.eof,
+            Failure::Timeout => &mut e.timeout,
+            Failure::Corrupt => &mut e.corrupt,
+            Failure::Other => &mut e.other,
+        } += 1;
+    }
+
+    /// Adds `other` into this one.
+    pub fn merge(&mut self, other: Record) {
+        let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| {
+            a.add(b).expect("histograms share bounds");
+        };
+        add(&mut self.all, &other.all);
+        for (a, b) in [
+            (&mut self.uncorrected, &other.uncorrected),
+            (&mut self.bystander, &other.bystander),
+            (&mut self.working, &other.working),
+        ] {
+            if let (Some(a), Some(b)) = (a, b) {
+                add(a, b);
+            }
+        }
+        for (a, b) in self.ticks.iter_mut().zip(&other.ticks) {
+            add(a, b);
+        }
+        let (e, o) = (&mut self.errors, other.errors);
+        e.refused += o.refused;
+        e.reset += o.reset;
+        e.eof += o.eof;
+        e.timeout += o.timeout;
+        e.corrupt += o.corrupt;
+        e.other += o.other;
+        self.starved += other.starved;
+        self.first_corruption = self.first_corruption.take().or(other.first_corruption);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_merge_and_split() {
+        let mut a = Record::new(2, false, true);
+        a.message(1000, 1000, false, 0);
+        a.message(5000, 5000, true, 1);
+        a.failure(Failure::Timeout);
+        let mut b = Record::new(2, false, true);
+        b.message(2000, 2000, false, 9);
+        b.failure(Failure::Corrupt);
+        b.starved = 2;
+        a.merge(b);
+        assert_eq!(a.all.len(), 3);
+        assert_eq!(a.bystander.as_ref().unwrap().len(), 2);
+        assert_eq!(a.working.as_ref().unwrap().len(), 1);
+        assert_eq!(
+            a.ticks.iter().map(|t| t.len()).collect::<Vec<_>>(),
+            [1, 1, 1],
+            "late messages land in the spare second"
+        );
+        assert_eq!((a.errors.timeout, a.errors.corrupt, a.starved), (1, 1, 2));
+    }
+}
