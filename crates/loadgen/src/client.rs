@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ pub const STOP: u8 = 3;
 pub struct Shared {
     phase: AtomicU8,
     window_start: OnceLock<Instant>,
+    /// Clients still running; when it reaches zero there is nothing left to measure.
+    alive: AtomicUsize,
 }
 
 impl Shared {
@@ -40,6 +42,11 @@ impl Shared {
 
     pub fn set_phase(&self, phase: u8) {
         self.phase.fetch_max(phase, Relaxed);
+    }
+
+    /// Clients still running.
+    pub fn alive(&self) -> usize {
+        self.alive.load(Relaxed)
     }
 
     /// Opens the measured window now.
@@ -101,6 +108,7 @@ pub fn thread_main(
     let settings = Rc::new(settings);
     LocalSet::new().block_on(&runtime, async {
         let (streams, failures, last) = connect_all(ids, &settings).await;
+        shared.alive.fetch_add(streams.len(), Relaxed);
         let _ = events.send(Event::Connected {
             connected: streams.len(),
             failures,
@@ -229,5 +237,6 @@ impl Client {
         if !replied {
             self.record.borrow_mut().starved += 1;
         }
+        self.shared.alive.fetch_sub(1, Relaxed);
     }
 }

@@ -15,6 +15,7 @@ use crate::sys;
 #[derive(Parser, Debug)]
 #[command(
     name = "loadgen",
+    args_override_self = true,
     version,
     after_help = "Examples:\n  \
         loadgen --target tokio --clients 1000\n  \

@@ -160,7 +160,14 @@ pub fn run(
     if problem.is_none() {
         shared.set_phase(WARMUP);
         progress.phase(&name, "warm-up", plan.warmup);
-        problem = wait(plan.warmup, &mut server, interrupted, progress, |_| None);
+        problem = wait(
+            plan.warmup,
+            &shared,
+            &mut server,
+            interrupted,
+            progress,
+            |_| None,
+        );
     }
     let mut client_before = client_idle;
     let mut server_before = server_idle;
@@ -172,6 +179,7 @@ pub fn run(
         let total = || counters.iter().map(|c| c.load(Relaxed)).sum::<u64>();
         problem = wait(
             plan.duration,
+            &shared,
             &mut server,
             interrupted,
             progress,
@@ -323,6 +331,7 @@ fn share(clients: usize, threads: usize, i: usize) -> std::ops::Range<usize> {
 /// Waits `length`, watching for Ctrl-C and the server's death; returns why it stopped early.
 fn wait(
     length: Duration,
+    shared: &Shared,
     server: &mut Option<ServerProcess>,
     interrupted: &AtomicBool,
     progress: &Progress,
@@ -336,6 +345,9 @@ fn wait(
         }
         if let Some(problem) = server_trouble(server, interrupted) {
             return Some(problem);
+        }
+        if shared.alive() == 0 {
+            return Some("every client has stopped on an error; nothing is left to measure".into());
         }
         progress.update(elapsed, figure(elapsed));
         std::thread::sleep(POLL.min(length - elapsed));
