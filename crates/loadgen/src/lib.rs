@@ -12,6 +12,7 @@ pub use plan::Cli;
 mod progress;
 mod record;
 mod run;
+mod schedule;
 mod server;
 mod sys;
 

@@ -32,6 +32,10 @@ pub fn table(run: &RunResult) -> String {
     if lag {
         header.push("loop lag p99");
     }
+    let open = run.targets.iter().any(|t| t.open_loop.is_some());
+    if open {
+        header.extend(["uncorrected p50", "uncorrected p99", "sent/s"]);
+    }
     header.extend(["errors", "starved"]);
     let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for t in &run.targets {
@@ -62,6 +66,15 @@ pub fn table(run: &RunResult) -> String {
                 .and_then(|s| s.loop_lag_ns)
                 .filter(|l| l.samples > 0);
             row.push(p99.map_or("-".into(), |l| us(l.p99)));
+        }
+        if open {
+            let raw = t.latency_uncorrected_ns.filter(|l| l.count > 0);
+            row.push(raw.map_or("-".into(), |l| us(l.p50)));
+            row.push(raw.map_or("-".into(), |l| us(l.p99)));
+            row.push(
+                t.open_loop
+                    .map_or("-".into(), |o| format!("{:.0}", o.achieved_rate)),
+            );
         }
         row.extend([t.errors.total().to_string(), t.starved_clients.to_string()]);
         rows.push(row);
@@ -100,10 +113,22 @@ pub fn table(run: &RunResult) -> String {
     out
 }
 
+/// Below this share of the asked rate, the table says the open loop fell short.
+const RATE_SHORTFALL: f64 = 0.97;
+
 fn notes(t: &TargetResult) -> Vec<String> {
     let mut notes = Vec::new();
     if t.client.saturated {
         notes.push("WARNING: the load generator saturated its CPUs; these figures may measure the client, not the server".into());
+    }
+    if let Some(o) = t.open_loop
+        && o.achieved_rate < o.target_rate * RATE_SHORTFALL
+    {
+        notes.push(format!(
+            "sent {:.0} msgs/s of the {:.0} asked: the server (or the client) could not keep up, \
+             and the corrected latency counts every message from when it was due",
+            o.achieved_rate, o.target_rate
+        ));
     }
     if t.errors.total() > 0 {
         notes.push(format!("errors: {}", describe_errors(&t.errors)));

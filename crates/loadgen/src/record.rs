@@ -45,6 +45,8 @@ pub struct Record {
     /// One histogram per second of the window.
     pub ticks: Vec<Histogram<u64>>,
     pub errors: Errors,
+    /// Open loop: messages sent in the window.
+    pub sent: u64,
     /// Clients that got no reply in the window.
     pub starved: usize,
     /// The first corrupt echo, described.
@@ -64,6 +66,7 @@ impl Record {
             // One spare second for messages that complete as the window closes.
             ticks: (0..=seconds).map(|_| tick()).collect(),
             errors: Errors::default(),
+            sent: 0,
             starved: 0,
             first_corruption: None,
         }
@@ -127,6 +130,7 @@ impl Record {
         e.corrupt += o.corrupt;
         e.other += o.other;
         self.starved += other.starved;
+        self.sent += other.sent;
         self.first_corruption = self.first_corruption.take().or(other.first_corruption);
     }
 }

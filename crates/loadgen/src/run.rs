@@ -8,7 +8,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use echo_report::{ClientCost, Latency, ServerCost, TargetResult, Tick, encode_histogram};
+use echo_report::{
+    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
+};
 
 use crate::client::{self, Event, STOP, Settings, Shared, WARMUP};
 use crate::plan::{Drive, Plan};
@@ -78,6 +80,7 @@ pub fn run(
         work_every: plan.work_every,
         connect_concurrency: plan.connect_concurrency.div_ceil(plan.client_threads),
         seconds: plan.duration.as_secs_f64().ceil() as usize,
+        open_loop: plan.rate.is_some(),
     };
     progress.say(&name, format!("connecting {} clients", plan.clients));
     let connect_start = Instant::now();
@@ -158,6 +161,9 @@ pub fn run(
     // Warm-up, then the window. Nothing before `window_start` is recorded.
     let mut window = None;
     if problem.is_none() {
+        if let Some(rate) = plan.rate {
+            shared.set_rate_per_conn(rate / connected as f64);
+        }
         shared.set_phase(WARMUP);
         progress.phase(&name, "warm-up", plan.warmup);
         problem = wait(
@@ -196,7 +202,7 @@ pub fn run(
     let server_after = server_pid.and_then(|p| ProcStat::read(Some(p)).ok());
 
     // Collect every thread's record; a thread that does not stop in time is left behind.
-    let mut record = Record::new(settings.seconds, false, plan.work_every > 1);
+    let mut record = Record::new(settings.seconds, settings.open_loop, plan.work_every > 1);
     let deadline = Instant::now() + plan.timeout + STOP_SLACK;
     let mut done = 0;
     while done < plan.client_threads {
@@ -304,7 +310,10 @@ pub fn run(
                 / connected.max(1) as f64,
             saturated,
         },
-        open_loop: None,
+        open_loop: plan.rate.map(|rate| OpenLoop {
+            target_rate: rate,
+            achieved_rate: per_sec(record.sent as f64),
+        }),
         server_summary,
         histogram: encode_histogram(&record.all),
     };

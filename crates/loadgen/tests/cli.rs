@@ -349,3 +349,36 @@ fn ctrl_c_stops_the_run_and_still_writes_partial_results() {
         "the server process is gone"
     );
 }
+
+#[test]
+fn the_open_loop_reports_corrected_and_uncorrected_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(loadgen(dir.path()).args(["--target", "smol", "--clients", "4", "--rate", "400"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("uncorrected p99"));
+    let t = &result_in(dir.path()).targets[0];
+    let open = t.open_loop.expect("open-loop figures");
+    assert_eq!(open.target_rate, 400.0);
+    assert!(open.achieved_rate > 0.0);
+    let raw = t
+        .latency_uncorrected_ns
+        .expect("the uncorrected histogram is kept");
+    assert_eq!(raw.count, t.latency_ns.count);
+    assert!(
+        t.latency_ns.max >= raw.max,
+        "counting from the due time never shortens a latency"
+    );
+    assert_eq!(t.errors.total(), 0);
+    let hgrm = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with("-uncorrected.hgrm")
+        })
+        .count();
+    assert_eq!(hgrm, 1);
+}
