@@ -33,6 +33,12 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 /// Runs the command line; returns the exit status.
 pub fn main(cli: Cli) -> Result<ExitCode> {
+    if cli.list_targets {
+        for t in echo_targets::ALL {
+            println!("{:<14} {}", t.name, t.about);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let plan = Plan::from_cli(cli)?;
     sys::ensure_fds_for(plan.clients)?;
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -104,7 +110,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
     if let Some(dir) = &plan.results_dir
         && !run.targets.is_empty()
     {
-        let path = output::save(dir, &run, &histograms)?;
+        let path = output::save(dir, plan.output.as_deref(), &run, &histograms)?;
         eprintln!("results written to {}", path.display());
     }
     if plan.json {

@@ -156,10 +156,20 @@ fn notes(t: &TargetResult) -> Vec<String> {
 /// JSON file's path.
 pub fn save(
     dir: &Path,
+    output: Option<&Path>,
     run: &RunResult,
     histograms: &[(String, Histogram<u64>)],
 ) -> Result<PathBuf> {
-    let stem = file_stem(run);
+    let (dir, stem) = match output {
+        Some(path) => (
+            path.parent().unwrap_or(Path::new(".")),
+            path.file_stem()
+                .context("--output needs a file name")?
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        None => (dir, file_stem(run)),
+    };
     for (suffix, h) in histograms {
         let path = dir.join(format!("{stem}-{suffix}.hgrm"));
         // Microseconds, the unit HdrHistogram's plotter expects by default.

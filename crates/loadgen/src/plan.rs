@@ -107,6 +107,11 @@ pub struct Cli {
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub results_dir: PathBuf,
 
+    /// Write the result to exactly this file (its .hgrm files beside it) instead of a
+    /// time-stamped name in --results-dir.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_save")]
+    pub output: Option<PathBuf>,
+
     /// Write no result files.
     #[arg(long)]
     pub no_save: bool,
@@ -114,6 +119,10 @@ pub struct Cli {
     /// Print the result as JSON on stdout (and nothing else there).
     #[arg(long)]
     pub json: bool,
+
+    /// List the targets, one per line with how it works, and exit.
+    #[arg(long, exclusive = true)]
+    pub list_targets: bool,
 }
 
 /// What to drive.
@@ -154,6 +163,7 @@ pub struct Plan {
     pub work: Work,
     pub work_every: u64,
     pub results_dir: Option<PathBuf>,
+    pub output: Option<PathBuf>,
     pub json: bool,
 }
 
@@ -239,6 +249,7 @@ impl Plan {
             work: cli.work,
             work_every: cli.work_every,
             results_dir: (!cli.no_save).then_some(cli.results_dir),
+            output: cli.output,
             json: cli.json,
         })
     }
