@@ -189,9 +189,7 @@ mod tests {
         );
         assert!(text.contains("#[Mean    ="), "{text}");
         assert!(text.contains("Total count    =        10000]"), "{text}");
-        let last_row = text
-            .lines()
-            .rfind(|l| !l.starts_with('#') && !l.is_empty());
+        let last_row = text.lines().rfind(|l| !l.starts_with('#') && !l.is_empty());
         assert!(last_row.unwrap().trim_end().ends_with("inf"));
     }
 }

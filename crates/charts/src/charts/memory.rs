@@ -1,0 +1,65 @@
+//! Server memory per connection against clients: threads against tasks, the classic reason for
+//! async.
+
+use super::clients::{Series, nothing, series_sets};
+use super::{ChartKind, Context, NoData};
+use crate::figure::{Axis, Figure, Panel};
+use crate::style::plain;
+
+/// Bytes in a KiB.
+const KIB: f64 = 1024.0;
+
+/// A server is taken to run a thread per connection when, at its largest measured point with at
+/// least this many connections, its thread count reaches [`THREADS_PER_CONN`] of them.
+const MIN_CONNS_TO_JUDGE: usize = 10;
+const THREADS_PER_CONN: f64 = 0.9;
+
+/// The server's resident memory per connected client (`server.rss_per_conn_bytes`) against
+/// clients, a line per target; dashed for servers that run a thread per connection (judged from
+/// `server.threads`); one figure per scenario.
+pub fn memory(ctx: &Context) -> Result<Vec<Figure>, NoData> {
+    let sets = series_sets(&ctx.points, |p| {
+        p.target().server.map(|s| s.rss_per_conn_bytes)
+    });
+    if sets.is_empty() {
+        return Err(nothing("server memory figures (server.rss_per_conn_bytes)"));
+    }
+    let figures = sets
+        .iter()
+        .map(|set| {
+            let max = set.values().fold(0.0, f64::max) / KIB;
+            let (marks, legend) = set.lines(&ctx.palette, |v| v / KIB, thread_per_connection);
+            let panel = Panel {
+                title: None,
+                x: set.clients_axis(),
+                y: Axis::from_zero("server resident memory per connection (KiB)", max, plain),
+                marks,
+            };
+            let mut subtitle = set.scenario.label();
+            if set.series.iter().any(thread_per_connection) {
+                subtitle += " · dashed: a thread per connection (server threads ≈ clients)";
+            }
+            let mut f = Figure::single(
+                format!("{}-{}", ChartKind::Memory, set.scenario.slug()),
+                "Server memory per connection: threads against tasks".into(),
+                subtitle,
+                set.footer(),
+                panel,
+            );
+            f.legend_title = "target".into();
+            f.legend = legend;
+            f
+        })
+        .collect();
+    Ok(figures)
+}
+
+/// Whether `s`'s server ran about one thread per connection at its largest measured point.
+fn thread_per_connection(s: &Series) -> bool {
+    s.points
+        .iter()
+        .filter(|p| p.target().connected >= MIN_CONNS_TO_JUDGE)
+        .max_by_key(|p| p.target().connected)
+        .and_then(|p| Some((p.target().server?.threads, p.target().connected)))
+        .is_some_and(|(threads, conns)| threads as f64 >= THREADS_PER_CONN * conns as f64)
+}

@@ -1,0 +1,172 @@
+//! The charts: each a function from points to figures, or to a reason there is nothing to draw.
+
+mod clients;
+mod cpu;
+mod memory;
+mod p99;
+mod pitfall;
+mod spectrum;
+mod throughput;
+mod timeline;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::figure::Figure;
+use crate::load::{Loaded, Point};
+use crate::style::Palette;
+
+pub use cpu::cpu;
+pub use memory::memory;
+pub use p99::p99;
+pub use pitfall::pitfall;
+pub use spectrum::spectrum;
+pub use throughput::throughput;
+pub use timeline::timeline;
+
+/// Every chart this crate draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKind {
+    /// Messages per second against clients, a line per target, one chart per scenario.
+    Throughput,
+    /// p99 latency against clients, a line per target, one chart per scenario.
+    P99,
+    /// The latency percentile spectrum of one point, a curve per target.
+    Spectrum,
+    /// Server memory per connection against clients, a line per target, one chart per scenario.
+    Memory,
+    /// Server CPU per message, bars per target and client count, one chart per scenario.
+    Cpu,
+    /// The pitfall table: bystander, working and loop-lag p99 and throughput per target and work.
+    Pitfall,
+    /// Throughput and p99 second by second for the run with the largest p99 spike.
+    Timeline,
+}
+
+impl ChartKind {
+    /// All charts, in the order they are drawn.
+    pub const ALL: [ChartKind; 7] = [
+        ChartKind::Throughput,
+        ChartKind::P99,
+        ChartKind::Spectrum,
+        ChartKind::Memory,
+        ChartKind::Cpu,
+        ChartKind::Pitfall,
+        ChartKind::Timeline,
+    ];
+
+    /// Its name on the command line, and the start of its files' names.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChartKind::Throughput => "throughput",
+            ChartKind::P99 => "p99",
+            ChartKind::Spectrum => "spectrum",
+            ChartKind::Memory => "memory",
+            ChartKind::Cpu => "cpu",
+            ChartKind::Pitfall => "pitfall",
+            ChartKind::Timeline => "timeline",
+        }
+    }
+
+    /// Builds this chart's figures from `ctx`.
+    pub fn build(self, ctx: &Context) -> Result<Vec<Figure>, NoData> {
+        match self {
+            ChartKind::Throughput => throughput(ctx),
+            ChartKind::P99 => p99(ctx),
+            ChartKind::Spectrum => spectrum(ctx).map(|f| vec![f]),
+            ChartKind::Memory => memory(ctx),
+            ChartKind::Cpu => cpu(ctx),
+            ChartKind::Pitfall => pitfall(ctx).map(|f| vec![f]),
+            ChartKind::Timeline => timeline(ctx).map(|f| vec![f]),
+        }
+    }
+}
+
+impl fmt::Display for ChartKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ChartKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ChartKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = ChartKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown chart '{s}'; charts: {}", names.join(", "))
+            })
+    }
+}
+
+/// Choices for the charts that show one point or one run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The client count of the spectrum and pitfall charts; by default the one most targets were
+    /// measured at.
+    pub at_clients: Option<usize>,
+    /// The result file of the timeline chart (a path, file name or file stem); by default the
+    /// run with the largest p99 spike.
+    pub timeline_file: Option<PathBuf>,
+    /// The target whose timeline spike picks the run; by default any.
+    pub timeline_target: Option<String>,
+}
+
+/// Why a chart has nothing to draw: a note for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoData(pub String);
+
+impl fmt::Display for NoData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What every chart reads: the points, a colour per target and the options.
+pub struct Context<'a> {
+    /// Every point loaded.
+    pub points: Vec<&'a Point>,
+    /// A colour per target, the same on every chart.
+    pub palette: Palette,
+    /// Choices for single-point charts.
+    pub options: Options,
+}
+
+impl<'a> Context<'a> {
+    /// A context over everything `loaded` holds.
+    pub fn new(loaded: &'a Loaded, options: Options) -> Self {
+        Context {
+            points: loaded.points.iter().collect(),
+            palette: Palette::new(loaded.target_names()),
+            options,
+        }
+    }
+}
+
+/// The client count single-point charts default to when several qualify: enough concurrency for
+/// queues to form, few enough that every server (even thread-per-connection) keeps up.
+const PREFERRED_CLIENTS: usize = 100;
+
+/// How far `clients` is from [`PREFERRED_CLIENTS`], on a log scale (10 and 1000 are equally far).
+fn distance_from_preferred(clients: usize) -> u64 {
+    let ratio = (clients.max(1) as f64 / PREFERRED_CLIENTS as f64)
+        .ln()
+        .abs();
+    (ratio * 1e6) as u64
+}
+
+/// A note naming the client counts the results do hold, for a `--at-clients` that matched none.
+fn no_such_clients(n: usize, points: &[&Point]) -> NoData {
+    let mut have: Vec<usize> = points.iter().map(|p| p.clients()).collect();
+    have.sort_unstable();
+    have.dedup();
+    let have: Vec<String> = have.iter().map(|c| c.to_string()).collect();
+    NoData(format!(
+        "no results at --at-clients {n} (the results hold {})",
+        have.join(", ")
+    ))
+}

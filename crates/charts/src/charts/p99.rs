@@ -1,0 +1,45 @@
+//! Tail latency against clients: what concurrency costs each request.
+
+use super::clients::{nothing, series_sets};
+use super::{ChartKind, Context, NoData};
+use crate::figure::{Axis, Figure, Panel};
+use crate::style::{TimeUnit, plain};
+
+/// The 99th-percentile round-trip latency (`latency_ns.p99`) against clients, a line per target,
+/// on a log scale; one figure per scenario (message size, work, rate).
+pub fn p99(ctx: &Context) -> Result<Vec<Figure>, NoData> {
+    let sets = series_sets(&ctx.points, |p| {
+        let l = &p.target().latency_ns;
+        (l.count > 0).then_some(l.p99 as f64)
+    });
+    if sets.is_empty() {
+        return Err(nothing("p99 latency"));
+    }
+    let figures = sets
+        .iter()
+        .map(|set| {
+            let max = set.values().fold(0.0, f64::max);
+            let min = set.values().fold(f64::INFINITY, f64::min);
+            let unit = TimeUnit::for_max_ns(max);
+            let (marks, legend) = set.lines(&ctx.palette, |v| unit.of(v), |_| false);
+            let y_desc = format!("p99 round-trip latency ({}, log scale)", unit.name);
+            let panel = Panel {
+                title: None,
+                x: set.clients_axis(),
+                y: Axis::decades(y_desc, unit.of(min), unit.of(max), plain),
+                marks,
+            };
+            let mut f = Figure::single(
+                format!("{}-{}", ChartKind::P99, set.scenario.slug()),
+                "p99 latency vs clients".into(),
+                set.scenario.label(),
+                set.footer(),
+                panel,
+            );
+            f.legend_title = "target".into();
+            f.legend = legend;
+            f
+        })
+        .collect();
+    Ok(figures)
+}

@@ -1,0 +1,375 @@
+//! Drawing a [`Figure`] with plotters, once as SVG and once as PNG, and writing both atomically.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use echo_report::write_atomic;
+use plotters::coord::Shift;
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
+
+/// Everything is drawn with the embedded font, registered under this generic family.
+const FONT: &str = "sans-serif";
+const TITLE_PX: f64 = 24.0;
+const SUBTITLE_PX: f64 = 16.0;
+const PANEL_TITLE_PX: f64 = 17.0;
+const AXIS_DESC_PX: f64 = 16.0;
+const TICK_PX: f64 = 14.0;
+const LEGEND_PX: f64 = 15.0;
+const FOOTER_PX: f64 = 13.0;
+const NOTE_PX: f64 = 12.0;
+/// Space around everything, in pixels.
+const MARGIN: i32 = 16;
+/// Height of the footer band.
+const FOOTER_H: u32 = 30;
+/// Vertical distance between legend entries.
+const LEGEND_ROW: i32 = 26;
+/// Width of a legend entry's sample line.
+const SWATCH_W: i32 = 28;
+/// Line width of series.
+const STROKE: u32 = 2;
+
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+const GRID: RGBColor = RGBColor(0xd8, 0xd8, 0xd8);
+const GRID_LIGHT: RGBColor = RGBColor(0xee, 0xee, 0xee);
+
+/// Why a chart could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// plotters failed to draw it.
+    #[error("cannot draw chart '{chart}' ({format}): {reason}")]
+    Draw {
+        /// The figure's name.
+        chart: String,
+        /// SVG or PNG.
+        format: &'static str,
+        /// plotters' message.
+        reason: String,
+    },
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+/// Draws `figure` into `dir` as `NAME.svg` and `NAME.png`, each written atomically, and returns
+/// their paths. Call [`crate::register_font`] first.
+pub fn write_figure(figure: &Figure, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let (w, h) = figure.size;
+    let failed = |format: &'static str| {
+        move |e: String| RenderError::Draw {
+            chart: figure.name.clone(),
+            format,
+            reason: e,
+        }
+    };
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
+        draw(figure, &root)
+            .map_err(|e| e.to_string())
+            .map_err(failed("SVG"))?;
+        root.present()
+            .map_err(|e| e.to_string())
+            .map_err(failed("SVG"))?;
+    }
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, figure.size).into_drawing_area();
+        draw(figure, &root)
+            .map_err(|e| e.to_string())
+            .map_err(failed("PNG"))?;
+        root.present()
+            .map_err(|e| e.to_string())
+            .map_err(failed("PNG"))?;
+    }
+
+    let svg_path = dir.join(format!("{}.svg", figure.name));
+    let png_path = dir.join(format!("{}.png", figure.name));
+    let wrote = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| RenderError::Write { path, source }
+    };
+    write_atomic(&svg_path, |out| out.write_all(svg.as_bytes())).map_err(wrote(&svg_path))?;
+    write_atomic(&png_path, |out| encode_png(out, &rgb, figure.size)).map_err(wrote(&png_path))?;
+    Ok(vec![svg_path, png_path])
+}
+
+/// `rgb` (8-bit RGB, row by row) as a PNG.
+fn encode_png(out: &mut dyn Write, rgb: &[u8], (w, h): (u32, u32)) -> io::Result<()> {
+    let mut encoder = png::Encoder::new(out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(io::Error::other)?;
+    writer.write_image_data(rgb).map_err(io::Error::other)?;
+    writer.finish().map_err(io::Error::other)
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Draws `figure` on `root`: heading, panels, legend to the right, footer.
+pub fn draw<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let (w, h) = root.dim_in_pixel();
+
+    let title = (FONT, TITLE_PX)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&INK);
+    root.draw_text(&figure.title, &title, (MARGIN, MARGIN))?;
+    let mut top = MARGIN + TITLE_PX as i32 + 8;
+    if !figure.subtitle.is_empty() {
+        let sub = (FONT, SUBTITLE_PX).into_font().color(&MUTED);
+        root.draw_text(&figure.subtitle, &sub, (MARGIN, top))?;
+        top += SUBTITLE_PX as i32 + 8;
+    }
+    let footer = (FONT, FOOTER_PX).into_font().color(&MUTED);
+    root.draw_text(
+        &figure.footer,
+        &footer,
+        (MARGIN, h as i32 - FOOTER_H as i32 + 8),
+    )?;
+
+    let body = root.margin(top as u32, FOOTER_H, 0, 0);
+    let legend_w = legend_width(root, figure)?;
+    let (plots, legend) = body.split_horizontally(w - legend_w);
+    draw_legend(&legend, figure)?;
+
+    let columns = figure.columns.max(1);
+    let rows = figure.panels.len().div_ceil(columns);
+    let areas = plots.split_evenly((rows.max(1), columns));
+    for (panel, area) in figure.panels.iter().zip(&areas) {
+        draw_panel(area, panel)?;
+    }
+    Ok(())
+}
+
+/// Wide enough for the longest legend label.
+fn legend_width<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> Result<u32, DrawingAreaErrorKind<DB::ErrorType>> {
+    if figure.legend.is_empty() {
+        return Ok(MARGIN as u32);
+    }
+    let font: TextStyle = (FONT, LEGEND_PX).into_font().into();
+    let bold: TextStyle = (FONT, LEGEND_PX).into_font().style(FontStyle::Bold).into();
+    let mut widest = root.estimate_text_size(&figure.legend_title, &bold)?.0;
+    for entry in &figure.legend {
+        widest = widest.max(root.estimate_text_size(&entry.label, &font)?.0 + SWATCH_W as u32 + 10);
+    }
+    Ok(widest + 2 * MARGIN as u32)
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+) -> DrawResult<DB> {
+    if figure.legend.is_empty() {
+        return Ok(());
+    }
+    let heading = (FONT, LEGEND_PX)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&INK);
+    let font = (FONT, LEGEND_PX).into_font().color(&INK);
+    // Level with the top of the first plot.
+    let mut y = MARGIN + 6;
+    area.draw_text(&figure.legend_title, &heading, (MARGIN / 2, y))?;
+    y += LEGEND_ROW;
+    for LegendEntry {
+        label,
+        color,
+        swatch,
+    } in &figure.legend
+    {
+        let mid = y + LEGEND_PX as i32 / 2;
+        let x0 = MARGIN / 2;
+        match swatch {
+            Swatch::Block => {
+                area.draw(&Rectangle::new(
+                    [(x0 + 6, mid - 7), (x0 + 20, mid + 7)],
+                    color.filled(),
+                ))?;
+            }
+            Swatch::Line | Swatch::Dashed => {
+                let style = color.stroke_width(STROKE + 1);
+                if *swatch == Swatch::Dashed {
+                    for seg in 0..3 {
+                        let a = x0 + seg * 10;
+                        area.draw(&PathElement::new(vec![(a, mid), (a + 6, mid)], style))?;
+                    }
+                } else {
+                    area.draw(&PathElement::new(
+                        vec![(x0, mid), (x0 + SWATCH_W - 2, mid)],
+                        style,
+                    ))?;
+                }
+                area.draw(&Circle::new(
+                    (x0 + SWATCH_W / 2 - 1, mid),
+                    4,
+                    color.filled(),
+                ))?;
+            }
+        }
+        area.draw_text(label, &font, (x0 + SWATCH_W + 6, y))?;
+        y += LEGEND_ROW;
+    }
+    Ok(())
+}
+
+/// A plotters axis with exactly the figure's ticks: labelled ones (bold grid lines) and minor
+/// ones (light grid lines). plotters' own `WithKeyPoints` does the same but keeps the inner
+/// axis' number formatting, which a linear `f64` axis does not let a label formatter replace.
+struct Ticked<R> {
+    inner: R,
+    ticks: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl<R: Ranged<ValueType = f64>> Ticked<R> {
+    fn new(inner: R, axis: &Axis) -> Self {
+        Ticked {
+            inner,
+            ticks: axis.ticks.iter().map(|t| t.at).collect(),
+            minor: axis.minor.clone(),
+        }
+    }
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+fn linear(axis: &Axis) -> Ticked<RangedCoordf64> {
+    Ticked::new(axis.range.clone().into(), axis)
+}
+
+fn logarithmic(axis: &Axis) -> Ticked<LogCoord<f64>> {
+    Ticked::new(axis.range.clone().log_scale().into(), axis)
+}
+
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
+    match (panel.x.log, panel.y.log) {
+        (false, false) => draw_on(area, panel, linear(&panel.x), linear(&panel.y)),
+        (false, true) => draw_on(area, panel, linear(&panel.x), logarithmic(&panel.y)),
+        (true, false) => draw_on(area, panel, logarithmic(&panel.x), linear(&panel.y)),
+        (true, true) => draw_on(area, panel, logarithmic(&panel.x), logarithmic(&panel.y)),
+    }
+}
+
+fn draw_on<DB, X, Y>(area: &DrawingArea<DB, Shift>, panel: &Panel, x: X, y: Y) -> DrawResult<DB>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(10)
+        .margin_left(MARGIN as u32)
+        .x_label_area_size(52)
+        .y_label_area_size(78);
+    if let Some(title) = &panel.title {
+        builder.caption(
+            title,
+            (FONT, PANEL_TITLE_PX)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&INK),
+        );
+    }
+    let mut chart = builder.build_cartesian_2d(x, y)?;
+
+    let x_label = |v: &f64| panel.x.label_at(*v);
+    let y_label = |v: &f64| panel.y.label_at(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x.desc.as_str())
+        .y_desc(panel.y.desc.as_str())
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
+        .axis_desc_style((FONT, AXIS_DESC_PX).into_font().color(&INK))
+        .label_style((FONT, TICK_PX).into_font().color(&INK))
+        .bold_line_style(GRID)
+        .light_line_style(GRID_LIGHT)
+        .axis_style(MUTED);
+    if !panel.x.grid {
+        mesh.disable_x_mesh();
+    }
+    if !panel.y.grid {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+
+    let base = panel.y.range.start;
+    for mark in &panel.marks {
+        match mark {
+            Mark::Line {
+                points,
+                color,
+                dashed,
+                dots,
+            } => {
+                let style = color.stroke_width(STROKE);
+                if *dashed {
+                    chart.draw_series(DashedLineSeries::new(
+                        points.iter().copied(),
+                        8,
+                        5,
+                        style,
+                    ))?;
+                } else {
+                    chart.draw_series(LineSeries::new(points.iter().copied(), style))?;
+                }
+                if *dots {
+                    let dot = color.filled();
+                    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, dot)))?;
+                }
+            }
+            Mark::Bar { x, y, color } => {
+                let top = y.max(base);
+                chart.draw_series([Rectangle::new(
+                    [(x.start, base), (x.end, top)],
+                    color.filled(),
+                )])?;
+            }
+            Mark::Note { at, text } => {
+                let font = (FONT, NOTE_PX).into_font().color(&MUTED);
+                chart.draw_series([Text::new(text.clone(), *at, font)])?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! A Markdown table of results, for the README and for pull requests: one row per target and point.
+
+use std::cmp::Ordering;
+use std::fmt::Write;
+
+use echo_common::units::format_bytes;
+
+use crate::{RunResult, TargetResult, work_rank};
+
+/// The `work` of a plain echo: a column for it appears only when some row has other work.
+const NO_WORK: &str = "none";
+
+/// Marks a row whose run was cut short.
+const PARTIAL_MARK: &str = "*";
+
+/// Marks a row where the load generator's CPUs were saturated.
+const SATURATED_MARK: &str = "†";
+
+/// One row of the table: a target's result and the run it belongs to.
+pub type Row<'a> = (&'a RunResult, &'a TargetResult);
+
+/// The table of every target in `results`; see [`markdown_rows`].
+pub fn markdown_table(results: &[RunResult]) -> String {
+    markdown_rows(
+        results
+            .iter()
+            .flat_map(|r| r.targets.iter().map(move |t| (r, t))),
+    )
+}
+
+/// A Markdown table with one row per (run, target) pair, followed by footnotes for partial runs or
+/// a saturated load generator and a line naming the machine(s) and date(s) measured on.
+///
+/// Rows are ordered by message size, work (the plain echo first, see [`work_rank`]) and rate, then
+/// by target (in the order targets first
+/// appear), then by clients. Latencies are in microseconds. A `work` column appears only when some
+/// row ran with work other than `none`, and a `rate` column only when some row ran an open loop.
+pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
+    let mut rows: Vec<Row<'a>> = rows.into_iter().collect();
+    if rows.is_empty() {
+        return "No results.\n".into();
+    }
+    let mut target_order: Vec<&str> = Vec::new();
+    for (_, t) in &rows {
+        if !target_order.contains(&t.target.as_str()) {
+            target_order.push(&t.target);
+        }
+    }
+    let rank = |name: &str| target_order.iter().position(|n| *n == name);
+    rows.sort_by(|(ra, ta), (rb, tb)| {
+        let (a, b) = (&ra.config, &rb.config);
+        (a.msg_size, work_rank(&a.work), &a.work, a.work_every)
+            .cmp(&(b.msg_size, work_rank(&b.work), &b.work, b.work_every))
+            .then_with(|| cmp_rate(ra.config.rate, rb.config.rate))
+            .then_with(|| rank(&ta.target).cmp(&rank(&tb.target)))
+            .then_with(|| ta.clients.cmp(&tb.clients))
+            .then_with(|| ra.started_at.cmp(&rb.started_at))
+    });
+
+    let show_work = rows
+        .iter()
+        .any(|(r, _)| r.config.work != NO_WORK || r.config.work_every > 1);
+    let show_rate = rows.iter().any(|(r, _)| r.config.rate.is_some());
+
+    let mut header = vec!["target", "clients", "msg size"];
+    let mut align = vec![":--", "--:", "--:"];
+    if show_work {
+        header.push("work");
+        align.push(":--");
+    }
+    if show_rate {
+        header.push("rate (msgs/s)");
+        align.push("--:");
+    }
+    header.extend([
+        "msgs/s",
+        "p50 (µs)",
+        "p99 (µs)",
+        "p99.9 (µs)",
+        "max (µs)",
+        "errors",
+        "starved clients",
+    ]);
+    align.extend(["--:"; 7]);
+
+    let mut out = String::new();
+    push_line(&mut out, header.iter().map(|s| s.to_string()));
+    push_line(&mut out, align.iter().map(|s| s.to_string()));
+    let (mut any_partial, mut any_saturated) = (false, false);
+    for (run, t) in &rows {
+        let mut name = escape(&t.target);
+        if run.partial || t.partial {
+            any_partial = true;
+            name.push_str(PARTIAL_MARK);
+        }
+        if t.client.saturated {
+            any_saturated = true;
+            name.push_str(SATURATED_MARK);
+        }
+        let mut cells = vec![
+            name,
+            t.clients.to_string(),
+            format_bytes(run.config.msg_size as u64),
+        ];
+        if show_work {
+            let mut work = escape(&run.config.work);
+            if run.config.work_every > 1 {
+                let _ = write!(work, " (1 in {})", run.config.work_every);
+            }
+            cells.push(work);
+        }
+        if show_rate {
+            cells.push(
+                run.config
+                    .rate
+                    .map_or_else(|| "closed loop".into(), format_count),
+            );
+        }
+        let l = &t.latency_ns;
+        cells.extend([
+            format_count(t.msgs_per_sec),
+            format_us(l.p50),
+            format_us(l.p99),
+            format_us(l.p999),
+            format_us(l.max),
+            t.errors.total().to_string(),
+            t.starved_clients.to_string(),
+        ]);
+        push_line(&mut out, cells);
+    }
+
+    out.push('\n');
+    if any_partial {
+        let _ = writeln!(
+            out,
+            "{PARTIAL_MARK} The run was cut short: figures cover what was measured.\n"
+        );
+    }
+    if any_saturated {
+        let _ = writeln!(
+            out,
+            "{SATURATED_MARK} The load generator's CPUs were saturated: figures may measure the client.\n"
+        );
+    }
+    let _ = writeln!(out, "{}", measured_on(rows.iter().map(|(r, _)| *r)));
+    out
+}
+
+/// "Measured on CPU (N cores), DATE." for the distinct machines and days of `runs`.
+pub fn measured_on<'a>(runs: impl IntoIterator<Item = &'a RunResult>) -> String {
+    let mut machines: Vec<String> = Vec::new();
+    let mut days: Vec<&str> = Vec::new();
+    for r in runs {
+        let machine = format!("{} ({} cores)", r.machine.cpu_model, r.machine.cores);
+        if !machines.contains(&machine) {
+            machines.push(machine);
+        }
+        let day = r.started_at.get(..10).unwrap_or(&r.started_at);
+        if !days.contains(&day) {
+            days.push(day);
+        }
+    }
+    days.sort_unstable();
+    let when = match days.as_slice() {
+        [] => String::new(),
+        [one] => format!(", {one}"),
+        [first, .., last] => format!(", {first} to {last}"),
+    };
+    format!("Measured on {}{when}.", machines.join("; "))
+}
+
+fn cmp_rate(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+fn push_line(out: &mut String, cells: impl IntoIterator<Item = String>) {
+    out.push('|');
+    for cell in cells {
+        let _ = write!(out, " {cell} |");
+    }
+    out.push('\n');
+}
+
+/// A cell's text with the characters that would end a cell or a line made harmless.
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A count or rate, rounded, with thousands separated: `145,210`.
+pub fn format_count(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Nanoseconds as microseconds with three significant figures at most (`19.3`, `2.45`,
+/// `1,234`): the histograms keep three, so more would be noise.
+pub fn format_us(ns: u64) -> String {
+    let us = ns as f64 / 1e3;
+    match us {
+        u if u < 10.0 => format!("{u:.2}"),
+        u if u < 100.0 => format!("{u:.1}"),
+        u => format_count(u),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientCost, Errors, Latency, Machine, RunConfig, SCHEMA};
+
+    fn run(msg_size: usize, work: &str, targets: &[(&str, usize, f64)]) -> RunResult {
+        RunResult {
+            schema: SCHEMA.into(),
+            started_at: "2026-11-25T10:00:00Z".into(),
+            git_commit: None,
+            machine: Machine {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                kernel: "6.1".into(),
+                hostname: "box".into(),
+            },
+            config: RunConfig {
+                clients: targets[0].1,
+                msg_size,
+                duration_ns: 1_000_000_000,
+                warmup_ns: 0,
+                timeout_ns: 1_000_000_000,
+                client_threads: 1,
+                client_cpus: vec![],
+                server_cpus: vec![],
+                server_threads: 1,
+                rate: None,
+                work: work.into(),
+                work_every: 1,
+            },
+            targets: targets
+                .iter()
+                .map(|&(name, clients, rate)| TargetResult {
+                    target: name.into(),
+                    partial: false,
+                    clients,
+                    connected: clients,
+                    connect_ns: 0,
+                    window_ns: 1_000_000_000,
+                    messages: rate as u64,
+                    msgs_per_sec: rate,
+                    mb_per_sec: 0.0,
+                    latency_ns: Latency {
+                        count: 1,
+                        p50: 19_300,
+                        p99: 2_450,
+                        p999: 123_456,
+                        max: 1_234_567,
+                        ..Latency::default()
+                    },
+                    latency_uncorrected_ns: None,
+                    bystander_latency_ns: None,
+                    working_latency_ns: None,
+                    errors: Errors {
+                        timeout: 2,
+                        ..Errors::default()
+                    },
+                    starved_clients: 3,
+                    timeline: vec![],
+                    server: None,
+                    client: ClientCost {
+                        cpu_ns_per_msg: 0.0,
+                        rss_per_conn_bytes: 0.0,
+                        saturated: false,
+                    },
+                    open_loop: None,
+                    server_summary: None,
+                    histogram: String::new(),
+                })
+                .collect(),
+            partial: false,
+        }
+    }
+
+    #[test]
+    fn one_row_per_target_and_point_in_a_stable_order() {
+        let results = [
+            run(
+                64,
+                "none",
+                &[("tokio", 100, 98_765.4), ("threads", 100, 50_000.0)],
+            ),
+            run(
+                64,
+                "none",
+                &[("tokio", 10, 1_000.0), ("threads", 10, 2_000.0)],
+            ),
+            run(16, "none", &[("tokio", 1, 10.0)]),
+        ];
+        let table = markdown_table(&results);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| target | clients | msg size | msgs/s | p50 (µs) | p99 (µs) | p99.9 (µs) | max (µs) \
+             | errors | starved clients |"
+        );
+        assert_eq!(
+            lines[2],
+            "| tokio | 1 | 16B | 10 | 19.3 | 2.45 | 123 | 1,235 | 2 | 3 |"
+        );
+        let order: Vec<_> = lines[3..7]
+            .iter()
+            .map(|l| {
+                l.split('|').nth(1).unwrap().trim().to_owned()
+                    + "/"
+                    + l.split('|').nth(2).unwrap().trim()
+            })
+            .collect();
+        assert_eq!(
+            order,
+            ["tokio/10", "tokio/100", "threads/10", "threads/100"]
+        );
+        assert!(lines[4].contains("| 98,765 |"), "{table}");
+        assert!(
+            table.ends_with("Measured on Test CPU (2 cores), 2026-11-25.\n"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("work"),
+            "no work column for plain echoes: {table}"
+        );
+    }
+
+    #[test]
+    fn work_and_flags_appear_when_present() {
+        let mut blocked = run(64, "block:10.00ms", &[("tokio|x", 100, 10.0)]);
+        blocked.config.work_every = 10;
+        blocked.targets[0].client.saturated = true;
+        blocked.partial = true;
+        let table = markdown_table(&[run(64, "none", &[("tokio", 100, 1.0)]), blocked]);
+        assert!(table.contains("| work |"), "{table}");
+        assert!(
+            table.contains("| tokio\\|x*† | 100 | 64B | block:10.00ms (1 in 10) |"),
+            "{table}"
+        );
+        assert!(table.contains("\n* The run was cut short"), "{table}");
+        assert!(table.contains("\n† The load generator"), "{table}");
+        assert_eq!(markdown_table(&[]), "No results.\n");
+    }
+
+    #[test]
+    fn numbers_are_readable() {
+        assert_eq!(format_count(0.4), "0");
+        assert_eq!(format_count(999.0), "999");
+        assert_eq!(format_count(1_234_567.8), "1,234,568");
+        assert_eq!(format_us(1_500), "1.50");
+        assert_eq!(format_us(12_345), "12.3");
+        assert_eq!(format_us(3_000_000), "3,000");
+    }
+}
