@@ -135,6 +135,35 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `loadgen table FILE...`: prints the results in `files` (or every result file in a directory
+/// given) as one table.
+pub fn table(files: impl Iterator<Item = std::path::PathBuf>) -> Result<ExitCode> {
+    let mut paths = Vec::new();
+    for path in files {
+        if path.is_dir() {
+            let mut inside: Vec<_> = std::fs::read_dir(&path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            inside.sort();
+            paths.extend(inside);
+        } else {
+            paths.push(path);
+        }
+    }
+    anyhow::ensure!(
+        !paths.is_empty(),
+        "usage: loadgen table FILE_OR_DIR... (result files written by loadgen)"
+    );
+    let runs = paths
+        .iter()
+        .map(|p| echo_report::read_result(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    print!("{}", output::results_table(&runs));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The commit of this source tree, `-dirty` if it has changes, if git can tell.
 fn git_commit() -> Option<String> {
     let dir = env!("CARGO_MANIFEST_DIR");

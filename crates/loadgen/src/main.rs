@@ -10,7 +10,15 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "server") {
         return echo_targets::server_main(args.into_iter().skip(2));
     }
-    match loadgen::main(loadgen::Cli::parse_from(args)) {
+    // `loadgen table FILE...` prints the results of earlier runs side by side.
+    if args.get(1).is_some_and(|a| a == "table") {
+        return report(loadgen::table(args.into_iter().skip(2).map(Into::into)));
+    }
+    report(loadgen::main(loadgen::Cli::parse_from(args)))
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("loadgen: error: {e:#}");

@@ -79,6 +79,77 @@ pub fn table(run: &RunResult) -> String {
         row.extend([t.errors.total().to_string(), t.starved_clients.to_string()]);
         rows.push(row);
     }
+    let mut out = render(&rows);
+    for t in &run.targets {
+        for note in notes(t) {
+            let _ = writeln!(out, "  {}: {note}", t.target);
+        }
+    }
+    out
+}
+
+/// Below this share of the asked rate, the table says the open loop fell short.
+const RATE_SHORTFALL: f64 = 0.97;
+
+/// One table of many result files: a row per target per file, with the settings that differ
+/// between them. This is how the pitfall demonstration puts its runs side by side.
+pub fn results_table(runs: &[RunResult]) -> String {
+    let mut rows = vec![
+        [
+            "target",
+            "work",
+            "clients",
+            "size",
+            "msgs/s",
+            "p50",
+            "p99",
+            "bystander p50",
+            "bystander p99",
+            "working p99",
+            "loop lag p99",
+            "errors",
+            "starved",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
+        l.filter(|l| l.count > 0).map_or("-".into(), |l| us(f(&l)))
+    };
+    for run in runs {
+        for t in &run.targets {
+            let lag = t
+                .server_summary
+                .as_ref()
+                .and_then(|s| s.loop_lag_ns)
+                .filter(|l| l.samples > 0);
+            let work = if run.config.work == "none" {
+                "none".to_owned()
+            } else {
+                format!("{} every {}", run.config.work, run.config.work_every)
+            };
+            rows.push(vec![
+                format!("{}{}", t.target, if t.partial { " (partial)" } else { "" }),
+                work,
+                t.connected.to_string(),
+                run.config.msg_size.to_string(),
+                format!("{:.0}", t.msgs_per_sec),
+                lat(Some(t.latency_ns), |l| l.p50),
+                lat(Some(t.latency_ns), |l| l.p99),
+                lat(t.bystander_latency_ns, |l| l.p50),
+                lat(t.bystander_latency_ns, |l| l.p99),
+                lat(t.working_latency_ns, |l| l.p99),
+                lag.map_or("-".into(), |l| us(l.p99)),
+                t.errors.total().to_string(),
+                t.starved_clients.to_string(),
+            ]);
+        }
+    }
+    render(&rows)
+}
+
+/// Aligns `rows` (the first is the header) into columns, text left and figures right.
+fn render(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -89,7 +160,7 @@ pub fn table(run: &RunResult) -> String {
             .zip(&widths)
             .enumerate()
             .map(|(c, (cell, w))| {
-                if c == 0 {
+                if c < 2 && row.len() > 10 || c == 0 {
                     format!("{cell:<w$}")
                 } else {
                     format!("{cell:>w$}")
@@ -105,16 +176,8 @@ pub fn table(run: &RunResult) -> String {
             );
         }
     }
-    for t in &run.targets {
-        for note in notes(t) {
-            let _ = writeln!(out, "  {}: {note}", t.target);
-        }
-    }
     out
 }
-
-/// Below this share of the asked rate, the table says the open loop fell short.
-const RATE_SHORTFALL: f64 = 0.97;
 
 fn notes(t: &TargetResult) -> Vec<String> {
     let mut notes = Vec::new();

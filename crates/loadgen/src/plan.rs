@@ -23,7 +23,8 @@ use crate::sys;
         loadgen --target tokio-current --clients 100 --work block:1ms --work-every 10\n  \
         loadgen --addr 127.0.0.1:8888 --clients 50      (a server you started, any language)\n\n\
         `loadgen server TARGET [FLAGS]` runs one target's server in the foreground, as loadgen \
-        starts it (see `loadgen server TARGET --help`).\n\n\
+        starts it (see `loadgen server TARGET --help`).\n\
+        `loadgen table FILE_OR_DIR...` prints earlier results side by side.\n\n\
         Each run writes results/<time>-<targets>.json (schema echo-bench/result/v1) and one \
         .hgrm percentile file per target. Exit status: 0 ok, 1 error, 3 corrupt echo seen, \
         130 interrupted (results so far are still written, marked partial)."

@@ -270,21 +270,7 @@ pub fn run(
         }),
         _ => None,
     };
-    let timeline = record
-        .ticks
-        .iter()
-        .enumerate()
-        .take(seconds.ceil() as usize)
-        .map(|(i, h)| Tick {
-            t_s: ((i + 1) as f64).min(seconds),
-            msgs: h.len(),
-            p99_ns: if h.is_empty() {
-                0
-            } else {
-                h.value_at_quantile(0.99)
-            },
-        })
-        .collect();
+    let timeline = timeline(&mut record.ticks, seconds);
     let partial = problem.is_some() || interrupted.load(Relaxed);
     let result = TargetResult {
         target: name,
@@ -329,6 +315,33 @@ pub fn run(
         problem,
         histograms,
     })
+}
+
+/// Second-by-second figures of a window `seconds` long. The window overruns its length by a
+/// moment (the coordinator's wake-up); what lands in that sliver of a second is folded into the
+/// last whole second rather than shown as a second of its own.
+fn timeline(ticks: &mut [hdrhistogram::Histogram<u64>], seconds: f64) -> Vec<Tick> {
+    let whole = (seconds.round() as usize).clamp(1, ticks.len());
+    let (kept, sliver) = ticks.split_at_mut(whole);
+    for h in sliver.iter() {
+        kept[whole - 1].add(h).expect("ticks share bounds");
+    }
+    kept.iter()
+        .enumerate()
+        .map(|(i, h)| Tick {
+            t_s: if i + 1 == whole {
+                seconds
+            } else {
+                (i + 1) as f64
+            },
+            msgs: h.len(),
+            p99_ns: if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(0.99)
+            },
+        })
+        .collect()
 }
 
 /// Client ids of thread `i` of `threads`, sharing `clients` as evenly as possible.
@@ -402,6 +415,21 @@ mod tests {
         let ranges: Vec<_> = (0..3).map(|i| share(10, 3, i)).collect();
         assert_eq!(ranges, [0..3, 3..6, 6..10]);
         assert_eq!(share(1, 1, 0), 0..1);
+    }
+
+    #[test]
+    fn the_overrun_sliver_folds_into_the_last_second() {
+        let mut ticks: Vec<_> = (0..4)
+            .map(|_| hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1_000_000, 2).unwrap())
+            .collect();
+        for (i, n) in [10, 20, 30, 2].into_iter().enumerate() {
+            for _ in 0..n {
+                ticks[i].record(1000).unwrap();
+            }
+        }
+        let t = timeline(&mut ticks, 3.0004);
+        assert_eq!(t.iter().map(|t| t.msgs).collect::<Vec<_>>(), [10, 20, 32]);
+        assert_eq!(t.last().unwrap().t_s, 3.0004);
     }
 
     #[test]

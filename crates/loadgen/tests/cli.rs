@@ -69,8 +69,8 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     );
     assert!(stdout.contains("tokio"), "{stdout}");
 
-    let run = result_in(dir.path());
-    let t = &run.targets[0];
+    let result = result_in(dir.path());
+    let t = &result.targets[0];
     assert_eq!(
         (t.target.as_str(), t.connected, t.partial),
         ("tokio", 20, false)
@@ -86,7 +86,7 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     assert!(summary.bytes_echoed >= t.messages * 64);
     let h = echo_report::decode_histogram(&t.histogram).unwrap();
     assert_eq!(h.len(), t.messages);
-    assert!(run.machine.cores >= 1 && !run.machine.kernel.is_empty());
+    assert!(result.machine.cores >= 1 && !result.machine.kernel.is_empty());
     let hgrm = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {
@@ -98,6 +98,21 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
         })
         .count();
     assert_eq!(hgrm, 1, "one .hgrm per target");
+
+    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("table")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        table
+            .lines()
+            .nth(2)
+            .is_some_and(|row| row.starts_with("tokio ") && row.contains(" none ")),
+        "{table}"
+    );
 }
 
 #[test]
