@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Never block the event loop, in numbers. Runs every async runtime (and, for contrast, the
+# thread-per-connection server) under the same load with each kind of per-message work: a plain
+# echo, the right way to wait (sleep), the pitfall (block: a blocking sleep on the loop), its fix
+# (offload to the blocking pool), CPU work, and the real-world forms of the mistake (reading a
+# file, querying SQLite) blocking and offloaded. Then the synchronous server against several
+# clients. Prints one table and draws the pitfall chart.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: scripts/pitfall.sh [--quick] [--out DIR] [--clients N] [--every N] [--work-time DUR]
+                          [--file-size BYTES]
+
+  --quick       2s windows instead of 5s (about 3 minutes instead of 6)
+  --out DIR     where result files and the chart go (default: results/pitfall)
+  --clients N   concurrent clients (default: 100)
+  --every N     work on every Nth message of each connection (default: 10)
+  --work-time   how long sleep/block/offload/cpu work takes (default: 1ms)
+  --file-size   bytes the file work reads per message (default: 1MiB)
+USAGE
+}
+
+out=results/pitfall clients=100 every=10 work_time=1ms file_size=1MiB duration=5s warmup=1s
+while (($#)); do
+    case $1 in
+        --quick) duration=2s warmup=500ms ;;
+        --out) out=$2; shift ;;
+        --clients) clients=$2; shift ;;
+        --every) every=$2; shift ;;
+        --work-time) work_time=$2; shift ;;
+        --file-size) file_size=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "pitfall.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p loadgen -p echo-charts
+loadgen=target/release/loadgen
+mkdir -p "$out"
+
+targets=tokio,tokio-current,async-std,smol,threads
+works=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time"
+       "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-offload)
+echo "pitfall: ${#works[@]} kinds of work x $targets, $clients clients, work on 1 message in $every;" \
+     "$duration windows"
+for work in "${works[@]}"; do
+    echo "== --work $work"
+    "$loadgen" --target "$targets" --clients "$clients" --work "$work" --work-every "$every" \
+        --duration "$duration" --warmup "$warmup" --output "$out/${work//[:.]/_}.json" >/dev/null
+done
+# The synchronous server: one client is served, the others wait for a turn that never comes.
+echo "== the blocking server, 10 clients"
+"$loadgen" --target blocking --clients 10 --duration "$duration" --warmup "$warmup" \
+    --timeout 1s --output "$out/blocking.json" >/dev/null
+
+echo
+"$loadgen" table "$out"
+target/release/echo-charts "$out" --out "$out/charts" --only pitfall
