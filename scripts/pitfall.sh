@@ -42,20 +42,25 @@ loadgen=target/release/loadgen
 mkdir -p "$out"
 
 targets=tokio,tokio-current,async-std,smol,threads
-works=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time"
-       "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-offload)
-echo "pitfall: ${#works[@]} kinds of work x $targets, $clients clients, work on 1 message in $every;" \
-     "$duration windows"
-for work in "${works[@]}"; do
-    echo "== --work $work"
-    "$loadgen" --target "$targets" --clients "$clients" --work "$work" --work-every "$every" \
-        --duration "$duration" --warmup "$warmup" --output "$out/${work//[:.]/_}.json" >/dev/null
-done
+# Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
+# for contrast), and the real-world forms of the mistake (a file read, a database query).
+waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")
+io=(none "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-offload)
+echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows"
+measure() { # GROUP WORK
+    echo "== $1: --work $2"
+    "$loadgen" --target "$targets" --clients "$clients" --work "$2" --work-every "$every" \
+        --duration "$duration" --warmup "$warmup" --output "$out/$1/${2//[:.]/_}.json" >/dev/null
+}
+for work in "${waits[@]}"; do measure wait "$work"; done
+for work in "${io[@]}"; do measure io "$work"; done
 # The synchronous server: one client is served, the others wait for a turn that never comes.
 echo "== the blocking server, 10 clients"
 "$loadgen" --target blocking --clients 10 --duration "$duration" --warmup "$warmup" \
     --timeout 1s --output "$out/blocking.json" >/dev/null
 
 echo
-"$loadgen" table "$out"
-target/release/echo-charts "$out" --out "$out/charts" --only pitfall
+"$loadgen" table "$out/wait" "$out/io" "$out/blocking.json"
+for group in wait io; do
+    target/release/echo-charts "$out/$group" --out "$out/charts/$group" --only pitfall
+done

@@ -79,7 +79,7 @@ pub fn table(run: &RunResult) -> String {
         row.extend([t.errors.total().to_string(), t.starved_clients.to_string()]);
         rows.push(row);
     }
-    let mut out = render(&rows);
+    let mut out = render(&rows, 1);
     for t in &run.targets {
         for note in notes(t) {
             let _ = writeln!(out, "  {}: {note}", t.target);
@@ -116,40 +116,56 @@ pub fn results_table(runs: &[RunResult]) -> String {
     let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
         l.filter(|l| l.count > 0).map_or("-".into(), |l| us(f(&l)))
     };
-    for run in runs {
-        for t in &run.targets {
-            let lag = t
-                .server_summary
-                .as_ref()
-                .and_then(|s| s.loop_lag_ns)
-                .filter(|l| l.samples > 0);
-            let work = if run.config.work == "none" {
-                "none".to_owned()
-            } else {
-                format!("{} every {}", run.config.work, run.config.work_every)
-            };
-            rows.push(vec![
-                format!("{}{}", t.target, if t.partial { " (partial)" } else { "" }),
-                work,
-                t.connected.to_string(),
-                run.config.msg_size.to_string(),
-                format!("{:.0}", t.msgs_per_sec),
-                lat(Some(t.latency_ns), |l| l.p50),
-                lat(Some(t.latency_ns), |l| l.p99),
-                lat(t.bystander_latency_ns, |l| l.p50),
-                lat(t.bystander_latency_ns, |l| l.p99),
-                lat(t.working_latency_ns, |l| l.p99),
-                lag.map_or("-".into(), |l| us(l.p99)),
-                t.errors.total().to_string(),
-                t.starved_clients.to_string(),
-            ]);
-        }
+    // Each target's runs together, in the order that tells the story (see `work_rank`).
+    let mut pairs: Vec<(&RunResult, &TargetResult)> = runs
+        .iter()
+        .flat_map(|r| r.targets.iter().map(move |t| (r, t)))
+        .collect();
+    let target_rank = |name: &str| {
+        echo_targets::ALL
+            .iter()
+            .position(|t| t.name == name)
+            .unwrap_or(usize::MAX)
+    };
+    pairs.sort_by_key(|(r, t)| {
+        (
+            target_rank(&t.target),
+            echo_report::work_rank(&r.config.work),
+        )
+    });
+    for (run, t) in pairs {
+        let lag = t
+            .server_summary
+            .as_ref()
+            .and_then(|s| s.loop_lag_ns)
+            .filter(|l| l.samples > 0);
+        let work = if run.config.work == "none" {
+            "none".to_owned()
+        } else {
+            format!("{} every {}", run.config.work, run.config.work_every)
+        };
+        rows.push(vec![
+            format!("{}{}", t.target, if t.partial { " (partial)" } else { "" }),
+            work,
+            t.connected.to_string(),
+            run.config.msg_size.to_string(),
+            format!("{:.0}", t.msgs_per_sec),
+            lat(Some(t.latency_ns), |l| l.p50),
+            lat(Some(t.latency_ns), |l| l.p99),
+            lat(t.bystander_latency_ns, |l| l.p50),
+            lat(t.bystander_latency_ns, |l| l.p99),
+            lat(t.working_latency_ns, |l| l.p99),
+            lag.map_or("-".into(), |l| us(l.p99)),
+            t.errors.total().to_string(),
+            t.starved_clients.to_string(),
+        ]);
     }
-    render(&rows)
+    render(&rows, 2)
 }
 
-/// Aligns `rows` (the first is the header) into columns, text left and figures right.
-fn render(rows: &[Vec<String>]) -> String {
+/// Aligns `rows` (the first is the header) into columns: the first `left` (names) flush left,
+/// the figures flush right.
+fn render(rows: &[Vec<String>], left: usize) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -160,7 +176,7 @@ fn render(rows: &[Vec<String>]) -> String {
             .zip(&widths)
             .enumerate()
             .map(|(c, (cell, w))| {
-                if c < 2 && row.len() > 10 || c == 0 {
+                if c < left {
                     format!("{cell:<w$}")
                 } else {
                     format!("{cell:>w$}")

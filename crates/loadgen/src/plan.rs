@@ -247,8 +247,13 @@ impl Plan {
             server_cpus,
             client_cpus,
             connect_concurrency: cli.connect_concurrency,
+            // With no work there are no bystanders to tell apart.
+            work_every: if matches!(cli.work, Work::None) {
+                1
+            } else {
+                cli.work_every
+            },
             work: cli.work,
-            work_every: cli.work_every,
             results_dir: (!cli.no_save).then_some(cli.results_dir),
             output: cli.output,
             json: cli.json,
