@@ -19,6 +19,7 @@ pub const TARGET: Target = Target {
     serve,
     multi_threaded: true,
     event_loop: true,
+    one_at_a_time: false,
 };
 
 /// Serves on async-std's executor with `--threads` threads. The executor is global to the

@@ -16,6 +16,7 @@ pub const TARGET: Target = Target {
     serve,
     multi_threaded: false,
     event_loop: false,
+    one_at_a_time: true,
 };
 
 /// Serves each connection in turn on the calling thread.

@@ -32,6 +32,9 @@ pub struct Target {
     pub multi_threaded: bool,
     /// Whether it runs an event loop (and so a loop-lag probe, and can be blocked).
     pub event_loop: bool,
+    /// Whether it serves one connection at a time, to completion: every other client waits in the
+    /// kernel's accept queue, unserved, until the one being served disconnects.
+    pub one_at_a_time: bool,
 }
 
 impl Target {

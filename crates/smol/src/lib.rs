@@ -16,6 +16,7 @@ pub const TARGET: Target = Target {
     serve,
     multi_threaded: true,
     event_loop: true,
+    one_at_a_time: false,
 };
 
 /// Serves on an executor run by `--threads` threads.

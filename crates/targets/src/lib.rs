@@ -32,9 +32,16 @@ pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::p
     let Some(target) = name.as_deref().and_then(|n| n.to_str()).and_then(find) else {
         match name {
             Some(n) if n != "--help" && n != "-h" => {
-                eprintln!("error: unknown target '{}'; known: {}", n.to_string_lossy(), names())
+                eprintln!(
+                    "error: unknown target '{}'; known: {}",
+                    n.to_string_lossy(),
+                    names()
+                )
             }
-            _ => eprintln!("usage: echo-server TARGET [FLAGS]  (TARGET: {}; see TARGET --help)", names()),
+            _ => eprintln!(
+                "usage: echo-server TARGET [FLAGS]  (TARGET: {}; see TARGET --help)",
+                names()
+            ),
         }
         return std::process::ExitCode::from(2);
     };

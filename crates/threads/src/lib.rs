@@ -15,6 +15,7 @@ pub const TARGET: Target = Target {
     serve,
     multi_threaded: false,
     event_loop: false,
+    one_at_a_time: false,
 };
 
 /// Serves with a new thread for each connection.

@@ -18,6 +18,7 @@ pub const TARGET: Target = Target {
     serve,
     multi_threaded: true,
     event_loop: true,
+    one_at_a_time: false,
 };
 
 /// The current-thread runtime.
@@ -27,6 +28,7 @@ pub const TARGET_CURRENT: Target = Target {
     serve: serve_current,
     multi_threaded: false,
     event_loop: true,
+    one_at_a_time: false,
 };
 
 /// Serves on a multi-thread runtime with `--threads` workers.

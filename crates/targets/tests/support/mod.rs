@@ -1,0 +1,658 @@
+//! The conformance suite's helpers, written once for every target: clients that check every byte
+//! they get back and cannot hang, a server run in this process or as a child process, and what
+//! `/proc` says about a child's sockets, memory and CPU time.
+//!
+//! No helper measures speed. Every wait is bounded by [`HANG_GUARD`], which is only there so a
+//! broken server fails a test instead of hanging it.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use echo_common::pattern::Pattern;
+use echo_common::{Config, Context, Running, Summary, Target};
+use nix::sys::signal::Signal;
+
+/// The longest any single step may take before the test gives up on the server: a guard against
+/// hangs, never a performance bound.
+pub const HANG_GUARD: Duration = Duration::from_secs(10);
+
+/// How long a client waits to see that a one-at-a-time server does *not* serve it while another
+/// client holds the server. Nothing can arrive on a correct server, so this only costs time.
+pub const NOT_SERVED_WAIT: Duration = Duration::from_millis(300);
+
+/// The target called `name`, from the registry the suite covers.
+pub fn target(name: &str) -> &'static Target {
+    echo_targets::find(name).unwrap_or_else(|| panic!("no target called '{name}'"))
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` (and the last state seen) once
+/// [`HANG_GUARD`] has passed.
+pub fn eventually<T, S: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> Result<T, S>) -> T {
+    let deadline = Instant::now() + HANG_GUARD;
+    loop {
+        match check() {
+            Ok(done) => return done,
+            Err(state) if Instant::now() >= deadline => {
+                panic!("{what}: still not so after {HANG_GUARD:?}; last seen: {state:?}")
+            }
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// A connection to the server under test. Every message it sends is a [`Pattern`] message unique
+/// to this client, so an echo that is lost, reordered, corrupted or meant for another client
+/// fails the check. Every blocking call on it times out after [`HANG_GUARD`].
+pub struct Client {
+    stream: TcpStream,
+    id: u64,
+    next_seq: u64,
+    /// Messages sent whose echo has not been read yet: (size, sequence number).
+    in_flight: VecDeque<(usize, u64)>,
+}
+
+/// A fresh connection number for each client, so no two clients send the same bytes.
+fn next_client_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Client {
+    /// Connects to `addr` (always loopback).
+    pub fn connect(addr: SocketAddr) -> Client {
+        Self::connect_with(addr, |_| {})
+    }
+
+    /// Connects with kernel socket buffers locked at `bytes` each way, so that what a stalled
+    /// client holds in its own buffers is small and known.
+    pub fn connect_with_buffers(addr: SocketAddr, bytes: usize) -> Client {
+        Self::connect_with(addr, |socket| {
+            socket.set_send_buffer_size(bytes).expect("SO_SNDBUF");
+            socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        })
+    }
+
+    fn connect_with(addr: SocketAddr, setup: impl FnOnce(&socket2::Socket)) -> Client {
+        assert!(
+            addr.ip().is_loopback(),
+            "the suite only talks to 127.0.0.1, not {addr}"
+        );
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .expect("socket");
+        setup(&socket);
+        socket
+            .connect_timeout(&addr.into(), HANG_GUARD)
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+        stream.set_write_timeout(Some(HANG_GUARD)).unwrap();
+        // Every byte the client writes goes out at once: a dribbler must really dribble.
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            id: next_client_id(),
+            next_seq: 0,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// The number that makes this client's messages its own (see [`Pattern::new`]).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// A second handle on the same connection, for a thread that reads while another writes.
+    pub fn try_clone_for_reading(&self) -> Client {
+        Client {
+            stream: self.stream.try_clone().expect("clone the stream"),
+            id: self.id,
+            next_seq: 0,
+            in_flight: VecDeque::new(),
+        }
+    }
+
+    /// The next message of `size` bytes this client will send, and its sequence number. Taking
+    /// it counts it as in flight.
+    pub fn next_message(&mut self, size: usize) -> (u64, Vec<u8>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.in_flight.push_back((size, seq));
+        let mut message = vec![0; size];
+        Pattern::new(size, self.id).fill(seq, &mut message);
+        (seq, message)
+    }
+
+    /// Writes one message of `size` bytes without reading its echo. Only for messages small
+    /// enough to sit in the socket buffers; larger ones go through [`Client::echo`].
+    pub fn send(&mut self, size: usize) {
+        let (seq, message) = self.next_message(size);
+        self.stream
+            .write_all(&message)
+            .unwrap_or_else(|e| panic!("client {}: sending message {seq}: {e}", self.id));
+    }
+
+    /// Writes `count` messages of `size` bytes in a single write, so that they reach the server
+    /// together (on loopback, one write of a few KiB arrives as one segment).
+    pub fn send_together(&mut self, size: usize, count: usize) {
+        let mut all = Vec::with_capacity(size * count);
+        for _ in 0..count {
+            all.extend(self.next_message(size).1);
+        }
+        self.write_raw(&all);
+    }
+
+    /// Reads the echo of every message sent so far and checks it byte for byte.
+    pub fn expect_echo(&mut self) {
+        while let Some((size, seq)) = self.in_flight.pop_front() {
+            let mut got = vec![0; size];
+            self.stream.read_exact(&mut got).unwrap_or_else(|e| {
+                panic!(
+                    "client {}: reading the echo of message {seq} ({size} B): {e}",
+                    self.id
+                )
+            });
+            if let Err(mismatch) = Pattern::new(size, self.id).check(seq, &got) {
+                panic!("client {}: {mismatch}", self.id);
+            }
+        }
+    }
+
+    /// Sends `count` messages of `size` bytes and checks their echo, reading while it writes
+    /// (a client that only writes a large message fills both sides' buffers and stalls).
+    pub fn echo(&mut self, size: usize, count: u64) {
+        assert!(
+            self.in_flight.is_empty(),
+            "echo() with earlier messages unread"
+        );
+        let pattern = Pattern::new(size, self.id);
+        let first = self.next_seq;
+        self.next_seq += count;
+        self.in_flight
+            .extend((first..first + count).map(|seq| (size, seq)));
+        let mut writer = self.stream.try_clone().expect("clone the stream");
+        let id = self.id;
+        thread::scope(|scope| {
+            let pattern = &pattern;
+            let sender = scope.spawn(move || {
+                let mut message = vec![0; size];
+                pattern.fill(first, &mut message);
+                for seq in first..first + count {
+                    pattern.stamp(seq, &mut message);
+                    writer.write_all(&message).unwrap_or_else(|e| {
+                        panic!("client {id}: sending message {seq} ({size} B): {e}")
+                    });
+                }
+            });
+            self.expect_echo();
+            sender.join().expect("the sender thread panicked");
+        });
+    }
+
+    /// Writes raw bytes (part of a message, say).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("client {}: writing {} B: {e}", self.id, bytes.len()));
+    }
+
+    /// Reads exactly `n` raw bytes.
+    pub fn read_raw(&mut self, n: usize) -> Vec<u8> {
+        let mut got = vec![0; n];
+        self.stream
+            .read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("client {}: reading {n} B: {e}", self.id));
+        got
+    }
+
+    /// Writes bytes of one endless message without ever reading, until a write makes no progress
+    /// for `stall` or `limit` bytes are written; returns the bytes written.
+    pub fn write_until_stalled(&mut self, limit: usize, stall: Duration) -> usize {
+        let mut chunk = vec![0; 64 * 1024];
+        Pattern::new(chunk.len(), self.id).fill(0, &mut chunk);
+        self.stream.set_write_timeout(Some(stall)).unwrap();
+        let mut written = 0;
+        while written < limit {
+            let n = chunk.len().min(limit - written);
+            match self.stream.write(&chunk[..n]) {
+                Ok(0) => panic!("client {}: the connection stopped taking bytes", self.id),
+                Ok(n) => written += n,
+                Err(e) if is_timeout(&e) => break,
+                Err(e) => panic!("client {}: writing after {written} B: {e}", self.id),
+            }
+        }
+        self.stream.set_write_timeout(Some(HANG_GUARD)).unwrap();
+        written
+    }
+
+    /// Shuts down the write side: the server reads end-of-file.
+    pub fn half_close(&mut self) {
+        self.stream
+            .shutdown(Shutdown::Write)
+            .expect("shutdown(Write)");
+    }
+
+    /// Reads until end-of-file; returns what came.
+    pub fn read_to_eof(&mut self) -> Vec<u8> {
+        let mut got = Vec::new();
+        self.stream.read_to_end(&mut got).unwrap_or_else(|e| {
+            panic!(
+                "client {}: reading to EOF after {} B: {e}",
+                self.id,
+                got.len()
+            )
+        });
+        got
+    }
+
+    /// Panics unless the server has closed this connection (end-of-file, or a reset if the
+    /// server closed it with bytes unread) rather than sending anything or leaving it open.
+    pub fn assert_closed_by_server(&mut self) {
+        let mut byte = [0];
+        match self.stream.read(&mut byte) {
+            Ok(0) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Ok(_) => panic!(
+                "client {}: expected the server to close, got a byte",
+                self.id
+            ),
+            Err(e) if is_timeout(&e) => {
+                panic!(
+                    "client {}: the server left the connection open for {HANG_GUARD:?}",
+                    self.id
+                )
+            }
+            Err(e) => panic!("client {}: expected the server to close, got {e}", self.id),
+        }
+    }
+
+    /// Panics if anything arrives within [`NOT_SERVED_WAIT`]: how a client shows it is not
+    /// being served (by a one-at-a-time server busy with someone else).
+    pub fn assert_not_served(&mut self) {
+        self.stream.set_read_timeout(Some(NOT_SERVED_WAIT)).unwrap();
+        let mut byte = [0];
+        let result = self.stream.peek(&mut byte);
+        self.stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+        match result {
+            Err(e) if is_timeout(&e) => {}
+            Ok(n) => panic!(
+                "client {}: expected to wait unserved, but {n} B arrived",
+                self.id
+            ),
+            Err(e) => panic!("client {}: expected to wait unserved, got {e}", self.id),
+        }
+    }
+
+    /// Whether any byte has arrived that this client has not read, without waiting.
+    pub fn has_unread_bytes(&self) -> bool {
+        self.stream.set_nonblocking(true).unwrap();
+        let result = self.stream.peek(&mut [0]);
+        self.stream.set_nonblocking(false).unwrap();
+        match result {
+            Ok(n) => n > 0,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => panic!("client {}: peek: {e}", self.id),
+        }
+    }
+
+    /// Closes with `SO_LINGER` 0: the kernel sends a reset instead of an orderly close.
+    pub fn reset(self) {
+        socket2::SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        drop(self.stream);
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server in this process
+
+/// A server started with [`echo_common::start`] on a port of its own. Stopped when dropped, in
+/// the background so that a server that does not stop cannot hang a test that already failed.
+pub struct InProcess {
+    running: Option<Running>,
+    addr: SocketAddr,
+}
+
+impl InProcess {
+    /// Starts `target` with the default configuration.
+    pub fn start(target: &'static Target) -> InProcess {
+        let config = Config::on("127.0.0.1:0".parse().unwrap());
+        let running = echo_common::start(target, config)
+            .unwrap_or_else(|e| panic!("{}: cannot start: {e}", target.name));
+        let addr = running.addr();
+        assert!(addr.ip().is_loopback());
+        InProcess {
+            running: Some(running),
+            addr,
+        }
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its shared state.
+    pub fn context(&self) -> &Arc<Context> {
+        self.running.as_ref().expect("running").context()
+    }
+
+    /// Its statistics so far.
+    pub fn summary_now(&self, target: &Target) -> Summary {
+        self.context().summary(target.name, target.event_loop)
+    }
+
+    /// Shuts it down and returns its summary.
+    pub fn stop(mut self) -> Summary {
+        let running = self.running.take().expect("running");
+        stop_in_background(running)
+            .recv_timeout(HANG_GUARD)
+            .expect("the server did not stop")
+            .expect("the server failed")
+    }
+}
+
+fn stop_in_background(running: Running) -> mpsc::Receiver<io::Result<Summary>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(running.stop());
+    });
+    rx
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = stop_in_background(running).recv_timeout(HANG_GUARD);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server as a child process
+
+/// The `echo-server` binary running one target, as a process of its own: for what only the
+/// process can show (its exit, its file descriptors, its memory, its CPU time). Killed when
+/// dropped, should a test fail before it stops it.
+pub struct Process {
+    child: Child,
+    addr: SocketAddr,
+    stdout: mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Runs `echo-server TARGET --addr 127.0.0.1:0 ARGS...` and waits until it listens.
+    pub fn start(target: &Target, args: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+            .arg(target.name)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn echo-server");
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        thread::spawn({
+            let stderr = Arc::clone(&stderr);
+            move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    let mut all = stderr.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            }
+        });
+        let mut process = Process {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            stdout,
+            stderr,
+        };
+        let first = process.stdout.recv_timeout(HANG_GUARD).unwrap_or_else(|e| {
+            panic!(
+                "{} printed no first line ({e}); stderr: {}",
+                target.name,
+                process.stderr()
+            )
+        });
+        process.addr = first
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"));
+        assert!(process.addr.ip().is_loopback());
+        process
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends it `signal`.
+    pub fn signal(&self, signal: Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.pid() as i32);
+        nix::sys::signal::kill(pid, signal).expect("kill");
+    }
+
+    /// Waits for it to exit; returns its exit status and the summary it printed last.
+    pub fn wait_for_exit(&mut self) -> (ExitStatus, Summary) {
+        let deadline = Instant::now() + HANG_GUARD;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {HANG_GUARD:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        // Its stdout is closed now; the reader thread hands over what is left, then hangs up.
+        let mut last = None;
+        while let Ok(line) = self.stdout.recv_timeout(HANG_GUARD) {
+            last = Some(line);
+        }
+        let last = last.unwrap_or_else(|| panic!("no summary printed; stderr: {}", self.stderr()));
+        let summary = serde_json::from_str(&last)
+            .unwrap_or_else(|e| panic!("the last line is not a summary ({e}): {last:?}"));
+        (status, summary)
+    }
+
+    /// Stops it with SIGTERM; returns its summary after checking it exited 0.
+    pub fn stop(mut self) -> Summary {
+        self.signal(Signal::SIGTERM);
+        let (status, summary) = self.wait_for_exit();
+        assert!(
+            status.success(),
+            "exit status {status}; stderr: {}",
+            self.stderr()
+        );
+        summary
+    }
+
+    /// The process's open sockets, from `/proc/PID/fd`.
+    pub fn sockets(&self) -> Vec<SocketFd> {
+        let tcp = tcp_table(self.pid());
+        let unix = unix_inodes(self.pid());
+        let mut sockets = Vec::new();
+        let dir = format!("/proc/{}/fd", self.pid());
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let Ok(entry) = entry else { continue };
+            // An fd can close between listing and reading its link.
+            let Ok(link) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            let link = link.to_string_lossy();
+            let Some(inode) = link
+                .strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let kind = match tcp.iter().find(|t| t.inode == inode) {
+                Some(t) if t.state == TCP_LISTEN => SocketKind::TcpListener,
+                Some(t) => {
+                    SocketKind::TcpConnection(format!("state {:02X} ({})", t.state, t.addrs))
+                }
+                None if unix.contains(&inode) => SocketKind::Unix,
+                // A TCP socket that was reset or closed is no longer in the table, but its
+                // descriptor is still open: a leaked connection all the same.
+                None => SocketKind::Other,
+            };
+            sockets.push(SocketFd {
+                fd: entry.file_name().to_string_lossy().into_owned(),
+                inode,
+                kind,
+            });
+        }
+        sockets.sort_by(|a, b| a.fd.cmp(&b.fd));
+        sockets
+    }
+
+    /// CPU time it has used so far, user and system, all threads.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // The command name can hold spaces and parentheses; fields are counted after its end.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
+            .split_whitespace()
+            .collect();
+        // Fields 14 and 15 (utime, stime), counted from 1 with pid and comm as 1 and 2.
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .expect("sysconf")
+            .expect("CLK_TCK") as u64;
+        Duration::from_nanos(ticks * 1_000_000_000 / per_second)
+    }
+
+    /// Its resident memory, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().strip_suffix("kB"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One socket descriptor of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketFd {
+    /// The descriptor's number.
+    pub fd: String,
+    /// The socket's inode (two descriptors of one socket share it).
+    pub inode: u64,
+    /// What the socket is.
+    pub kind: SocketKind,
+}
+
+/// What a socket descriptor refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketKind {
+    /// A TCP socket in LISTEN state.
+    TcpListener,
+    /// Any other TCP socket in the kernel's table: a connection, with its state and addresses.
+    TcpConnection(String),
+    /// A Unix-domain socket (signal handling's self-pipe, say).
+    Unix,
+    /// A socket in neither table: typically a TCP connection already reset or closed by the
+    /// peer, whose descriptor was never closed.
+    Other,
+}
+
+const TCP_LISTEN: u8 = 0x0A;
+
+struct TcpEntry {
+    inode: u64,
+    state: u8,
+    addrs: String,
+}
+
+/// The TCP sockets of the process's network namespace, from `/proc/PID/net/tcp{,6}`.
+fn tcp_table(pid: u32) -> Vec<TcpEntry> {
+    let mut entries = Vec::new();
+    for file in ["tcp", "tcp6"] {
+        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 {
+                continue;
+            }
+            entries.push(TcpEntry {
+                inode: f[9].parse().unwrap_or(0),
+                state: u8::from_str_radix(f[3], 16).unwrap_or(0),
+                addrs: format!("{} -> {}", f[1], f[2]),
+            });
+        }
+    }
+    entries
+}
+
+/// The inodes of the Unix-domain sockets of the process's network namespace.
+fn unix_inodes(pid: u32) -> Vec<u64> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/unix")).unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(6)?.parse().ok())
+        .collect()
+}
