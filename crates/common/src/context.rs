@@ -129,9 +129,10 @@ impl Context {
     /// shutdown.
     pub async fn lag_probe(self: Arc<Self>) {
         let (tx, rx) = async_channel::bounded::<Instant>(1);
+        let this = Arc::clone(&self);
         if std::thread::Builder::new()
             .name("lag-ticker".into())
-            .spawn(move || ticker(tx))
+            .spawn(move || ticker(tx, || this.active() > 0))
             .is_err()
         {
             eprintln!("could not start the loop-lag ticker thread; loop lag will not be measured");

@@ -71,11 +71,14 @@ pub struct LagSummary {
     pub max: u64,
 }
 
-/// Sends a tick every period until the probe goes away. A tick the probe has not taken yet is
-/// kept, not replaced, so a blocked loop is charged from the first tick it missed.
-pub(crate) fn ticker(tx: async_channel::Sender<Instant>) {
+/// Sends a tick every period while `serving()` says so, until the probe goes away. An idle
+/// server's loop is left asleep. A tick the probe has not taken yet is kept, not replaced, so a
+/// blocked loop is charged from the first tick it missed.
+pub(crate) fn ticker(tx: async_channel::Sender<Instant>, serving: impl Fn() -> bool) {
     while !tx.is_closed() {
         std::thread::sleep(LAG_PERIOD);
-        let _ = tx.try_send(Instant::now());
+        if serving() {
+            let _ = tx.try_send(Instant::now());
+        }
     }
 }

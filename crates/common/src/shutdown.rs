@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,7 +18,7 @@ pub struct Shutdown(Arc<Inner>);
 struct Inner {
     triggered: AtomicBool,
     event: Event,
-    tracked: Mutex<HashMap<u64, OwnedFd>>,
+    tracked: Mutex<HashMap<u64, Arc<dyn AsFd + Send + Sync>>>,
     next_id: AtomicU64,
 }
 
@@ -28,7 +28,8 @@ impl Shutdown {
         Self::default()
     }
 
-    /// Pulls the trigger on the first SIGINT or SIGTERM.
+    /// Pulls the trigger on the first SIGINT or SIGTERM; a second one exits at once, for a user
+    /// who will not wait for the connections to close.
     pub fn on_signals(&self) -> io::Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
@@ -36,7 +37,13 @@ impl Shutdown {
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                if signals.forever().next().is_some() {
+                for signal in signals.forever() {
+                    if this.is_triggered() {
+                        eprintln!(
+                            "second signal: exiting without waiting for connections to close"
+                        );
+                        std::process::exit(128 + signal);
+                    }
                     this.trigger();
                 }
             })?;
@@ -49,8 +56,8 @@ impl Shutdown {
             return;
         }
         self.0.event.notify(usize::MAX);
-        for fd in self.tracked().values() {
-            shut(fd);
+        for socket in self.tracked().values() {
+            shut(socket.as_ref());
         }
     }
 
@@ -84,32 +91,31 @@ impl Shutdown {
 
     /// Shuts `socket` down when the trigger is pulled (at once, if it already has been), waking a
     /// thread blocked on it. For a listener that makes `accept` fail; for a connection, `read`
-    /// return 0. The returned guard stops tracking it when dropped.
-    pub fn track(&self, socket: &impl AsFd) -> io::Result<Tracked> {
-        let fd = socket.as_fd().try_clone_to_owned()?;
+    /// return 0. The socket is shared, not duplicated, so tracking costs no descriptor. The
+    /// returned guard stops tracking it when dropped.
+    pub fn track<S: AsFd + Send + Sync + 'static>(&self, socket: &Arc<S>) -> Tracked {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        self.tracked().insert(id, fd);
+        self.tracked()
+            .insert(id, Arc::clone(socket) as Arc<dyn AsFd + Send + Sync>);
         // Checked after inserting, so a trigger racing with us is seen by one side or the other.
         if self.is_triggered() {
-            if let Some(fd) = self.tracked().get(&id) {
-                shut(fd);
-            }
+            shut(socket.as_ref());
         }
-        Ok(Tracked {
+        Tracked {
             shutdown: self.clone(),
             id,
-        })
+        }
     }
 
-    fn tracked(&self) -> MutexGuard<'_, HashMap<u64, OwnedFd>> {
+    fn tracked(&self) -> MutexGuard<'_, HashMap<u64, Arc<dyn AsFd + Send + Sync>>> {
         // A panic while holding this lock cannot leave the map half-changed.
         self.0.tracked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn shut(fd: &OwnedFd) {
+fn shut(socket: &(impl AsFd + ?Sized)) {
     // Fails harmlessly (ENOTCONN) on a socket the peer already closed.
-    let _ = socket2::SockRef::from(fd).shutdown(std::net::Shutdown::Both);
+    let _ = socket2::SockRef::from(&socket.as_fd()).shutdown(std::net::Shutdown::Both);
 }
 
 /// A socket [`Shutdown::track`] will shut down; dropping this stops tracking it.
@@ -132,9 +138,9 @@ mod tests {
 
     #[test]
     fn trigger_wakes_a_thread_blocked_in_accept() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
         let shutdown = Shutdown::new();
-        let _tracked = shutdown.track(&listener).unwrap();
+        let _tracked = shutdown.track(&listener);
         let blocked = std::thread::spawn(move || listener.accept().map(|_| ()));
         shutdown.trigger();
         assert!(blocked.join().unwrap().is_err());
@@ -144,12 +150,12 @@ mod tests {
     fn trigger_wakes_a_thread_blocked_in_read() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut conn, _) = listener.accept().unwrap();
+        let conn = Arc::new(listener.accept().unwrap().0);
         let shutdown = Shutdown::new();
-        let tracked = shutdown.track(&conn).unwrap();
+        let tracked = shutdown.track(&conn);
         let blocked = std::thread::spawn(move || {
             let _tracked = tracked;
-            conn.read(&mut [0; 16]).unwrap()
+            (&*conn).read(&mut [0; 16]).unwrap()
         });
         shutdown.trigger();
         assert_eq!(blocked.join().unwrap(), 0);
@@ -158,11 +164,11 @@ mod tests {
 
     #[test]
     fn a_socket_tracked_after_the_trigger_is_shut_at_once() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
         let shutdown = Shutdown::new();
         shutdown.trigger();
         shutdown.trigger();
-        let _tracked = shutdown.track(&listener).unwrap();
+        let _tracked = shutdown.track(&listener);
         assert!(listener.accept().is_err());
         futures_lite::future::block_on(shutdown.wait());
         let never = std::future::pending::<()>();

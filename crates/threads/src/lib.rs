@@ -21,7 +21,8 @@ pub const TARGET: Target = Target {
 /// Serves with a new thread for each connection.
 pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
     // Shutting the listener down is what wakes the blocked `accept` at shutdown.
-    let _tracked = context.shutdown().track(&listener)?;
+    let listener = Arc::new(listener);
+    let tracked = context.shutdown().track(&listener);
     loop {
         let accepted = listener.accept();
         if context.shutdown().is_triggered() {
@@ -42,20 +43,22 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
             eprintln!("cannot start a thread for the connection from {peer}: {e}");
         }
     }
+    drop(tracked);
     drop(listener);
     context.drained_blocking();
     Ok(())
 }
 
-fn connection(mut stream: TcpStream, mut conn: Conn) {
-    if let Err(e) = echo(&mut stream, &mut conn) {
+fn connection(stream: TcpStream, mut conn: Conn) {
+    // Shutting the socket down is what wakes the blocked `read` at shutdown.
+    let stream = Arc::new(stream);
+    let _tracked = conn.shutdown().track(&stream);
+    if let Err(e) = echo(&mut &*stream, &mut conn) {
         conn.failed(&e);
     }
 }
 
-fn echo(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
-    // Shutting the socket down is what wakes the blocked `read` at shutdown.
-    let _tracked = conn.shutdown().track(stream)?;
+fn echo(stream: &mut &TcpStream, conn: &mut Conn) -> io::Result<()> {
     stream.set_nodelay(conn.nodelay())?;
     let mut buf = conn.buffer();
     loop {
