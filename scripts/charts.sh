@@ -3,7 +3,7 @@
 #
 #   scripts/charts.sh [RESULTS_DIR] [ECHO-CHARTS FLAGS...]
 #
-# RESULTS_DIR defaults to results/, where scripts/sweep.sh writes. Every *.json result file under
+# RESULTS_DIR defaults to results/sweep/, where scripts/sweep.sh writes. Every *.json result file under
 # it is read; the charts go to RESULTS_DIR/charts/ and the table to RESULTS_DIR/charts/table.md.
 # Extra flags go to echo-charts, e.g. --msg-size 64, --at-clients 100, --only spectrum,pitfall,
 # --timeline-file NAME; see `cargo run -p echo-charts -- --help`. Charts only read result files:
@@ -12,7 +12,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-results="results"
+results="results/sweep"
 if [[ $# -gt 0 && $1 != -* ]]; then
     results="$1"
     shift

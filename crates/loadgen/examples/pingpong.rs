@@ -1,0 +1,104 @@
+//! The leanest closed-loop echo client we could write: one thread, raw mio (epoll), fixed
+//! buffers, no verification, no histogram, no timeouts. It exists to answer one question: does
+//! loadgen draw as many round trips from a server as the fastest event-driven client can? If
+//! loadgen falls well short of this, loadgen is the bottleneck.
+//!
+//! ```sh
+//! cargo run --release -p loadgen --example pingpong -- 127.0.0.1:7878 100 10 [64]
+//! #                                                    ADDR        CLIENTS SECONDS [MSG_SIZE]
+//! ```
+//! Prints `pingpong: N clients, M round trips in S s: R msgs/s, C ns CPU/msg`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes of the current message's echo read so far.
+    got: usize,
+}
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: pingpong ADDR CLIENTS SECONDS [MSG_SIZE]";
+    let arg = |i: usize| args.get(i).ok_or_else(|| std::io::Error::other(usage));
+    let addr: SocketAddr = arg(0)?.parse().map_err(|_| std::io::Error::other(usage))?;
+    let clients: usize = arg(1)?.parse().map_err(|_| std::io::Error::other(usage))?;
+    let seconds: f64 = arg(2)?.parse().map_err(|_| std::io::Error::other(usage))?;
+    let size: usize = args
+        .get(3)
+        .map_or(Ok(64), |s| s.parse())
+        .map_err(|_| std::io::Error::other(usage))?;
+
+    let mut poll = Poll::new()?;
+    let mut conns = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let std = std::net::TcpStream::connect(addr)?;
+        std.set_nodelay(true)?;
+        std.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std);
+        poll.registry()
+            .register(&mut stream, Token(i), Interest::READABLE)?;
+        conns.push(Conn { stream, got: 0 });
+    }
+    let message = vec![b'x'; size];
+    let mut sink = vec![0; size.max(64 * 1024)];
+    for c in &mut conns {
+        c.stream.write_all(&message)?;
+    }
+
+    let mut events = Events::with_capacity(1024);
+    let start = Instant::now();
+    let cpu_start = cpu_time();
+    let end = start + Duration::from_secs_f64(seconds);
+    let mut trips = 0u64;
+    while Instant::now() < end {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        for event in &events {
+            let c = &mut conns[event.token().0];
+            loop {
+                match c.stream.read(&mut sink[..size - c.got]) {
+                    Ok(0) => return Err(std::io::Error::other("server closed a connection")),
+                    Ok(n) => {
+                        c.got += n;
+                        if c.got == size {
+                            c.got = 0;
+                            trips += 1;
+                            c.stream.write_all(&message)?;
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_time() - cpu_start;
+    println!(
+        "pingpong: {clients} clients, {trips} round trips in {elapsed:.2} s: {:.0} msgs/s, {:.0} ns CPU/msg",
+        trips as f64 / elapsed,
+        cpu.as_nanos() as f64 / trips.max(1) as f64
+    );
+    Ok(())
+}
+
+/// This process's CPU time (user + system), from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields
+        .get(11..13)
+        .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // Linux reports in USER_HZ, 100 on every mainstream configuration.
+    Duration::from_millis(ticks * 10)
+}
