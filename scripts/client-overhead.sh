@@ -25,7 +25,7 @@ cargo build --release --quiet -p loadgen --example pingpong
 loadgen=target/release/loadgen pingpong=target/release/examples/pingpong
 ticks=$(getconf CLK_TCK)
 
-cpu_ns() { awk -v t="$ticks" '{ sub(/.*\) /, ""); split($0, f, " "); printf "%d", (f[12] + f[13]) * 1e9 / t }' "/proc/$1/stat"; }
+cpu_ns() { awk -v t="$ticks" '{ sub(/.*\) /, ""); split($0, f, " "); printf "%.0f", (f[12] + f[13]) * 1e9 / t }' "/proc/$1/stat"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 log=$(mktemp)

@@ -387,7 +387,7 @@ impl Client {
 /// The open loop's pacing tick is the interval between this thread's messages, within these
 /// bounds: fine enough that a message leaves close to when it is due, coarse enough that the
 /// ticks cost the client little CPU.
-const FINEST_TICK: Duration = Duration::from_micros(50);
+const FINEST_TICK: Duration = Duration::from_micros(100);
 const COARSEST_TICK: Duration = Duration::from_millis(1);
 
 /// Slots in a pacer's wheel: how far ahead, in ticks, a sender can wait on the wheel rather than

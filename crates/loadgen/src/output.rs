@@ -198,7 +198,7 @@ fn render(rows: &[Vec<String>], left: usize) -> String {
 fn notes(t: &TargetResult) -> Vec<String> {
     let mut notes = Vec::new();
     if t.client.saturated {
-        notes.push("WARNING: the load generator saturated its CPUs; these figures may measure the client, not the server".into());
+        notes.push("WARNING: the load generator kept its CPUs over 90% busy: the rate may be the client's limit as much as the server's (scripts/client-overhead.sh compares it with a minimal client)".into());
     }
     if let Some(o) = t.open_loop
         && o.achieved_rate < o.target_rate * RATE_SHORTFALL

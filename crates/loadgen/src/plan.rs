@@ -9,7 +9,7 @@ use clap::Parser;
 use echo_common::units::{parse_bytes, parse_duration};
 use echo_common::{Target, Work};
 
-use crate::sys;
+use crate::sys::{self, CpuList};
 
 /// Drive echo servers and measure them: every byte verified, latency in HDR histograms.
 #[derive(Parser, Debug)]
@@ -78,12 +78,12 @@ pub struct Cli {
     pub server_threads: Option<u16>,
 
     /// CPUs to pin the server to, e.g. `0` or `0-1` [default with 2+ CPUs: 0].
-    #[arg(long, value_name = "CPUS", value_parser = sys::parse_cpu_list)]
-    pub server_cpus: Option<Vec<usize>>,
+    #[arg(long, value_name = "CPUS")]
+    pub server_cpus: Option<CpuList>,
 
     /// CPUs to pin the load generator to [default with 2+ CPUs: all but the server's].
-    #[arg(long, value_name = "CPUS", value_parser = sys::parse_cpu_list)]
-    pub client_cpus: Option<Vec<usize>>,
+    #[arg(long, value_name = "CPUS")]
+    pub client_cpus: Option<CpuList>,
 
     /// Pin nothing; let the scheduler place server and clients.
     #[arg(long, conflicts_with_all = ["server_cpus", "client_cpus"])]
@@ -207,9 +207,10 @@ impl Plan {
         let (server_cpus, client_cpus) = if cli.no_pin || online < 2 {
             (Vec::new(), Vec::new())
         } else {
-            let server = cli.server_cpus.unwrap_or_else(|| vec![0]);
+            let server = cli.server_cpus.map_or_else(|| vec![0], |c| c.0);
             let client = cli
                 .client_cpus
+                .map(|c| c.0)
                 .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
             for cpu in server.iter().chain(&client) {
                 ensure!(
@@ -346,6 +347,30 @@ mod tests {
         assert!(
             err(&["--target", "tokio", "--addr", "127.0.0.1:1"]).contains("cannot be used with")
         );
+    }
+
+    #[test]
+    fn cpus_are_chosen_or_defaulted() {
+        let p = plan(&[
+            "--target",
+            "tokio",
+            "--server-cpus",
+            "0",
+            "--client-cpus",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!((p.server_cpus, p.client_cpus), (vec![0], vec![0]));
+        let p = plan(&["--target", "tokio", "--no-pin"]).unwrap();
+        assert!(p.server_cpus.is_empty() && p.client_cpus.is_empty());
+        assert!(
+            format!(
+                "{:#}",
+                plan(&["--target", "tokio", "--server-cpus", "999"]).unwrap_err()
+            )
+            .contains("does not exist")
+        );
+        assert!(plan(&["--target", "tokio", "--client-cpus", "x"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,17 @@ use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::unistd::Pid;
 
+/// A set of CPUs, as `--server-cpus` and `--client-cpus` take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl std::str::FromStr for CpuList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_cpu_list(s).map(CpuList)
+    }
+}
+
 /// Parses `0`, `1,3`, `0-3` or `0-1,4`.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut cpus = Vec::new();
