@@ -116,7 +116,8 @@ pub fn results_table(runs: &[RunResult]) -> String {
     // Open-loop runs add what only they have: the uncorrected figures and the rates.
     let open = runs.iter().any(|r| r.config.rate.is_some());
     if open {
-        rows[0].extend(["uncorrected p50", "uncorrected p99", "asked/s", "sent/s"].map(String::from));
+        rows[0]
+            .extend(["uncorrected p50", "uncorrected p99", "asked/s", "sent/s"].map(String::from));
     }
     let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
         l.filter(|l| l.count > 0).map_or("-".into(), |l| us(f(&l)))
@@ -168,8 +169,14 @@ pub fn results_table(runs: &[RunResult]) -> String {
             let row = rows.last_mut().expect("just pushed");
             row.push(lat(t.latency_uncorrected_ns, |l| l.p50));
             row.push(lat(t.latency_uncorrected_ns, |l| l.p99));
-            row.push(t.open_loop.map_or("-".into(), |o| format!("{:.0}", o.target_rate)));
-            row.push(t.open_loop.map_or("-".into(), |o| format!("{:.0}", o.achieved_rate)));
+            row.push(
+                t.open_loop
+                    .map_or("-".into(), |o| format!("{:.0}", o.target_rate)),
+            );
+            row.push(
+                t.open_loop
+                    .map_or("-".into(), |o| format!("{:.0}", o.achieved_rate)),
+            );
         }
     }
     render(&rows, 2)
