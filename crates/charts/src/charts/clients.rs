@@ -1,7 +1,8 @@
 //! What the charts against the number of clients share: a chart per scenario, a line per target,
 //! clients on a log axis.
 
-use crate::figure::{Axis, LegendEntry, Mark, Swatch};
+use super::ChartKind;
+use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
 use crate::load::Point;
 use crate::scenario::{Scenario, by_scenario, by_target, median_by_clients};
 use crate::style::{Palette, footer, si};
@@ -76,6 +77,22 @@ impl SeriesSet<'_> {
     /// The machine and date of the points.
     pub fn footer(&self) -> String {
         footer(self.points.iter().map(|p| p.run()))
+    }
+
+    /// This scenario's chart of `kind`: one panel, a line per target, the targets as its legend.
+    pub fn figure(
+        &self,
+        kind: ChartKind,
+        title: &str,
+        subtitle: String,
+        panel: Panel,
+        legend: Vec<LegendEntry>,
+    ) -> Figure {
+        let name = format!("{kind}-{}", self.scenario.slug());
+        let mut f = Figure::single(name, title.into(), subtitle, self.footer(), panel);
+        f.legend_title = "target".into();
+        f.legend = legend;
+        f
     }
 }
 

@@ -39,16 +39,13 @@ pub fn memory(ctx: &Context) -> Result<Vec<Figure>, NoData> {
             if set.series.iter().any(thread_per_connection) {
                 subtitle += " · dashed: a thread per connection (server threads ≈ clients)";
             }
-            let mut f = Figure::single(
-                format!("{}-{}", ChartKind::Memory, set.scenario.slug()),
-                "Server memory per connection: threads against tasks".into(),
+            set.figure(
+                ChartKind::Memory,
+                "Server memory per connection: threads against tasks",
                 subtitle,
-                set.footer(),
                 panel,
-            );
-            f.legend_title = "target".into();
-            f.legend = legend;
-            f
+                legend,
+            )
         })
         .collect();
     Ok(figures)

@@ -29,16 +29,13 @@ pub fn p99(ctx: &Context) -> Result<Vec<Figure>, NoData> {
                 y: Axis::decades(y_desc, unit.of(min), unit.of(max), plain),
                 marks,
             };
-            let mut f = Figure::single(
-                format!("{}-{}", ChartKind::P99, set.scenario.slug()),
-                "p99 latency vs clients".into(),
+            set.figure(
+                ChartKind::P99,
+                "p99 latency vs clients",
                 set.scenario.label(),
-                set.footer(),
                 panel,
-            );
-            f.legend_title = "target".into();
-            f.legend = legend;
-            f
+                legend,
+            )
         })
         .collect();
     Ok(figures)

@@ -23,16 +23,13 @@ pub fn throughput(ctx: &Context) -> Result<Vec<Figure>, NoData> {
                 y: Axis::from_zero("round trips per second (msgs/s)", max, si),
                 marks,
             };
-            let mut f = Figure::single(
-                format!("{}-{}", ChartKind::Throughput, set.scenario.slug()),
-                "Throughput vs clients".into(),
+            set.figure(
+                ChartKind::Throughput,
+                "Throughput vs clients",
                 set.scenario.label(),
-                set.footer(),
                 panel,
-            );
-            f.legend_title = "target".into();
-            f.legend = legend;
-            f
+                legend,
+            )
         })
         .collect();
     Ok(figures)
