@@ -122,13 +122,7 @@ impl Record {
         for (a, b) in self.ticks.iter_mut().zip(&other.ticks) {
             add(a, b);
         }
-        let (e, o) = (&mut self.errors, other.errors);
-        e.refused += o.refused;
-        e.reset += o.reset;
-        e.eof += o.eof;
-        e.timeout += o.timeout;
-        e.corrupt += o.corrupt;
-        e.other += o.other;
+        self.errors += other.errors;
         self.starved += other.starved;
         self.sent += other.sent;
         self.first_corruption = self.first_corruption.take().or(other.first_corruption);

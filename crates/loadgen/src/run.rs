@@ -387,18 +387,12 @@ fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) 
 
 /// `3 refused, 1 timeout`.
 pub fn describe_errors(e: &echo_report::Errors) -> String {
-    let parts: Vec<String> = [
-        ("refused", e.refused),
-        ("reset", e.reset),
-        ("eof", e.eof),
-        ("timeout", e.timeout),
-        ("corrupt", e.corrupt),
-        ("other", e.other),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| format!("{n} {k}"))
-    .collect();
+    let parts: Vec<String> = e
+        .by_kind()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     if parts.is_empty() {
         "none".into()
     } else {

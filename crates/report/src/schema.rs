@@ -135,9 +135,32 @@ pub struct Errors {
 }
 
 impl Errors {
+    /// Each kind's name and count, in a fixed order: what totals and descriptions walk.
+    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
+        [
+            ("refused", self.refused),
+            ("reset", self.reset),
+            ("eof", self.eof),
+            ("timeout", self.timeout),
+            ("corrupt", self.corrupt),
+            ("other", self.other),
+        ]
+    }
+
     /// All errors together.
     pub fn total(&self) -> u64 {
-        self.refused + self.reset + self.eof + self.timeout + self.corrupt + self.other
+        self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl std::ops::AddAssign for Errors {
+    fn add_assign(&mut self, o: Errors) {
+        self.refused += o.refused;
+        self.reset += o.reset;
+        self.eof += o.eof;
+        self.timeout += o.timeout;
+        self.corrupt += o.corrupt;
+        self.other += o.other;
     }
 }
 
