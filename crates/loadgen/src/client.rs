@@ -277,14 +277,22 @@ impl Client {
                 && sent >= start
             {
                 let ns = (done - sent).as_nanos() as u64;
-                let second = (done - start).as_secs() as usize;
-                let working = Work::applies_to(seq, self.settings.work_every);
-                self.record.borrow_mut().message(ns, ns, working, second);
-                self.progress.fetch_add(1, Relaxed);
+                self.measured(seq, start, done, ns, ns);
                 replied = true;
             }
         }
         self.finish(replied);
+    }
+
+    /// Records message `seq`, done at `done` in the window opened at `start`: its latency
+    /// (`ns`, and `raw_ns` from its actual send), and whether it was a working message.
+    fn measured(&self, seq: u64, start: Instant, done: Instant, ns: u64, raw_ns: u64) {
+        let second = (done - start).as_secs() as usize;
+        let working = Work::applies_to(seq, self.settings.work_every);
+        self.record
+            .borrow_mut()
+            .message(ns, raw_ns, working, second);
+        self.progress.fetch_add(1, Relaxed);
     }
 
     fn finish(&self, replied: bool) {
@@ -362,12 +370,7 @@ impl Client {
                     && done >= start
                 {
                     let (ns, raw_ns) = latency(intended, at, done);
-                    let second = (done - start).as_secs() as usize;
-                    let working = Work::applies_to(seq, self.settings.work_every);
-                    self.record
-                        .borrow_mut()
-                        .message(ns, raw_ns, working, second);
-                    self.progress.fetch_add(1, Relaxed);
+                    self.measured(seq, start, done, ns, raw_ns);
                     replied = true;
                 }
             }
