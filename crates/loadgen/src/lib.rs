@@ -4,12 +4,20 @@
 //! ([`run`]) into a plain-data [`echo_report::TargetResult`]; the run's [`echo_report::RunResult`]
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
+// Scenario modules (capacity search, rate ramps, connection churn): pure parts first; the
+// engine wires them in.
+#[allow(dead_code)]
+mod capacity;
+#[allow(dead_code)]
+mod churn;
 mod client;
 mod output;
 mod plan;
 
 pub use plan::Cli;
 mod progress;
+#[allow(dead_code)]
+mod ramp;
 mod record;
 mod run;
 mod schedule;

@@ -1,0 +1,584 @@
+//! Capacity under a latency target: the highest open-loop rate a server sustains while keeping
+//! its promise (`--find-capacity --slo p99=1ms`).
+//!
+//! A closed loop's maximum rewards a server for letting latency grow without bound; an operator
+//! wants the highest rate whose tail stays within a target. The search here is a pure function
+//! of a measurement callback (ask a rate, get what it achieved and its latency at the target's
+//! percentile), so it is tested against fake servers with a known knee, without a clock:
+//!
+//! 1. **Bracket.** Measure the start rate. If it keeps the promise, double until a rate breaks
+//!    it; if it breaks it, halve until one keeps it.
+//! 2. **Bisect** between the highest rate that kept the promise and the lowest that broke it,
+//!    until they are within the stated precision of each other.
+//!
+//! Every step is bounded: the search ends after `max_steps` measurements whatever happens, and
+//! says so. A rate *keeps the promise* when its latency at the percentile (coordinated omission
+//! corrected) is within the target, it sent what was asked (within a tolerance), and nothing
+//! failed. Near the knee a server's figures are noisy, so a search can meet a rate that passes
+//! above one that failed; the answer is always the bracket of what was measured.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use echo_common::units::parse_duration;
+
+/// A latency promise: the `percentile`th percentile of latency is at most `limit`
+/// (`p99=1ms`, `p99.9=500us`, `p50=200us`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// In (0, 100].
+    pub percentile: f64,
+    pub limit: Duration,
+}
+
+impl FromStr for Slo {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Slo, String> {
+        let usage = "write it as pPERCENTILE=DURATION, e.g. p99=1ms or p99.9=500us";
+        let (p, limit) = s
+            .trim()
+            .split_once('=')
+            .ok_or_else(|| format!("'{s}' is not a latency target: {usage}"))?;
+        let percentile: f64 = p
+            .strip_prefix('p')
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("'{p}' in '{s}' is not a percentile: {usage}"))?;
+        if !(percentile > 0.0 && percentile <= 100.0) {
+            return Err(format!(
+                "'{p}' in '{s}': a percentile is above 0 and at most 100"
+            ));
+        }
+        let limit = parse_duration(limit)?;
+        if limit.is_zero() {
+            return Err(format!("'{s}': a latency target of zero cannot be met"));
+        }
+        Ok(Slo { percentile, limit })
+    }
+}
+
+impl fmt::Display for Slo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}={:?}", self.percentile, self.limit)
+    }
+}
+
+/// What one step measured at the rate it asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Messages per second actually sent in the window.
+    pub achieved: f64,
+    /// Latency at the target's percentile, from each message's due time, in nanoseconds.
+    pub latency_ns: u64,
+    /// Errors of any kind (refused, reset, timeout, corrupt, ...).
+    pub errors: u64,
+}
+
+/// Why a rate kept or broke the promise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Kept,
+    /// The latency at the percentile was over the target.
+    TooSlow,
+    /// The client could not send at the rate asked: the server (or the client) fell behind.
+    FellBehind,
+    /// A connection failed.
+    Failed,
+}
+
+impl Verdict {
+    pub fn kept(self) -> bool {
+        self == Verdict::Kept
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Kept => "kept",
+            Verdict::TooSlow => "too slow",
+            Verdict::FellBehind => "fell behind",
+            Verdict::Failed => "errors",
+        })
+    }
+}
+
+/// How a search runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    /// The first rate measured, messages per second.
+    pub start: f64,
+    /// Stop bisecting when the bracket is narrower than this share of its lower end.
+    pub precision: f64,
+    /// A rate kept its promise only if it sent at least this share below the rate asked.
+    pub tolerance: f64,
+    /// The most measurements a search makes.
+    pub max_steps: usize,
+    /// No rate above this is asked for (the client's own limit, say).
+    pub max_rate: f64,
+}
+
+/// The default precision: 5% of the rate, reached from a factor-2 bracket in five bisections,
+/// finer than the run-to-run noise of this machine (up to ±20%) would justify anyway.
+pub const PRECISION: f64 = 0.05;
+/// The default rate tolerance: the pacer sends within one tick of the due time, so a healthy
+/// window sends all but a fraction of a percent of what was asked; 2% leaves room for that and
+/// still catches a server that holds the sender back.
+pub const TOLERANCE: f64 = 0.02;
+/// The default bound on steps: up to 2^10 = 1024 times the start rate in either direction (10
+/// doublings or halvings), then five bisections, with a few to spare.
+pub const MAX_STEPS: usize = 18;
+/// No rate below one message per second is worth measuring.
+const MIN_RATE: f64 = 1.0;
+
+impl Search {
+    /// A search from `start` with the default precision, tolerance and bounds.
+    pub fn from(start: f64) -> Search {
+        Search {
+            start,
+            precision: PRECISION,
+            tolerance: TOLERANCE,
+            max_steps: MAX_STEPS,
+            max_rate: f64::INFINITY,
+        }
+    }
+
+    /// Whether `m`, measured at `asked` messages per second, kept `slo`.
+    pub fn judge(&self, slo: &Slo, asked: f64, m: &Measurement) -> Verdict {
+        if m.errors > 0 {
+            Verdict::Failed
+        } else if m.achieved < asked * (1.0 - self.tolerance) {
+            Verdict::FellBehind
+        } else if m.latency_ns > slo.limit.as_nanos() as u64 {
+            Verdict::TooSlow
+        } else {
+            Verdict::Kept
+        }
+    }
+}
+
+/// One measured step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Messages per second asked for.
+    pub asked: f64,
+    pub measured: Measurement,
+    pub verdict: Verdict,
+}
+
+/// Where the capacity lies, from the steps measured so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Answer {
+    /// Nothing measured yet.
+    Unknown,
+    /// `kept` kept the promise, `broke` broke it, and they are within the precision.
+    Found { kept: f64, broke: f64 },
+    /// As `Found`, but the steps ran out first: the bracket is wider than the precision.
+    Imprecise { kept: f64, broke: f64 },
+    /// Every rate broke the promise, the lowest at `broke` (halving ran out of steps or
+    /// reached one message per second).
+    Below { broke: f64 },
+    /// Every rate kept it, up to `kept` (the bound on steps or `max_rate` stopped the search).
+    AtLeast { kept: f64 },
+}
+
+impl Answer {
+    /// The capacity to quote: the highest rate measured that kept the promise.
+    pub fn rate(&self) -> Option<f64> {
+        match *self {
+            Answer::Found { kept, .. }
+            | Answer::Imprecise { kept, .. }
+            | Answer::AtLeast { kept } => Some(kept),
+            Answer::Unknown | Answer::Below { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Answer::Unknown => write!(f, "not measured"),
+            Answer::Found { kept, broke } => {
+                write!(
+                    f,
+                    "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0})"
+                )
+            }
+            Answer::Imprecise { kept, broke } => write!(
+                f,
+                "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0}; \
+                 steps ran out before the precision was reached)"
+            ),
+            Answer::Below { broke } => {
+                write!(f, "below {broke:.0} msgs/s (every rate measured broke it)")
+            }
+            Answer::AtLeast { kept } => {
+                write!(f, "at least {kept:.0} msgs/s (no rate measured broke it)")
+            }
+        }
+    }
+}
+
+/// A search in progress: asks for the next rate, takes its measurement, and can say where the
+/// capacity lies after any step (so a search cut short still reports what it found).
+#[derive(Debug, Clone)]
+pub struct Capacity {
+    search: Search,
+    slo: Slo,
+    steps: Vec<Step>,
+}
+
+impl Capacity {
+    pub fn new(search: Search, slo: Slo) -> Capacity {
+        Capacity {
+            search,
+            slo,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Every step so far, in the order measured.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The highest rate that kept the promise, and the lowest above it that broke it.
+    fn bracket(&self) -> (Option<f64>, Option<f64>) {
+        let kept = self
+            .steps
+            .iter()
+            .filter(|s| s.verdict.kept())
+            .map(|s| s.asked)
+            .reduce(f64::max);
+        let broke = self
+            .steps
+            .iter()
+            .filter(|s| !s.verdict.kept() && kept.is_none_or(|k| s.asked > k))
+            .map(|s| s.asked)
+            .reduce(f64::min);
+        (kept, broke)
+    }
+
+    fn precise_enough(&self, kept: f64, broke: f64) -> bool {
+        // Whole messages per second: two adjacent rates cannot be told apart further.
+        broke - kept <= (kept * self.search.precision).max(1.0)
+    }
+
+    /// The rate to measure next, or `None` when the search is over.
+    pub fn next_rate(&self) -> Option<f64> {
+        if self.steps.len() >= self.search.max_steps {
+            return None;
+        }
+        let s = &self.search;
+        let rate = match self.bracket() {
+            (None, None) => s.start,
+            (Some(kept), None) if kept >= s.max_rate => return None,
+            (Some(kept), None) => kept * 2.0,
+            (None, Some(broke)) if broke <= MIN_RATE => return None,
+            (None, Some(broke)) => broke / 2.0,
+            (Some(kept), Some(broke)) if self.precise_enough(kept, broke) => return None,
+            (Some(kept), Some(broke)) => (kept + broke) / 2.0,
+        };
+        Some(rate.round().clamp(MIN_RATE, s.max_rate.max(MIN_RATE)))
+    }
+
+    /// Adds the measurement of `asked`; returns the step as judged.
+    pub fn record(&mut self, asked: f64, measured: Measurement) -> Step {
+        let step = Step {
+            asked,
+            measured,
+            verdict: self.search.judge(&self.slo, asked, &measured),
+        };
+        self.steps.push(step);
+        step
+    }
+
+    /// Where the capacity lies, from the steps so far.
+    pub fn answer(&self) -> Answer {
+        match self.bracket() {
+            (None, None) => Answer::Unknown,
+            (Some(kept), None) => Answer::AtLeast { kept },
+            (None, Some(broke)) => Answer::Below { broke },
+            (Some(kept), Some(broke)) if self.precise_enough(kept, broke) => {
+                Answer::Found { kept, broke }
+            }
+            (Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
+        }
+    }
+}
+
+/// Runs a whole search: `measure(rate)` measures one step; `None` stops the search early (the
+/// user pressed Ctrl-C, say), keeping the steps so far.
+pub fn find(
+    search: Search,
+    slo: Slo,
+    mut measure: impl FnMut(f64) -> Option<Measurement>,
+) -> Capacity {
+    let mut capacity = Capacity::new(search, slo);
+    while let Some(rate) = capacity.next_rate() {
+        let Some(m) = measure(rate) else { break };
+        capacity.record(rate, m);
+    }
+    capacity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn slo(s: &str) -> Slo {
+        s.parse().unwrap()
+    }
+
+    /// A server whose p99 is 100 us below `knee` msgs/s and 50 ms above it.
+    fn knee_at(knee: f64) -> impl FnMut(f64) -> Option<Measurement> {
+        move |rate| {
+            Some(Measurement {
+                achieved: rate,
+                latency_ns: if rate <= knee { 100_000 } else { 50_000_000 },
+                errors: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn targets_parse_with_any_percentile_and_duration() {
+        assert_eq!(
+            slo("p99=1ms"),
+            Slo {
+                percentile: 99.0,
+                limit: MS
+            }
+        );
+        assert_eq!(
+            slo(" p99.9=500us"),
+            Slo {
+                percentile: 99.9,
+                limit: Duration::from_micros(500)
+            }
+        );
+        assert_eq!(slo("p50=2s").limit, Duration::from_secs(2));
+        assert_eq!(slo("p100=10ms").percentile, 100.0);
+        assert_eq!(slo("p99.99=1.5ms").limit, Duration::from_micros(1500));
+        assert_eq!(slo("p99=1ms").to_string(), "p99=1ms");
+        assert_eq!(slo("p99.9=500us").to_string(), "p99.9=500µs");
+    }
+
+    #[test]
+    fn bad_targets_say_what_is_wrong() {
+        let err = |s: &str| s.parse::<Slo>().unwrap_err();
+        assert!(
+            err("p99").contains("pPERCENTILE=DURATION"),
+            "{}",
+            err("p99")
+        );
+        assert!(err("99=1ms").contains("not a percentile"));
+        assert!(err("p=1ms").contains("not a percentile"));
+        assert!(err("px=1ms").contains("not a percentile"));
+        assert!(err("p0=1ms").contains("above 0"));
+        assert!(err("p101=1ms").contains("at most 100"));
+        assert!(err("p99=1").contains("no unit"));
+        assert!(err("p99=").contains("no unit"));
+        assert!(err("p99=0ms").contains("zero"));
+        assert!(err("p99=1parsec").contains("not a unit"));
+    }
+
+    #[test]
+    fn a_known_knee_is_bracketed_to_the_precision() {
+        for knee in [1_000.0, 37_500.0, 150_000.0, 1_234_567.0] {
+            for start in [1_000.0, 10_000.0, 1_000_000.0] {
+                let search = Search::from(start);
+                let c = find(search, slo("p99=1ms"), knee_at(knee));
+                let Answer::Found { kept, broke } = c.answer() else {
+                    panic!("knee {knee} from {start}: {:?}", c.answer());
+                };
+                assert!(
+                    kept <= knee && knee < broke,
+                    "knee {knee} in [{kept}, {broke})"
+                );
+                assert!(broke - kept <= kept * PRECISION, "{kept}..{broke}");
+                assert!(c.steps().len() <= MAX_STEPS);
+                assert_eq!(c.answer().rate(), Some(kept));
+            }
+        }
+    }
+
+    #[test]
+    fn steps_double_then_bisect() {
+        let c = find(Search::from(1000.0), slo("p99=1ms"), knee_at(5000.0));
+        let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
+        assert_eq!(asked[..4], [1000.0, 2000.0, 4000.0, 8000.0]);
+        assert_eq!(asked[4], 6000.0, "then the middle of 4000..8000");
+        let verdicts: Vec<bool> = c.steps().iter().map(|s| s.verdict.kept()).collect();
+        assert_eq!(verdicts[..5], [true, true, true, false, false]);
+    }
+
+    #[test]
+    fn a_server_that_breaks_at_the_first_step_is_searched_downwards() {
+        let c = find(Search::from(100_000.0), slo("p99=1ms"), knee_at(3_000.0));
+        assert!(!c.steps()[0].verdict.kept());
+        assert_eq!(c.steps()[1].asked, 50_000.0, "halving");
+        let Answer::Found { kept, broke } = c.answer() else {
+            panic!("{:?}", c.answer())
+        };
+        assert!(kept <= 3_000.0 && 3_000.0 < broke);
+    }
+
+    #[test]
+    fn a_server_that_never_keeps_the_promise_is_below_the_lowest_rate() {
+        let never = |_rate| {
+            Some(Measurement {
+                achieved: 0.0,
+                latency_ns: u64::MAX,
+                errors: 0,
+            })
+        };
+        let c = find(Search::from(1000.0), slo("p99=1ms"), never);
+        assert!(c.steps().iter().all(|s| !s.verdict.kept()));
+        assert_eq!(
+            c.steps().len(),
+            11,
+            "1000 halved down to 1 msg/s, then it stops"
+        );
+        assert_eq!(c.answer(), Answer::Below { broke: 1.0 });
+        assert_eq!(c.answer().rate(), None);
+        let bounded = Search {
+            max_steps: 3,
+            ..Search::from(1000.0)
+        };
+        let c = find(bounded, slo("p99=1ms"), never);
+        assert_eq!(c.answer(), Answer::Below { broke: 250.0 });
+    }
+
+    #[test]
+    fn a_server_that_never_breaks_within_the_bound_is_at_least_the_highest_rate() {
+        let c = find(Search::from(1000.0), slo("p99=1ms"), knee_at(f64::INFINITY));
+        assert_eq!(c.steps().len(), MAX_STEPS);
+        assert_eq!(
+            c.answer(),
+            Answer::AtLeast {
+                kept: 1000.0 * 2f64.powi(MAX_STEPS as i32 - 1)
+            }
+        );
+        let capped = Search {
+            max_rate: 5000.0,
+            ..Search::from(1000.0)
+        };
+        let c = find(capped, slo("p99=1ms"), knee_at(f64::INFINITY));
+        let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
+        assert_eq!(
+            asked,
+            [1000.0, 2000.0, 4000.0, 5000.0],
+            "never past max_rate"
+        );
+        assert_eq!(c.answer(), Answer::AtLeast { kept: 5000.0 });
+    }
+
+    #[test]
+    fn running_out_of_steps_mid_bisection_says_so() {
+        let few = Search {
+            max_steps: 5,
+            ..Search::from(1000.0)
+        };
+        let c = find(few, slo("p99=1ms"), knee_at(5000.0));
+        assert_eq!(
+            c.answer(),
+            Answer::Imprecise {
+                kept: 4000.0,
+                broke: 6000.0
+            }
+        );
+        assert!(c.answer().to_string().contains("steps ran out"));
+    }
+
+    #[test]
+    fn a_rate_is_judged_by_latency_sent_rate_and_errors() {
+        let s = Search::from(1000.0);
+        let p99 = slo("p99=1ms");
+        let m = |achieved, latency_ns, errors| Measurement {
+            achieved,
+            latency_ns,
+            errors,
+        };
+        assert_eq!(
+            s.judge(&p99, 1000.0, &m(1000.0, 1_000_000, 0)),
+            Verdict::Kept
+        );
+        assert_eq!(s.judge(&p99, 1000.0, &m(985.0, 900_000, 0)), Verdict::Kept);
+        assert_eq!(
+            s.judge(&p99, 1000.0, &m(1000.0, 1_000_001, 0)),
+            Verdict::TooSlow
+        );
+        assert_eq!(
+            s.judge(&p99, 1000.0, &m(970.0, 900_000, 0)),
+            Verdict::FellBehind
+        );
+        assert_eq!(s.judge(&p99, 1000.0, &m(1000.0, 1, 1)), Verdict::Failed);
+    }
+
+    #[test]
+    fn a_search_stopped_early_keeps_what_it_measured() {
+        let mut knee = knee_at(5000.0);
+        let mut left = 4;
+        let c = find(Search::from(1000.0), slo("p99=1ms"), |rate| {
+            left -= 1;
+            (left > 0).then(|| knee(rate)).flatten()
+        });
+        assert_eq!(c.steps().len(), 3);
+        assert_eq!(c.answer(), Answer::AtLeast { kept: 4000.0 });
+    }
+
+    #[test]
+    fn a_noisy_step_above_a_failure_does_not_widen_the_bracket() {
+        // 4000 fails by bad luck, 6000 then passes: the bracket is what was measured.
+        let mut c = Capacity::new(Search::from(1000.0), slo("p99=1ms"));
+        let ok = Measurement {
+            achieved: 0.0,
+            latency_ns: 1,
+            errors: 0,
+        };
+        let slow = Measurement {
+            latency_ns: 10_000_000,
+            ..ok
+        };
+        c.record(
+            2000.0,
+            Measurement {
+                achieved: 2000.0,
+                ..ok
+            },
+        );
+        c.record(
+            4000.0,
+            Measurement {
+                achieved: 4000.0,
+                ..slow
+            },
+        );
+        c.record(
+            8000.0,
+            Measurement {
+                achieved: 8000.0,
+                ..slow
+            },
+        );
+        c.record(
+            6000.0,
+            Measurement {
+                achieved: 6000.0,
+                ..ok
+            },
+        );
+        assert_eq!(
+            c.answer(),
+            Answer::Imprecise {
+                kept: 6000.0,
+                broke: 8000.0
+            }
+        );
+        assert_eq!(c.next_rate(), Some(7000.0));
+    }
+}
