@@ -4,20 +4,22 @@
 //! cycle — a thread for a thread-per-connection server, a task for an event loop.
 //!
 //! This module holds the pure part: the modes, one cycle's stages, and what is recorded when,
-//! as functions of the instants given (tested without a clock). A cycle is measured whole or
-//! not at all: it counts if its connect began inside the window. It records
-//! - the **connect** (from the connect call to the connection being established),
-//! - each **exchange** (from a message's send to its verified echo),
-//! - the **session** (from the connect call to the last verified echo): what a user who opens
-//!   a connection to ask one thing waits for, "connect+echo" in per-message mode.
+//! as functions of the instants given (tested without a clock). Latency counts from the connect:
+//! the first message of each connection is charged from the connect call to its verified echo
+//! (what a user who opens a connection to ask one thing waits for: "connect+echo" in
+//! per-message mode); the others of a `per:N` connection from their send. Recorded beside it:
+//! - the **connect**, from the connect call to the connection being established, if the
+//!   connect began inside the window;
+//! - each **exchange**, from a message's send to its verified echo;
+//! - the **connections** completed (every echo back) inside the window, for connections/s.
 //!
 //! Closing: the client closes with `SO_LINGER` 0, which sends a reset instead of a FIN and
-//! leaves no socket in TIME_WAIT. An orderly close would park every closed connection in
-//! TIME_WAIT on the client for 60 s; 28,232 ephemeral ports (32768–60999) then allow under 500
-//! new connections per second to one server address before connects fail with
-//! EADDRNOTAVAIL. The reset loses nothing: it is sent only after every echo has been read and
-//! verified. (Linux's `tcp_tw_reuse = 2`, the default, reuses TIME_WAIT ports on loopback, but
-//! only those older than a second, so fast churn exhausts them all the same.)
+//! leaves no socket in TIME_WAIT. An orderly close parks every closed connection in TIME_WAIT
+//! on the client for 60 s; the 28,232 ephemeral ports (32768–60999) then allow under 500 new
+//! connections per second to one server address before connects fail with EADDRNOTAVAIL. The
+//! reset loses nothing: it is sent only after every echo has been read and verified. (Linux's
+//! `tcp_tw_reuse = 2`, the default, reuses TIME_WAIT ports on loopback, but only those idle for
+//! over a second, so fast churn can still run out.)
 
 use std::fmt;
 use std::str::FromStr;
@@ -87,7 +89,7 @@ pub enum Stage {
 pub struct Cycle {
     began: Instant,
     messages: u64,
-    /// Whether the cycle's samples count (it began in the window).
+    /// Whether the connect began in the window (then its latency counts).
     measured: bool,
     stage: Stage,
 }
@@ -108,61 +110,35 @@ impl Cycle {
         self.stage
     }
 
-    /// Whether what this cycle records counts.
-    pub fn measured(&self) -> bool {
-        self.measured
-    }
-
-    /// The connection was established at `at`: the connect's latency in nanoseconds (if the
-    /// cycle is measured), and send message 0.
+    /// The connection was established at `at`: the connect's latency in nanoseconds (if it
+    /// began in the window), and send message 0.
     pub fn connected(&mut self, at: Instant) -> (Option<u64>, Next) {
         assert_eq!(self.stage, Stage::Connecting, "connected twice");
         self.stage = Stage::Exchanging { echoed: 0 };
-        (self.counted(ns(self.began, at)), Next::Send(0))
+        (self.measured.then(|| ns(self.began, at)), Next::Send(0))
     }
 
-    /// The echo of the message sent at `sent` came back whole and verified at `at`: what to
-    /// record and what to do next.
-    pub fn echoed(&mut self, sent: Instant, at: Instant) -> Echoed {
+    /// Where message `seq`, sent at `sent`, counts its latency from: the first message of a
+    /// connection from the connect call, the others from their send.
+    pub fn due(&self, seq: u64, sent: Instant) -> Instant {
+        if seq == 0 { self.began } else { sent }
+    }
+
+    /// A message's echo came back whole and verified: what to do next. After the last one the
+    /// connection is complete.
+    pub fn echoed(&mut self) -> Next {
         let Stage::Exchanging { echoed } = self.stage else {
             panic!("an echo in stage {:?}", self.stage);
         };
         let echoed = echoed + 1;
-        let last = echoed == self.messages;
-        self.stage = if last {
-            Stage::Done
+        if echoed == self.messages {
+            self.stage = Stage::Done;
+            Next::Close
         } else {
-            Stage::Exchanging { echoed }
-        };
-        Echoed {
-            exchange_ns: self.counted(ns(sent, at)),
-            session_ns: if last {
-                self.counted(ns(self.began, at))
-            } else {
-                None
-            },
-            next: if last {
-                Next::Close
-            } else {
-                Next::Send(echoed)
-            },
+            self.stage = Stage::Exchanging { echoed };
+            Next::Send(echoed)
         }
     }
-
-    fn counted(&self, ns: u64) -> Option<u64> {
-        self.measured.then_some(ns)
-    }
-}
-
-/// What a verified echo records, in nanoseconds (`None`: nothing, the cycle is not measured or
-/// the connection is not finished), and what comes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Echoed {
-    /// From the message's send to its verified echo.
-    pub exchange_ns: Option<u64>,
-    /// From the connect call to this, the connection's last echo: one per connection.
-    pub session_ns: Option<u64>,
-    pub next: Next,
 }
 
 fn ns(from: Instant, to: Instant) -> u64 {
@@ -194,20 +170,17 @@ mod tests {
     }
 
     #[test]
-    fn a_per_message_cycle_records_connect_exchange_and_session() {
+    fn a_per_message_cycle_counts_connect_plus_echo_and_the_connect_apart() {
         let t = Instant::now();
         let mut c = Cycle::begin(t, 1, Some(t));
         assert_eq!(c.stage(), Stage::Connecting);
         assert_eq!(c.connected(t + 30 * US), (Some(30_000), Next::Send(0)));
         assert_eq!(
-            c.echoed(t + 35 * US, t + 80 * US),
-            Echoed {
-                exchange_ns: Some(45_000),
-                session_ns: Some(80_000),
-                next: Next::Close
-            },
-            "the session counts from the connect call"
+            c.due(0, t + 35 * US),
+            t,
+            "the message counts from the connect call"
         );
+        assert_eq!(c.echoed(), Next::Close);
         assert_eq!(c.stage(), Stage::Done);
     }
 
@@ -216,43 +189,48 @@ mod tests {
         let t = Instant::now();
         let mut c = Cycle::begin(t, 3, Some(t));
         assert_eq!(c.connected(t + US).1, Next::Send(0));
-        let mut at = t + US;
-        let mut sessions = Vec::new();
-        let mut nexts = Vec::new();
-        for _ in 0..3 {
-            let e = c.echoed(at, at + 10 * US);
-            at += 10 * US;
-            assert_eq!(e.exchange_ns, Some(10_000));
-            sessions.push(e.session_ns);
-            nexts.push(e.next);
-        }
+        let nexts: Vec<Next> = (0..3).map(|_| c.echoed()).collect();
         assert_eq!(nexts, [Next::Send(1), Next::Send(2), Next::Close]);
+        assert_eq!(c.due(0, t + 9 * US), t);
+        assert_eq!(c.due(1, t + 9 * US), t + 9 * US);
         assert_eq!(
-            sessions,
-            [None, None, Some(31_000)],
-            "one session, at the end"
+            c.due(2, t + 9 * US),
+            t + 9 * US,
+            "later messages count from their send"
         );
     }
 
     #[test]
-    fn a_cycle_counts_only_if_it_began_in_the_window() {
+    fn a_connect_counts_only_if_it_began_in_the_window() {
         let t = Instant::now();
         let window = t + 100 * US;
-        // Began before the window opened, finished inside it: not measured, whole.
+        // Began before the window opened, connected inside it: not counted.
         let mut early = Cycle::begin(t, 1, Some(window));
         assert_eq!(early.connected(t + 150 * US).0, None);
-        let e = early.echoed(t + 150 * US, t + 200 * US);
-        assert_eq!((e.exchange_ns, e.session_ns), (None, None));
-        assert_eq!(early.stage(), Stage::Done, "it still runs its course");
+        assert_eq!(early.echoed(), Next::Close, "it still runs its course");
         // During the warm-up, no window at all.
-        assert!(!Cycle::begin(t, 1, None).measured());
-        assert!(Cycle::begin(window, 1, Some(window)).measured());
+        assert_eq!(Cycle::begin(t, 1, None).connected(t + US).0, None);
+        assert_eq!(
+            Cycle::begin(window, 1, Some(window))
+                .connected(window + US)
+                .0,
+            Some(1000)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "connected twice")]
+    fn connecting_twice_is_a_bug() {
+        let t = Instant::now();
+        let mut c = Cycle::begin(t, 1, Some(t));
+        c.connected(t);
+        c.connected(t);
     }
 
     #[test]
     #[should_panic(expected = "an echo in stage Connecting")]
     fn an_echo_before_the_connect_is_a_bug() {
         let t = Instant::now();
-        Cycle::begin(t, 1, Some(t)).echoed(t, t);
+        Cycle::begin(t, 1, Some(t)).echoed();
     }
 }
