@@ -13,8 +13,10 @@
 //!
 //! Every step is bounded: the search ends after `max_steps` measurements whatever happens, and
 //! says so. A rate *keeps the promise* when its latency at the percentile (coordinated omission
-//! corrected) is within the target, it sent what was asked (within a tolerance), and nothing
-//! failed. Near the knee a server's figures are noisy, so a search can meet a rate that passes
+//! corrected) is within the target, the verified replies per second matched the rate asked
+//! (within a tolerance), and nothing failed. Counting replies, not sends, matters: a server that
+//! serves one connection and ignores the rest (`blocking`) answers its one client quickly, and
+//! only the missing replies give it away. Near the knee a server's figures are noisy, so a search can meet a rate that passes
 //! above one that failed; the answer is always the bracket of what was measured.
 
 use std::fmt;
@@ -67,7 +69,7 @@ impl fmt::Display for Slo {
 /// What one step measured at the rate it asked for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measurement {
-    /// Messages per second actually sent in the window.
+    /// Verified replies per second in the window.
     pub achieved: f64,
     /// Latency at the target's percentile, from each message's due time, in nanoseconds.
     pub latency_ns: u64,
@@ -81,7 +83,8 @@ pub enum Verdict {
     Kept,
     /// The latency at the percentile was over the target.
     TooSlow,
-    /// The client could not send at the rate asked: the server (or the client) fell behind.
+    /// Fewer replies came back than the rate asked for: the server (or the client) fell behind,
+    /// or left some connections unanswered.
     FellBehind,
     /// A connection failed.
     Failed,
@@ -111,7 +114,8 @@ pub struct Search {
     pub start: f64,
     /// Stop bisecting when the bracket is narrower than this share of its lower end.
     pub precision: f64,
-    /// A rate kept its promise only if it sent at least this share below the rate asked.
+    /// A rate kept its promise only if its replies per second fell short of the rate asked by at
+    /// most this share.
     pub tolerance: f64,
     /// The most measurements a search makes.
     pub max_steps: usize,
@@ -122,15 +126,17 @@ pub struct Search {
 /// The default precision: 5% of the rate, reached from a factor-2 bracket in five bisections,
 /// finer than the run-to-run noise of this machine (up to ±20%) would justify anyway.
 pub const PRECISION: f64 = 0.05;
-/// The default rate tolerance: the pacer sends within one tick of the due time, so a healthy
-/// window sends all but a fraction of a percent of what was asked; 2% leaves room for that and
-/// still catches a server that holds the sender back.
+/// The default rate tolerance: the schedule spreads connections evenly (by the golden ratio), so
+/// a window of a second or more at 100 msgs/s or more is due within 1% of the rate asked, and a
+/// server that keeps up answers them all; 2% leaves room for that and still catches a server
+/// that falls behind.
 pub const TOLERANCE: f64 = 0.02;
 /// The default bound on steps: up to 2^10 = 1024 times the start rate in either direction (10
 /// doublings or halvings), then five bisections, with a few to spare.
 pub const MAX_STEPS: usize = 18;
-/// No rate below one message per second is worth measuring.
-const MIN_RATE: f64 = 1.0;
+/// The lowest rate a search asks for: below it, a second's window holds too few messages to
+/// tell a shortfall of 2% from the rounding of the schedule (see [`TOLERANCE`]).
+pub const MIN_RATE: f64 = 100.0;
 
 impl Search {
     /// A search from `start` with the default precision, tolerance and bounds.
@@ -177,7 +183,7 @@ pub enum Answer {
     /// As `Found`, but the steps ran out first: the bracket is wider than the precision.
     Imprecise { kept: f64, broke: f64 },
     /// Every rate broke the promise, the lowest at `broke` (halving ran out of steps or
-    /// reached one message per second).
+    /// reached [`MIN_RATE`]).
     Below { broke: f64 },
     /// Every rate kept it, up to `kept` (the bound on steps or `max_rate` stopped the search).
     AtLeast { kept: f64 },
@@ -438,12 +444,13 @@ mod tests {
         };
         let c = find(Search::from(1000.0), slo("p99=1ms"), never);
         assert!(c.steps().iter().all(|s| !s.verdict.kept()));
+        let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
         assert_eq!(
-            c.steps().len(),
-            11,
-            "1000 halved down to 1 msg/s, then it stops"
+            asked,
+            [1000.0, 500.0, 250.0, 125.0, MIN_RATE],
+            "halved down to the lowest rate, then it stops"
         );
-        assert_eq!(c.answer(), Answer::Below { broke: 1.0 });
+        assert_eq!(c.answer(), Answer::Below { broke: MIN_RATE });
         assert_eq!(c.answer().rate(), None);
         let bounded = Search {
             max_steps: 3,

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The questions people ask of a server, for every target: how much load it carries while keeping
+# its latency promise (capacity under an SLO, beside the closed-loop maximum that ignores
+# latency), what a new connection costs (connection churn), and where its latency turns up as
+# the rate rises (a ramp, threads against tokio). Writes one result file per question into the
+# output directory, prints the churn table and draws the capacity and ramp charts.
+#
+# Ctrl-C stops the whole script: the running loadgen stops its server and keeps what it measured
+# (marked partial), and the script exits 130.
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: scripts/capacity.sh [--quick] [--out DIR] [--clients N] [--targets LIST]
+
+  --quick        short windows and a coarser search: a few minutes instead of about 25
+  --out DIR      where result files and charts go (default: results/capacity)
+  --clients N    concurrent connections of every run (default: 100)
+  --targets LIST targets of the capacity search and the churn table (default: all)
+USAGE
+}
+
+out=results/capacity clients=100 targets=all
+# Each capacity step is a fresh server, a warm-up and a short open-loop window.
+warmup=1s duration=3s start=20k
+ramp=10k..150k/1s ramp_duration=15s
+churn_duration=5s
+while (($#)); do
+    case $1 in
+        --quick)
+            warmup=500ms duration=1s
+            ramp=10k..150k/500ms ramp_duration=7s
+            churn_duration=2s
+            ;;
+        --out) out=$2; shift ;;
+        --clients) clients=$2; shift ;;
+        --targets) targets=$2; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "capacity.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# Background jobs of a script ignore the terminal's Ctrl-C, so the trap passes it on to the
+# loadgen running (which stops its server and writes what it has), then stops the script.
+child=
+interrupted() {
+    trap - INT TERM
+    if [[ -n $child ]]; then
+        kill -INT "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
+    echo "capacity.sh: interrupted" >&2
+    exit 130
+}
+trap interrupted INT TERM
+# Runs a command in the background and waits for it, so that Ctrl-C reaches the trap at once.
+run() {
+    "$@" &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    child=
+    return "$status"
+}
+
+cd "$(dirname "$0")/.."
+run cargo build --release --quiet -p loadgen -p echo-charts
+loadgen=target/release/loadgen
+mkdir -p "$out"
+common=(--clients "$clients" --warmup "$warmup")
+
+echo "== closed loop: the maximum each target serves, whatever the latency"
+run "$loadgen" --target "$targets" "${common[@]}" --duration "$duration" \
+    --output "$out/closed.json" >/dev/null
+for slo in 1ms 10ms; do
+    echo "== capacity: the highest rate whose p99 stays within $slo"
+    run "$loadgen" --target "$targets" "${common[@]}" --duration "$duration" \
+        --find-capacity --slo "p99=$slo" --rate "$start" --output "$out/capacity-p99-$slo.json" \
+        >/dev/null
+done
+echo "== ramp: $ramp over $ramp_duration, threads and tokio"
+run "$loadgen" --target threads,tokio "${common[@]}" --duration "$ramp_duration" \
+    --rate-ramp "$ramp" --output "$out/ramp.json" >/dev/null
+echo "== churn: a new connection for every message"
+run "$loadgen" --target "$targets" "${common[@]}" --duration "$churn_duration" \
+    --connection-mode per-message --output "$out/churn.json" >/dev/null
+
+echo
+run "$loadgen" table "$out/churn.json"
+run target/release/echo-charts "$out" --out "$out/charts" --only capacity,ramp
