@@ -65,7 +65,7 @@ struct DrawArgs {
     /// Directory the charts are written to [default: RESULTS/charts]
     #[arg(long, short, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Draw only these charts (repeat, or separate with commas): throughput, p99, spectrum, memory, cpu, pitfall, timeline
+    /// Draw only these charts (repeat, or separate with commas): throughput, p99, spectrum, memory, cpu, pitfall, timeline; and, only when named, capacity, ramp
     #[arg(long, value_name = "CHART", value_delimiter = ',', value_parser = parse_kind)]
     only: Vec<ChartKind>,
     /// Client count of the single-point charts (spectrum, pitfall) [default: the one most targets were measured at]

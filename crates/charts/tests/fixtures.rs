@@ -245,6 +245,8 @@ fn run(
             rate: None,
             work: work.spelling().into(),
             work_every: every,
+            rate_ramp: None,
+            connection_mode: None,
         },
         targets: models
             .iter()
@@ -364,6 +366,8 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             }),
         }),
         histogram: encode_histogram(&all),
+        capacity: None,
+        churn: None,
     }
 }
 
@@ -379,6 +383,7 @@ fn timeline(rng: &mut Rng, messages: u64, p99: u64, stall: bool) -> Vec<Tick> {
                 msgs: ((messages / SECONDS) as f64 * jitter * if stalled { 0.35 } else { 1.0 })
                     as u64,
                 p99_ns: (p99 as f64 * jitter * if stalled { 4.5 } else { 1.0 }) as u64,
+                asked_rate: None,
             }
         })
         .collect();
@@ -386,6 +391,7 @@ fn timeline(rng: &mut Rng, messages: u64, p99: u64, stall: bool) -> Vec<Tick> {
         t_s: SECONDS as f64 + 0.0004,
         msgs: 3,
         p99_ns: p99 / 5,
+        asked_rate: None,
     });
     ticks
 }

@@ -108,6 +108,8 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             rate: plan.rate,
             work: plan.work.to_string(),
             work_every: plan.work_every,
+            rate_ramp: None,
+            connection_mode: None,
         },
         partial: was_interrupted
             || targets.iter().any(|t| t.partial)

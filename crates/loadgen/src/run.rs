@@ -302,6 +302,8 @@ pub fn run(
         }),
         server_summary,
         histogram: encode_histogram(&record.all),
+        capacity: None,
+        churn: None,
     };
     if let Some(c) = &record.first_corruption {
         progress.say(&result.target, format!("CORRUPT ECHO: {c}"));
@@ -335,6 +337,7 @@ fn timeline(ticks: &mut [hdrhistogram::Histogram<u64>], seconds: f64) -> Vec<Tic
                 (i + 1) as f64
             },
             msgs: h.len(),
+            asked_rate: None,
             p99_ns: if h.is_empty() {
                 0
             } else {

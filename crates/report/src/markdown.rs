@@ -242,6 +242,8 @@ mod tests {
                 rate: None,
                 work: work.into(),
                 work_every: 1,
+                rate_ramp: None,
+                connection_mode: None,
             },
             targets: targets
                 .iter()
@@ -281,6 +283,8 @@ mod tests {
                     open_loop: None,
                     server_summary: None,
                     histogram: String::new(),
+                    capacity: None,
+                    churn: None,
                 })
                 .collect(),
             partial: false,

@@ -67,6 +67,13 @@ pub struct RunConfig {
     pub work: String,
     /// The server's `--work-every`.
     pub work_every: u64,
+    /// `--rate-ramp FROM..TO/STEP`: the open loop's rate rose step by step across the window
+    /// (absent: a steady rate, or a closed loop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_ramp: Option<String>,
+    /// `--connection-mode`: `per-message` or `per:N` (absent: persistent connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_mode: Option<String>,
 }
 
 /// Everything measured for one target.
@@ -115,6 +122,69 @@ pub struct TargetResult {
     pub server_summary: Option<Summary>,
     /// The latency histogram (`latency_ns`), HdrHistogram V2 + DEFLATE, base64.
     pub histogram: String,
+    /// `--find-capacity`: every step of the search and where it put the capacity. The figures
+    /// above are those of the step the answer names (the highest rate that kept the promise, or
+    /// the last step if none did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySearch>,
+    /// A churn mode (`--connection-mode per-message|per:N`): the connections and what each cost.
+    /// `latency_ns` then counts each connection's first message from its connect call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<Churn>,
+}
+
+/// A search for the highest open-loop rate that keeps a latency promise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacitySearch {
+    /// The promise, as given: `p99=1ms`.
+    pub slo: String,
+    /// Its percentile, in (0, 100].
+    pub percentile: f64,
+    /// Its latency limit, in nanoseconds.
+    pub limit_ns: u64,
+    /// Bisection stops once the bracket is narrower than this share of its lower end.
+    pub precision: f64,
+    /// Every step, in the order measured.
+    pub steps: Vec<CapacityStep>,
+    /// `found`, `imprecise` (the steps ran out first), `below` (every rate broke the promise),
+    /// `at-least` (no rate did), or `unknown` (nothing measured).
+    pub answer: String,
+    /// The highest rate that kept the promise, messages per second: the capacity.
+    pub kept: Option<f64>,
+    /// The lowest rate above `kept` that broke it.
+    pub broke: Option<f64>,
+}
+
+/// One step of a capacity search: a short open-loop window at one rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Messages per second asked for.
+    pub asked: f64,
+    /// Verified replies per second in the window.
+    pub achieved: f64,
+    /// Latency at the promise's percentile, coordinated omission corrected, in nanoseconds.
+    pub at_percentile_ns: u64,
+    /// The step's latency, corrected.
+    pub latency_ns: Latency,
+    /// Errors of any kind.
+    pub errors: u64,
+    /// `kept`, `too slow`, `fell behind` or `errors`.
+    pub verdict: String,
+}
+
+/// Connection churn: each client connects, exchanges N messages, closes, and repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Churn {
+    /// `per-message` or `per:N`.
+    pub mode: String,
+    /// Connections completed (every echo back, verified) in the window.
+    pub connections: u64,
+    /// Connections completed per second.
+    pub connections_per_sec: f64,
+    /// From the connect call to the connection established, for connects begun in the window.
+    pub connect_latency_ns: Latency,
+    /// From each message's send to its verified echo.
+    pub exchange_latency_ns: Latency,
 }
 
 /// Errors by kind. Every field counts events, not clients.
@@ -132,11 +202,15 @@ pub struct Errors {
     pub corrupt: u64,
     /// Anything else.
     pub other: u64,
+    /// Connects that found no free local port (EADDRNOTAVAIL): the ephemeral ports are used up,
+    /// typically by closed connections waiting in TIME_WAIT.
+    #[serde(default)]
+    pub port_exhausted: u64,
 }
 
 impl Errors {
     /// Each kind's name and count, in a fixed order: what totals and descriptions walk.
-    pub fn by_kind(&self) -> [(&'static str, u64); 6] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 7] {
         [
             ("refused", self.refused),
             ("reset", self.reset),
@@ -144,6 +218,7 @@ impl Errors {
             ("timeout", self.timeout),
             ("corrupt", self.corrupt),
             ("other", self.other),
+            ("port exhausted", self.port_exhausted),
         ]
     }
 
@@ -161,6 +236,7 @@ impl std::ops::AddAssign for Errors {
         self.timeout += o.timeout;
         self.corrupt += o.corrupt;
         self.other += o.other;
+        self.port_exhausted += o.port_exhausted;
     }
 }
 
@@ -173,6 +249,9 @@ pub struct Tick {
     pub msgs: u64,
     /// 99th-percentile latency of this tick's messages, in nanoseconds (0 if none).
     pub p99_ns: u64,
+    /// With `--rate-ramp`: messages per second asked for during this tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_rate: Option<f64>,
 }
 
 /// The server process over the measured window, from /proc.

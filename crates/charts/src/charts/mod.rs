@@ -1,10 +1,12 @@
 //! The charts: each a function from points to figures, or to a reason there is nothing to draw.
 
+mod capacity;
 mod clients;
 mod cpu;
 mod memory;
 mod p99;
 mod pitfall;
+mod ramp;
 mod spectrum;
 mod throughput;
 mod timeline;
@@ -17,10 +19,12 @@ use crate::figure::Figure;
 use crate::load::{Loaded, Point};
 use crate::style::Palette;
 
+pub use capacity::capacity;
 pub use cpu::cpu;
 pub use memory::memory;
 pub use p99::p99;
 pub use pitfall::pitfall;
+pub use ramp::ramp;
 pub use spectrum::spectrum;
 pub use throughput::throughput;
 pub use timeline::timeline;
@@ -42,6 +46,10 @@ pub enum ChartKind {
     Pitfall,
     /// Throughput and p99 second by second for the run with the largest p99 spike.
     Timeline,
+    /// The highest rate keeping each latency promise per target, beside the closed-loop maximum.
+    Capacity,
+    /// Under a rising rate: the rate asked, each target's replies per second, and its p99.
+    Ramp,
 }
 
 impl ChartKind {
@@ -56,6 +64,11 @@ impl ChartKind {
         ChartKind::Timeline,
     ];
 
+    /// Charts of loadgen's scenarios (`--find-capacity`, `--rate-ramp`), drawn only when named
+    /// (`--only capacity,ramp`): their results are not a sweep, and the sweep's charts are not
+    /// theirs.
+    pub const SCENARIOS: [ChartKind; 2] = [ChartKind::Capacity, ChartKind::Ramp];
+
     /// Its name on the command line, and the start of its files' names.
     pub fn name(self) -> &'static str {
         match self {
@@ -66,6 +79,8 @@ impl ChartKind {
             ChartKind::Cpu => "cpu",
             ChartKind::Pitfall => "pitfall",
             ChartKind::Timeline => "timeline",
+            ChartKind::Capacity => "capacity",
+            ChartKind::Ramp => "ramp",
         }
     }
 
@@ -79,6 +94,8 @@ impl ChartKind {
             ChartKind::Cpu => cpu(ctx),
             ChartKind::Pitfall => pitfall(ctx).map(|f| vec![f]),
             ChartKind::Timeline => timeline(ctx).map(|f| vec![f]),
+            ChartKind::Capacity => capacity(ctx).map(|f| vec![f]),
+            ChartKind::Ramp => ramp(ctx),
         }
     }
 }
@@ -93,13 +110,11 @@ impl FromStr for ChartKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        ChartKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = ChartKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown chart '{s}'; charts: {}", names.join(", "))
-            })
+        let every = || ChartKind::ALL.into_iter().chain(ChartKind::SCENARIOS);
+        every().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<_> = every().map(|k| k.name()).collect();
+            format!("unknown chart '{s}'; charts: {}", names.join(", "))
+        })
     }
 }
 
