@@ -24,6 +24,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use echo_common::units::parse_duration;
+use echo_report::{CapacitySearch, CapacityStep, Latency};
 
 /// A latency promise: the `percentile`th percentile of latency is at most `limit`
 /// (`p99=1ms`, `p99.9=500us`, `p50=200us`).
@@ -314,6 +315,67 @@ impl Capacity {
     }
 }
 
+impl Answer {
+    /// Its name in result files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Answer::Unknown => "unknown",
+            Answer::Found { .. } => "found",
+            Answer::Imprecise { .. } => "imprecise",
+            Answer::Below { .. } => "below",
+            Answer::AtLeast { .. } => "at-least",
+        }
+    }
+}
+
+impl Capacity {
+    /// The search as the result file keeps it; `latencies` are the steps' latency summaries,
+    /// in step order.
+    pub fn to_result(&self, latencies: &[Latency]) -> CapacitySearch {
+        let answer = self.answer();
+        let (kept, broke) = match answer {
+            Answer::Unknown => (None, None),
+            Answer::Found { kept, broke } | Answer::Imprecise { kept, broke } => {
+                (Some(kept), Some(broke))
+            }
+            Answer::Below { broke } => (None, Some(broke)),
+            Answer::AtLeast { kept } => (Some(kept), None),
+        };
+        CapacitySearch {
+            slo: self.slo.to_string(),
+            percentile: self.slo.percentile,
+            limit_ns: self.slo.limit.as_nanos() as u64,
+            precision: self.search.precision,
+            steps: self
+                .steps
+                .iter()
+                .zip(latencies)
+                .map(|(s, latency)| CapacityStep {
+                    asked: s.asked,
+                    achieved: s.measured.achieved,
+                    at_percentile_ns: s.measured.latency_ns,
+                    latency_ns: *latency,
+                    errors: s.measured.errors,
+                    verdict: s.verdict.to_string(),
+                })
+                .collect(),
+            answer: answer.kind().into(),
+            kept,
+            broke,
+        }
+    }
+
+    /// The index of the step whose figures stand for the search: the one that found the
+    /// capacity, or the last one if no rate kept the promise.
+    pub fn representative(&self) -> Option<usize> {
+        let kept = self.answer().rate();
+        self.steps
+            .iter()
+            .position(|s| kept == Some(s.asked) && s.verdict.kept())
+            .or(self.steps.len().checked_sub(1))
+    }
+}
+
 /// Runs a whole search: `measure(rate)` measures one step; `None` stops the search early (the
 /// user pressed Ctrl-C, say), keeping the steps so far.
 pub fn find(
@@ -499,6 +561,63 @@ mod tests {
             }
         );
         assert!(c.answer().to_string().contains("steps ran out"));
+    }
+
+    #[test]
+    fn the_result_file_keeps_every_step_and_the_bracket() {
+        let c = find(Search::from(1000.0), slo("p99.9=2ms"), knee_at(5000.0));
+        let latencies: Vec<Latency> = (0..c.steps().len())
+            .map(|i| Latency {
+                count: i as u64,
+                ..Latency::default()
+            })
+            .collect();
+        let r = c.to_result(&latencies);
+        assert_eq!(
+            (r.slo.as_str(), r.percentile, r.limit_ns),
+            ("p99.9=2ms", 99.9, 2_000_000)
+        );
+        assert_eq!(r.steps.len(), c.steps().len());
+        assert_eq!(r.steps[3].asked, 8000.0);
+        assert_eq!(r.steps[3].verdict, "too slow");
+        assert_eq!(
+            r.steps[3].latency_ns.count, 3,
+            "each step keeps its own latency"
+        );
+        let Answer::Found { kept, broke } = c.answer() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.answer.as_str(), r.kept, r.broke),
+            ("found", Some(kept), Some(broke))
+        );
+        let rep = c.representative().unwrap();
+        assert_eq!(
+            c.steps()[rep].asked,
+            kept,
+            "the step that found the capacity"
+        );
+        let never = find(Search::from(1000.0), slo("p99=1ms"), |_| {
+            Some(Measurement {
+                achieved: 0.0,
+                latency_ns: 0,
+                errors: 1,
+            })
+        });
+        let r = never.to_result(&[Latency::default(); 5]);
+        assert_eq!(
+            (r.answer.as_str(), r.kept, r.broke),
+            ("below", None, Some(MIN_RATE))
+        );
+        assert_eq!(
+            never.representative(),
+            Some(4),
+            "none kept it: the last step"
+        );
+        assert_eq!(
+            Capacity::new(Search::from(1.0), slo("p99=1ms")).representative(),
+            None
+        );
     }
 
     #[test]
