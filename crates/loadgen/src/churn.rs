@@ -23,7 +23,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Instant;
 
 /// How clients use their connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,10 +83,11 @@ pub enum Stage {
     Done,
 }
 
-/// One connection's life in a churn mode: connect, N round trips, close.
+/// One connection's life in a churn mode: connect, N round trips, close. Times are nanoseconds on
+/// the client thread's clock, as everywhere in the engine.
 #[derive(Debug, Clone, Copy)]
 pub struct Cycle {
-    began: Instant,
+    began: u64,
     messages: u64,
     /// Whether the connect began in the window (then its latency counts).
     measured: bool,
@@ -97,7 +97,7 @@ pub struct Cycle {
 impl Cycle {
     /// A cycle of `messages` round trips whose connect was called at `began`; `window` is when
     /// the measured window opened, if it has.
-    pub fn begin(began: Instant, messages: u64, window: Option<Instant>) -> Cycle {
+    pub fn begin(began: u64, messages: u64, window: Option<u64>) -> Cycle {
         Cycle {
             began,
             messages,
@@ -112,15 +112,23 @@ impl Cycle {
 
     /// The connection was established at `at`: the connect's latency in nanoseconds (if it
     /// began in the window), and send message 0.
-    pub fn connected(&mut self, at: Instant) -> (Option<u64>, Next) {
+    pub fn connected(&mut self, at: u64) -> (Option<u64>, Next) {
         assert_eq!(self.stage, Stage::Connecting, "connected twice");
         self.stage = Stage::Exchanging { echoed: 0 };
-        (self.measured.then(|| ns(self.began, at)), Next::Send(0))
+        (
+            self.measured.then(|| at.saturating_sub(self.began)),
+            Next::Send(0),
+        )
+    }
+
+    /// When the connect was called.
+    pub fn began(&self) -> u64 {
+        self.began
     }
 
     /// Where message `seq`, sent at `sent`, counts its latency from: the first message of a
     /// connection from the connect call, the others from their send.
-    pub fn due(&self, seq: u64, sent: Instant) -> Instant {
+    pub fn due(&self, seq: u64, sent: u64) -> u64 {
         if seq == 0 { self.began } else { sent }
     }
 
@@ -141,16 +149,11 @@ impl Cycle {
     }
 }
 
-fn ns(from: Instant, to: Instant) -> u64 {
-    to.saturating_duration_since(from).as_nanos() as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    const US: Duration = Duration::from_micros(1);
+    const US: u64 = 1_000;
 
     #[test]
     fn modes_parse_and_print() {
@@ -171,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_per_message_cycle_counts_connect_plus_echo_and_the_connect_apart() {
-        let t = Instant::now();
+        let t = 7_000_000;
         let mut c = Cycle::begin(t, 1, Some(t));
         assert_eq!(c.stage(), Stage::Connecting);
         assert_eq!(c.connected(t + 30 * US), (Some(30_000), Next::Send(0)));
@@ -186,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_cycle_of_n_sends_n_messages_then_closes() {
-        let t = Instant::now();
+        let t = 7_000_000;
         let mut c = Cycle::begin(t, 3, Some(t));
         assert_eq!(c.connected(t + US).1, Next::Send(0));
         let nexts: Vec<Next> = (0..3).map(|_| c.echoed()).collect();
@@ -202,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_connect_counts_only_if_it_began_in_the_window() {
-        let t = Instant::now();
+        let t = 7_000_000;
         let window = t + 100 * US;
         // Began before the window opened, connected inside it: not counted.
         let mut early = Cycle::begin(t, 1, Some(window));
@@ -221,7 +224,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "connected twice")]
     fn connecting_twice_is_a_bug() {
-        let t = Instant::now();
+        let t = 7_000_000;
         let mut c = Cycle::begin(t, 1, Some(t));
         c.connected(t);
         c.connected(t);
@@ -230,7 +233,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "an echo in stage Connecting")]
     fn an_echo_before_the_connect_is_a_bug() {
-        let t = Instant::now();
+        let t = 7_000_000;
         Cycle::begin(t, 1, Some(t)).echoed();
     }
 }

@@ -178,14 +178,12 @@ impl Profile {
         s.at + (n - s.before) / s.rate
     }
 
-    /// When message `seq` of connection `id` of `connections` is due. Connections are spread
-    /// over one interval by the golden ratio, as [`crate::schedule::Schedule`] spreads them.
-    pub fn due_for(&self, seq: u64, id: u64, connections: usize) -> Duration {
+    /// When message `seq` of connection `id` of `connections` is due, in nanoseconds from time
+    /// 0. Connections are spread over one interval by the golden ratio, as
+    /// [`crate::schedule::Schedule`] spreads them.
+    pub fn due_ns(&self, seq: u64, id: u64, connections: usize) -> u64 {
         let spread = (id as f64 * GOLDEN).fract();
-        Duration::from_secs_f64(
-            self.due((seq as f64 + spread) * connections as f64)
-                .max(0.0),
-        )
+        (self.due((seq as f64 + spread) * connections as f64) * 1e9).max(0.0) as u64
     }
 
     /// Messages per second asked for on average over `[a, b)`: what a timeline's second asked.
@@ -306,9 +304,10 @@ mod tests {
             let spread = (id as f64 * GOLDEN).fract();
             for seq in [0, 1, 10, 12_345] {
                 let expected = (seq as f64 + spread) / per_conn;
-                let got = p.due_for(seq, id, connections).as_secs_f64();
+                let got = p.due_ns(seq, id, connections) as f64 / 1e9;
+                // To the nanosecond the schedule counts in.
                 assert!(
-                    close(got, expected),
+                    (got - expected).abs() <= 1e-9,
                     "id {id} seq {seq}: {got} vs {expected}"
                 );
             }
@@ -324,7 +323,7 @@ mod tests {
         let mut per_second = [0u64; 8];
         for id in 0..connections as u64 {
             for seq in 0.. {
-                let t = p.due_for(seq, id, connections).as_secs_f64();
+                let t = p.due_ns(seq, id, connections) as f64 / 1e9;
                 if t >= per_second.len() as f64 {
                     break;
                 }
@@ -345,7 +344,7 @@ mod tests {
     #[test]
     fn due_times_only_move_forward() {
         let p = ramp("100k..1k/500ms").profile(S, 3 * S);
-        let dues: Vec<Duration> = (0..20_000).map(|seq| p.due_for(seq, 3, 10)).collect();
+        let dues: Vec<u64> = (0..20_000).map(|seq| p.due_ns(seq, 3, 10)).collect();
         assert!(dues.windows(2).all(|w| w[0] < w[1]));
     }
 }
