@@ -5,10 +5,12 @@
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
 mod client;
+mod engine;
 mod output;
 mod plan;
 
 pub use plan::Cli;
+mod problem;
 mod progress;
 mod record;
 mod run;
@@ -62,7 +64,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             Ok(outcome) => {
                 if let Some(p) = outcome.problem {
                     progress.say(&outcome.result.target, format!("stopped early: {p}"));
-                    if p != "interrupted" {
+                    if !p.is_interrupt() {
                         problems.push(format!("{}: {p}", outcome.result.target));
                     }
                 }
