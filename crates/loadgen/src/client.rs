@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use crate::engine::clock::{self, Nanos};
 use crate::record::{Failure, Record};
 
 /// The phases of a run, in order; the coordinator moves them on, clients follow.
@@ -20,7 +21,9 @@ pub const STOP: u8 = 3;
 #[derive(Default)]
 pub struct Shared {
     phase: AtomicU8,
-    window_start: OnceLock<Instant>,
+    /// When the window opened: as an `Instant` for the coordinator, and in raw monotonic
+    /// nanoseconds for the engine's clocks.
+    window_start: OnceLock<(Instant, Nanos)>,
     /// Clients still running; when it reaches zero there is nothing left to measure.
     alive: AtomicUsize,
     /// Connections opened so far, for the progress of a long connect phase.
@@ -75,15 +78,17 @@ impl Shared {
 
     /// Opens the measured window now.
     pub fn open_window(&self) -> Instant {
-        let now = *self.window_start.get_or_init(Instant::now);
+        let (now, _) = *self
+            .window_start
+            .get_or_init(|| (Instant::now(), clock::monotonic()));
         self.set_phase(MEASURE);
         now
     }
 
-    /// The window's start, if it is open (and not yet closed).
-    pub fn window(&self) -> Option<Instant> {
+    /// The window's start in raw monotonic nanoseconds, if it is open (and not yet closed).
+    pub fn window(&self) -> Option<Nanos> {
         match self.phase() {
-            MEASURE => self.window_start.get().copied(),
+            MEASURE => self.window_start.get().map(|(_, raw)| *raw),
             _ => None,
         }
     }

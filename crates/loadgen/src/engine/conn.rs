@@ -7,10 +7,10 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::time::{Duration, Instant};
 
 use echo_common::pattern::Pattern;
 
+use crate::engine::clock::{Clock, Nanos};
 use crate::engine::reply::{self, InFlight, Rules};
 use crate::record::{Failure, Record};
 use crate::schedule::Schedule;
@@ -42,11 +42,13 @@ pub struct Conn {
     pub replied: bool,
     /// Open loop: whether the pacer holds an entry for this connection's next due message.
     pub queued: bool,
+    clock: Clock,
 }
 
 impl Conn {
-    /// Connection `id` with messages of `size` bytes; open loop if it has a `schedule`.
-    pub fn new(id: u64, size: usize, schedule: Option<Schedule>) -> Self {
+    /// Connection `id` with messages of `size` bytes, timed by `clock`; open loop if it has a
+    /// `schedule`.
+    pub fn new(id: u64, size: usize, schedule: Option<Schedule>, clock: Clock) -> Self {
         let pattern = Pattern::new(size, id);
         let mut out = vec![0; size].into_boxed_slice();
         pattern.fill(0, &mut out);
@@ -64,6 +66,7 @@ impl Conn {
             schedule,
             replied: false,
             queued: false,
+            clock,
         }
     }
 
@@ -73,7 +76,7 @@ impl Conn {
     }
 
     /// When the oldest message in flight times out, if one is in flight.
-    pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
+    pub fn deadline(&self, timeout: Nanos) -> Option<Nanos> {
         self.in_flight.front().map(|m| m.sent + timeout)
     }
 
@@ -84,8 +87,8 @@ impl Conn {
         stream: &mut S,
         rules: &Rules,
         record: &mut Record,
-        due: Instant,
-        now: Instant,
+        due: Nanos,
+        now: Nanos,
     ) -> Result<(), Failure> {
         debug_assert!(!self.writing(), "one message is written at a time");
         self.pattern.stamp(self.next_send, &mut self.out);
@@ -119,8 +122,8 @@ impl Conn {
         stream: &mut S,
         rules: &Rules,
         record: &mut Record,
-        now: Instant,
-    ) -> Result<Option<Instant>, Failure> {
+        now: Nanos,
+    ) -> Result<Option<Nanos>, Failure> {
         let schedule = self.schedule.expect("send_due is for the open loop");
         loop {
             if self.writing() || self.in_flight.len() == MAX_IN_FLIGHT {
@@ -130,7 +133,8 @@ impl Conn {
             if due > now {
                 return Ok(Some(due));
             }
-            self.send(stream, rules, record, due, Instant::now())?;
+            let sent = self.clock.now();
+            self.send(stream, rules, record, due, sent)?;
         }
     }
 
@@ -175,7 +179,7 @@ impl Conn {
         rules: &Rules,
         record: &mut Record,
     ) -> Result<(), Failure> {
-        let done = Instant::now();
+        let done = self.clock.now();
         let seq = self.next_recv;
         if let Err(mismatch) = self.pattern.check(seq, &self.back) {
             record
@@ -197,6 +201,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Duration;
 
     use mio::net::TcpStream;
     use mio::{Events, Interest, Poll, Token};
@@ -221,10 +226,15 @@ mod tests {
         (client, server)
     }
 
+    /// A test's clock: it starts now.
+    fn clock() -> Clock {
+        Clock::start()
+    }
+
     fn measuring() -> Rules {
         Rules {
-            // The window opened before any message of the test was sent.
-            window: Some(Instant::now()),
+            // The window opened at the clock's zero, before any message of the test was sent.
+            window: Some(0),
             open_loop: false,
             work_every: 1,
         }
@@ -249,15 +259,8 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let (mut client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(7, 64, None);
-        conn.send(
-            &mut client,
-            &rules,
-            &mut record,
-            Instant::now(),
-            Instant::now(),
-        )
-        .unwrap();
+        let mut conn = Conn::new(7, 64, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
         assert_eq!(got[..], message(7, 0, 64)[..]);
@@ -306,10 +309,8 @@ mod tests {
             total
         });
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(1, SIZE, None);
-        let now = Instant::now();
-        conn.send(&mut client, &rules, &mut record, now, now)
-            .unwrap();
+        let mut conn = Conn::new(1, SIZE, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
         assert!(
             conn.writing(),
             "1 MiB does not fit the socket at once: a partial write"
@@ -334,10 +335,8 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let (mut client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(3, 64, None);
-        let now = Instant::now();
-        conn.send(&mut client, &rules, &mut record, now, now)
-            .unwrap();
+        let mut conn = Conn::new(3, 64, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
         server.write_all(&got[..10]).unwrap();
@@ -365,12 +364,10 @@ mod tests {
         let mut poll = Poll::new().unwrap();
         let mut events = Events::with_capacity(8);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let now = Instant::now();
         for (cut, expected) in [(10, Failure::Eof), (64, Failure::Corrupt)] {
             let (mut client, mut server) = pair(&poll);
-            let mut conn = Conn::new(3, 64, None);
-            conn.send(&mut client, &rules, &mut record, now, now)
-                .unwrap();
+            let mut conn = Conn::new(3, 64, None, clock());
+            conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
             let mut got = [0; 64];
             server.read_exact(&mut got).unwrap();
             got[63] ^= 1;
@@ -393,23 +390,18 @@ mod tests {
         let mut poll = Poll::new().unwrap();
         let (mut client, _server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, true, false));
-        let t = Instant::now();
-        let timeout = Duration::from_secs(2);
-        let schedule = Schedule::new(t, 1000.0, 0);
-        let mut conn = Conn::new(0, 64, Some(schedule));
+        let clock = clock();
+        let timeout = 2_000_000_000;
+        let schedule = Schedule::new(0, 1000.0, 0);
+        let mut conn = Conn::new(0, 64, Some(schedule), clock);
         assert_eq!(
             conn.deadline(timeout),
             None,
             "nothing in flight: no deadline"
         );
-        // Three messages due by t + 2 ms: all leave now, the next is due at t + 3 ms.
+        // Three messages due by 2 ms: all leave now, the next is due at 3 ms.
         let next = conn
-            .send_due(
-                &mut client,
-                &rules,
-                &mut record,
-                t + Duration::from_millis(2),
-            )
+            .send_due(&mut client, &rules, &mut record, 2_000_000)
             .unwrap();
         assert_eq!(next, Some(schedule.due(3)));
         assert_eq!(conn.in_flight.len(), 3);

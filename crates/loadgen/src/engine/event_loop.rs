@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event as Ready;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::client::{CONNECTING, Event, STOP, Settings, Shared};
+use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::Conn;
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
@@ -76,7 +77,20 @@ pub fn thread_main(
     while shared.phase() == CONNECTING {
         std::thread::sleep(PHASE_POLL);
     }
-    let mut conns = Conns::new(streams, ids.start, &settings, &shared);
+    let registry = match poll.registry().try_clone() {
+        Ok(registry) => registry,
+        Err(e) => {
+            // Its connections cannot be driven: each one failed, unanswered.
+            for _ in streams.iter().flatten() {
+                record.failure(Failure::of(&e));
+                record.starved += 1;
+                shared.stopped();
+            }
+            let _ = events.send(Event::Done(Box::new(record)));
+            return;
+        }
+    };
+    let mut conns = Conns::new(registry, streams, ids.start, &settings, &shared);
     if shared.phase() != STOP {
         conns.drive(&mut poll, &shared, &progress, &mut record);
     }
@@ -192,42 +206,53 @@ fn established(stream: &TcpStream) -> Result<bool, Failure> {
 struct Slot {
     stream: TcpStream,
     conn: Conn,
+    /// Whether the socket is watched for writability too. Only while a message is half
+    /// written: otherwise each acknowledgement could wake the loop for nothing, which the
+    /// leanest clients do not pay for.
+    writable: bool,
 }
 
 /// One thread's connections, indexed by their token.
 struct Conns {
     slots: Vec<Option<Slot>>,
+    registry: Registry,
     deadlines: Deadlines,
-    timeout: Duration,
+    timeout: Nanos,
     rules: Rules,
+    clock: Clock,
 }
 
 impl Conns {
     /// The state machines for `streams` (ids from `first`), their schedules starting now.
     fn new(
+        registry: Registry,
         streams: Vec<Option<TcpStream>>,
         first: usize,
         settings: &Settings,
         shared: &Shared,
     ) -> Self {
-        let start = Instant::now();
+        let clock = Clock::start();
         let rate = shared.rate_per_conn();
         let slots: Vec<Option<Slot>> = streams
             .into_iter()
             .enumerate()
             .map(|(i, stream)| {
                 let id = (first + i) as u64;
-                let schedule = rate.map(|rate| Schedule::new(start, rate, id));
+                let schedule = rate.map(|rate| Schedule::new(0, rate, id));
                 stream.map(|stream| Slot {
                     stream,
-                    conn: Conn::new(id, settings.msg_size, schedule),
+                    conn: Conn::new(id, settings.msg_size, schedule, clock),
+                    // Connecting needed both; the first settle drops writability.
+                    writable: true,
                 })
             })
             .collect();
         Conns {
-            deadlines: Deadlines::new(start, slots.len()),
+            registry,
+            deadlines: Deadlines::new(slots.len()),
             slots,
-            timeout: settings.timeout,
+            timeout: settings.timeout.as_nanos() as Nanos,
+            clock,
             rules: Rules {
                 window: None,
                 open_loop: rate.is_some(),
@@ -248,7 +273,7 @@ impl Conns {
             .rules
             .open_loop
             .then(|| Pacer::new(poll.registry(), TIMER, self.slots.len()));
-        let now = Instant::now();
+        let now = self.clock.now();
         for i in 0..self.slots.len() {
             match &mut pacer {
                 Some(pacer) => self.send_due(i, pacer, now, shared, record),
@@ -271,8 +296,8 @@ impl Conns {
                 // A reply still outstanding at STOP belongs to no window: dropped.
                 return;
             }
-            self.rules.window = shared.window();
-            let now = Instant::now();
+            self.rules.window = shared.window().map(|start| self.clock.of(start));
+            let now = self.clock.now();
             for event in &events {
                 if event.token() == TIMER {
                     if let Some(pacer) = &mut pacer {
@@ -287,7 +312,7 @@ impl Conns {
                 }
             }
             if let Some(pacer) = &mut pacer {
-                let now = Instant::now();
+                let now = self.clock.now();
                 while let Some(i) = pacer.pop_due(now) {
                     if let Some(slot) = &mut self.slots[i] {
                         slot.conn.queued = false;
@@ -305,7 +330,7 @@ impl Conns {
     }
 
     /// Closed loop: connection `i` sends its first message.
-    fn start_closed(&mut self, i: usize, now: Instant, shared: &Shared, record: &mut Record) {
+    fn start_closed(&mut self, i: usize, now: Nanos, shared: &Shared, record: &mut Record) {
         let Some(slot) = &mut self.slots[i] else {
             return;
         };
@@ -336,7 +361,7 @@ impl Conns {
         &mut self,
         i: usize,
         pacer: &mut Pacer,
-        now: Instant,
+        now: Nanos,
         shared: &Shared,
         record: &mut Record,
     ) {
@@ -366,8 +391,25 @@ impl Conns {
     ) {
         match result {
             Ok(()) => {
-                if let Some(slot) = &self.slots[i] {
-                    self.deadlines.set(i, slot.conn.deadline(self.timeout));
+                let Some(slot) = &mut self.slots[i] else {
+                    return;
+                };
+                self.deadlines.set(i, slot.conn.deadline(self.timeout));
+                let want = slot.conn.writing();
+                if want != slot.writable {
+                    let interest = if want {
+                        Interest::READABLE | Interest::WRITABLE
+                    } else {
+                        Interest::READABLE
+                    };
+                    // Modifying the interest re-checks readiness, so no edge is lost.
+                    let changed = self
+                        .registry
+                        .reregister(&mut slot.stream, Token(i), interest);
+                    match changed {
+                        Ok(()) => slot.writable = want,
+                        Err(e) => self.fail(i, Failure::of(&e), shared, record),
+                    }
                 }
             }
             Err(failure) => self.fail(i, failure, shared, record),

@@ -6,12 +6,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::os::fd::{AsFd, AsRawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+use crate::engine::clock::Nanos;
 
 /// The shortest the thread sleeps between two wake-ups for due messages. When messages are due
 /// more densely than this, each wake-up sends every one due by then, so a message leaves at most
@@ -22,19 +24,19 @@ pub const MIN_SLEEP: Duration = Duration::from_micros(50);
 
 /// How long to sleep at `now` before the message due at `next` may be sent: `None` if it is due
 /// already.
-pub fn sleep_for(now: Instant, next: Instant) -> Option<Duration> {
-    let wait = next.checked_duration_since(now).filter(|w| !w.is_zero())?;
-    Some(wait.max(MIN_SLEEP))
+pub fn sleep_for(now: Nanos, next: Nanos) -> Option<Duration> {
+    let wait = next.checked_sub(now).filter(|w| *w > 0)?;
+    Some(Duration::from_nanos(wait).max(MIN_SLEEP))
 }
 
 /// One thread's pacer.
 pub struct Pacer {
     /// (due, connection index), earliest first.
-    due: BinaryHeap<Reverse<(Instant, usize)>>,
+    due: BinaryHeap<Reverse<(Nanos, usize)>>,
     /// `None` if no timerfd could be made: then the loop's millisecond turns pace it, coarsely.
     timer: Option<TimerFd>,
     /// When the armed timer fires, if it is armed.
-    armed: Option<Instant>,
+    armed: Option<Nanos>,
 }
 
 impl Pacer {
@@ -65,12 +67,12 @@ impl Pacer {
     }
 
     /// Connection `i`'s next message is due at `at`.
-    pub fn push(&mut self, at: Instant, i: usize) {
+    pub fn push(&mut self, at: Nanos, i: usize) {
         self.due.push(Reverse((at, i)));
     }
 
     /// The next connection whose message is due by `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<usize> {
+    pub fn pop_due(&mut self, now: Nanos) -> Option<usize> {
         match self.due.peek() {
             Some(Reverse((at, _))) if *at <= now => self.due.pop().map(|Reverse((_, i))| i),
             _ => None,
@@ -86,12 +88,12 @@ impl Pacer {
     }
 
     /// Arms the timer for the earliest due message, unless it is armed for that already.
-    pub fn arm(&mut self, now: Instant) {
+    pub fn arm(&mut self, now: Nanos) {
         let Some(Reverse((next, _))) = self.due.peek() else {
             return;
         };
         let sleep = sleep_for(now, *next).unwrap_or(Duration::from_nanos(1));
-        let at = now + sleep;
+        let at = now + sleep.as_nanos() as Nanos;
         // A timer armed earlier than needed only wakes the loop once too often; re-arming costs
         // a system call, so only a later one, or none, is replaced.
         if self.armed.is_some_and(|armed| armed > now && armed <= at) {
@@ -116,14 +118,14 @@ mod tests {
     /// second each for `seconds`, the thread waking exactly when it asked to. Returns the latest
     /// any message left after it was due, and how many times the thread woke.
     fn simulate(rate: f64, conns: u64, seconds: f64) -> (Duration, u64) {
-        let t0 = Instant::now();
+        let t0: Nanos = 1_000_000_000;
         let schedules: Vec<_> = (0..conns).map(|id| Schedule::new(t0, rate, id)).collect();
         let mut next: Vec<u64> = vec![0; conns as usize];
         let mut heap = BinaryHeap::new();
         for (i, s) in schedules.iter().enumerate() {
             heap.push(Reverse((s.due(0), i)));
         }
-        let end = t0 + Duration::from_secs_f64(seconds);
+        let end = t0 + (seconds * 1e9) as Nanos;
         let (mut now, mut latest, mut wakes) = (t0, Duration::ZERO, 0);
         while now < end {
             wakes += 1;
@@ -132,12 +134,14 @@ mod tests {
                     break;
                 }
                 heap.pop();
-                latest = latest.max(now - at);
+                latest = latest.max(Duration::from_nanos(now - at));
                 next[i] += 1;
                 heap.push(Reverse((schedules[i].due(next[i]), i)));
             }
             let Reverse((at, _)) = *heap.peek().unwrap();
-            now += sleep_for(now, at).expect("everything due was sent");
+            now += sleep_for(now, at)
+                .expect("everything due was sent")
+                .as_nanos() as Nanos;
         }
         (latest, wakes)
     }
@@ -173,13 +177,10 @@ mod tests {
 
     #[test]
     fn sleep_is_none_when_due_and_never_shorter_than_the_minimum() {
-        let t = Instant::now();
+        let t: Nanos = 1_000_000_000;
         assert_eq!(sleep_for(t, t), None);
-        assert_eq!(sleep_for(t + MIN_SLEEP, t), None);
-        assert_eq!(sleep_for(t, t + Duration::from_micros(1)), Some(MIN_SLEEP));
-        assert_eq!(
-            sleep_for(t, t + Duration::from_millis(3)),
-            Some(Duration::from_millis(3))
-        );
+        assert_eq!(sleep_for(t + 50_000, t), None);
+        assert_eq!(sleep_for(t, t + 1_000), Some(MIN_SLEEP));
+        assert_eq!(sleep_for(t, t + 3_000_000), Some(Duration::from_millis(3)));
     }
 }

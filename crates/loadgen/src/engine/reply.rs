@@ -3,10 +3,10 @@
 //! tested with made-up instants and no clock.
 
 use std::collections::VecDeque;
-use std::time::Instant;
 
 use echo_common::Work;
 
+use crate::engine::clock::Nanos;
 use crate::record::Record;
 use crate::schedule::latency;
 
@@ -14,15 +14,15 @@ use crate::schedule::latency;
 /// sent) and when its first byte actually left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InFlight {
-    pub due: Instant,
-    pub sent: Instant,
+    pub due: Nanos,
+    pub sent: Nanos,
 }
 
 /// How the thread's replies are counted this loop turn.
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// The measured window's start, while it is open; `None` in the warm-up and after it closed.
-    pub window: Option<Instant>,
+    pub window: Option<Nanos>,
     /// Open loop: a reply counts if it arrives in the window, whenever its message was due (above
     /// capacity the late ones are those that matter most). Closed loop: only messages sent in the
     /// window count, so the warm-up's last round trip does not leak into it.
@@ -32,7 +32,7 @@ pub struct Rules {
 }
 
 /// A message was sent at `sent`: the open loop's achieved rate counts it only inside the window.
-pub fn on_send(record: &mut Record, rules: &Rules, sent: Instant) {
+pub fn on_send(record: &mut Record, rules: &Rules, sent: Nanos) {
     if rules.window.is_some_and(|start| sent >= start) {
         record.sent += 1;
     }
@@ -46,7 +46,7 @@ pub fn on_reply(
     rules: &Rules,
     in_flight: &mut VecDeque<InFlight>,
     seq: u64,
-    done: Instant,
+    done: Nanos,
 ) -> bool {
     let Some(msg) = in_flight.pop_front() else {
         return false;
@@ -61,8 +61,9 @@ pub fn on_reply(
     // Corrected from when it was due, so a stall is charged to every message it held back;
     // uncorrected from when it left, as a naive client would see it.
     let (ns, raw_ns) = latency(msg.due, msg.sent, done);
-    let second = (done - start).as_secs() as usize;
-    let working = Work::applies_to(seq, rules.work_every);
+    let second = ((done - start) / 1_000_000_000) as usize;
+    // A division per message is measurable; without a split nobody asks.
+    let working = rules.work_every > 1 && Work::applies_to(seq, rules.work_every);
     record.message(ns, raw_ns, working, second);
     true
 }
@@ -70,11 +71,11 @@ pub fn on_reply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    const US: Duration = Duration::from_micros(1);
+    const US: Nanos = 1_000;
+    const T: Nanos = 1_000_000_000;
 
-    fn rules(window: Option<Instant>, open_loop: bool) -> Rules {
+    fn rules(window: Option<Nanos>, open_loop: bool) -> Rules {
         Rules {
             window,
             open_loop,
@@ -82,16 +83,15 @@ mod tests {
         }
     }
 
-    fn one(due: Instant, sent: Instant) -> VecDeque<InFlight> {
+    fn one(due: Nanos, sent: Nanos) -> VecDeque<InFlight> {
         VecDeque::from([InFlight { due, sent }])
     }
 
     #[test]
     fn open_loop_latency_counts_from_the_due_time_and_the_send_time() {
-        let t = Instant::now();
         let mut r = Record::new(2, true, false);
-        let (due, sent, done) = (t, t + 300 * US, t + 400 * US);
-        let recorded = on_reply(&mut r, &rules(Some(t), true), &mut one(due, sent), 0, done);
+        let (due, sent, done) = (T, T + 300 * US, T + 400 * US);
+        let recorded = on_reply(&mut r, &rules(Some(T), true), &mut one(due, sent), 0, done);
         assert!(
             recorded,
             "a reply in the window marks the client as replied"
@@ -105,19 +105,13 @@ mod tests {
 
     #[test]
     fn replies_outside_the_window_are_not_recorded_and_do_not_count_as_replied() {
-        let t = Instant::now();
         for open_loop in [false, true] {
             let mut r = Record::new(2, open_loop, false);
-            let mut q = one(t, t);
-            let before = on_reply(&mut r, &rules(None, open_loop), &mut q, 0, t + US);
+            let mut q = one(T, T);
+            let before = on_reply(&mut r, &rules(None, open_loop), &mut q, 0, T + US);
             assert!(!before && q.is_empty(), "popped even when not recorded");
-            let early = on_reply(
-                &mut r,
-                &rules(Some(t + 10 * US), open_loop),
-                &mut one(t, t),
-                0,
-                t + US,
-            );
+            let window = rules(Some(T + 10 * US), open_loop);
+            let early = on_reply(&mut r, &window, &mut one(T, T), 0, T + US);
             assert!(!early);
             assert_eq!(r.all.len(), 0);
         }
@@ -125,65 +119,60 @@ mod tests {
 
     #[test]
     fn closed_loop_counts_only_messages_sent_in_the_window_open_loop_every_reply_in_it() {
-        let t = Instant::now();
-        let start = t + 10 * US;
+        let start = T + 10 * US;
         let mut closed = Record::new(2, false, false);
-        assert!(!on_reply(
+        let counted = on_reply(
             &mut closed,
             &rules(Some(start), false),
-            &mut one(t, t),
+            &mut one(T, T),
             0,
-            t + 20 * US
-        ));
+            T + 20 * US,
+        );
+        assert!(!counted && closed.all.is_empty());
         let mut open = Record::new(2, true, false);
-        assert!(on_reply(
+        let counted = on_reply(
             &mut open,
             &rules(Some(start), true),
-            &mut one(t, t),
+            &mut one(T, T),
             0,
-            t + 20 * US
-        ));
+            T + 20 * US,
+        );
+        assert!(counted && open.all.len() == 1);
     }
 
     #[test]
     fn sends_count_only_inside_the_window() {
-        let t = Instant::now();
         let mut r = Record::new(2, true, false);
-        on_send(&mut r, &rules(None, true), t);
-        on_send(&mut r, &rules(Some(t + US), true), t);
-        on_send(&mut r, &rules(Some(t), true), t);
+        on_send(&mut r, &rules(None, true), T);
+        on_send(&mut r, &rules(Some(T + US), true), T);
+        on_send(&mut r, &rules(Some(T), true), T);
         assert_eq!(r.sent, 1);
     }
 
     #[test]
     fn the_oldest_message_is_the_one_answered_and_its_second_is_kept() {
-        let t = Instant::now();
         let mut r = Record::new(3, false, true);
         let mut q = VecDeque::from([
-            InFlight { due: t, sent: t },
+            InFlight { due: T, sent: T },
             InFlight {
-                due: t + US,
-                sent: t + US,
+                due: T + US,
+                sent: T + US,
             },
         ]);
         let rules = Rules {
-            window: Some(t),
+            window: Some(T),
             open_loop: false,
             work_every: 2,
         };
-        assert!(on_reply(
-            &mut r,
-            &rules,
-            &mut q,
-            1,
-            t + Duration::from_millis(1500)
-        ));
-        assert_eq!(q.front().unwrap().sent, t + US);
+        assert!(on_reply(&mut r, &rules, &mut q, 1, T + 1_500_000_000));
+        assert_eq!(q.front().unwrap().sent, T + US);
         assert_eq!(r.ticks[1].len(), 1, "done 1.5 s into the window: second 1");
         assert_eq!(
             r.working.as_ref().unwrap().len(),
             1,
             "message 1 of every 2 has work"
         );
+        assert!(on_reply(&mut r, &rules, &mut q, 2, T + 2 * US));
+        assert_eq!(r.bystander.as_ref().unwrap().len(), 1, "message 2 has none");
     }
 }
