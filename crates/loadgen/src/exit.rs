@@ -15,7 +15,7 @@ pub enum Exit {
     Failed,
     /// Refused before anything ran: a bad flag or value, an unknown target, a setting this
     /// machine cannot meet, a results path that cannot be written, a path that does not exist.
-    /// clap's own usage errors have this status too.
+    /// clap's own usage errors have this status too (see `crate::main`).
     Usage,
     /// An echo came back with the wrong bytes.
     Corrupt,
@@ -47,7 +47,7 @@ impl Exit {
     /// makes it a usage error.
     pub fn of_error(e: &anyhow::Error) -> Exit {
         if e.chain()
-            .any(|c| c.is::<PlanError>() || c.is::<TableError>() || c.is::<clap::Error>())
+            .any(|c| c.is::<PlanError>() || c.is::<TableError>())
         {
             Exit::Usage
         } else {
