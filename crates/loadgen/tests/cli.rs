@@ -143,7 +143,7 @@ fn loadgen_table() -> Command {
 }
 
 #[test]
-fn a_missing_path_is_one_clear_error() {
+fn a_path_that_cannot_be_read_is_one_clear_error() {
     let out = run(loadgen_table().arg("/no/such/results"));
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -154,6 +154,18 @@ fn a_missing_path_is_one_clear_error() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.json");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    let out = run(loadgen_table().arg(&binary));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("valid UTF-8").count(),
+        1,
+        "said once: {stderr}"
+    );
 }
 
 #[test]
@@ -174,6 +186,15 @@ fn subcommands_have_help_and_the_server_gets_its_arguments_unchanged() {
         text(&out.stdout).contains("Usage: echo-tokio"),
         "the server's own help: {}",
         text(&out.stdout)
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["server", "--help"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(
+        text(&out.stderr).contains("usage: echo-server TARGET"),
+        "even a first --help goes to the server: {}",
+        text(&out.stderr)
     );
     let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .arg("--help")
