@@ -507,6 +507,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((p.server_cpus, p.client_cpus), (vec![0], vec![0]));
+        assert_eq!(
+            p.warnings,
+            [Warning::SharedCpus(vec![0])],
+            "allowed, but said"
+        );
+        let apart = plan(&[
+            "--target",
+            "tokio",
+            "--server-cpus",
+            "0",
+            "--client-cpus",
+            "1",
+        ]);
+        assert!(apart.is_ok_and(|p| p.warnings.is_empty()));
         let p = plan(&["--target", "tokio", "--no-pin"]).unwrap();
         assert!(p.server_cpus.is_empty() && p.client_cpus.is_empty());
         assert!(
