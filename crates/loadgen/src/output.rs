@@ -34,7 +34,10 @@ pub struct Source<'a> {
 /// stderr when stdout is data.
 pub fn print(sources: &[Source], format: Format) -> Result<()> {
     let warnings = saturation(sources);
+    let targets = sources.iter().map(|s| s.run.targets.len()).sum::<usize>();
     match format {
+        // Nothing was measured: stderr has said why, and an empty table would say nothing.
+        Format::Table | Format::Markdown if targets == 0 => {}
         Format::Table => {
             let mut table = table(sources);
             table
