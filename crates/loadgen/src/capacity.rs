@@ -124,6 +124,9 @@ pub struct Search {
     pub max_rate: f64,
 }
 
+/// Where a search starts when `--rate` does not say: below every server's capacity here at 100
+/// clients, so the first steps double rather than halve.
+pub const START_RATE: f64 = 10_000.0;
 /// The default precision: 5% of the rate, reached from a factor-2 bracket in five bisections,
 /// finer than the run-to-run noise of this machine (up to ±20%) would justify anyway.
 pub const PRECISION: f64 = 0.05;
@@ -376,24 +379,24 @@ impl Capacity {
     }
 }
 
-/// Runs a whole search: `measure(rate)` measures one step; `None` stops the search early (the
-/// user pressed Ctrl-C, say), keeping the steps so far.
-pub fn find(
-    search: Search,
-    slo: Slo,
-    mut measure: impl FnMut(f64) -> Option<Measurement>,
-) -> Capacity {
-    let mut capacity = Capacity::new(search, slo);
-    while let Some(rate) = capacity.next_rate() {
-        let Some(m) = measure(rate) else { break };
-        capacity.record(rate, m);
-    }
-    capacity
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs a whole search: `measure(rate)` measures one step; `None` stops the search early
+    /// (as Ctrl-C does), keeping the steps so far.
+    fn find(
+        search: Search,
+        slo: Slo,
+        mut measure: impl FnMut(f64) -> Option<Measurement>,
+    ) -> Capacity {
+        let mut capacity = Capacity::new(search, slo);
+        while let Some(rate) = capacity.next_rate() {
+            let Some(m) = measure(rate) else { break };
+            capacity.record(rate, m);
+        }
+        capacity
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -3,11 +3,13 @@
 //! engine's ([`crate::engine::event_loop`]).
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::churn::ConnectionMode;
 use crate::engine::clock::{self, Nanos};
+use crate::ramp::Profile;
 use crate::record::{Failure, Record};
 
 /// The phases of a run, in order; the coordinator moves them on, clients follow.
@@ -30,6 +32,9 @@ pub struct Shared {
     connected: AtomicUsize,
     /// Open loop: messages per second per connection, as `f64` bits (0: closed loop).
     rate_per_conn: AtomicU64,
+    /// `--rate-ramp`: the total rate's profile from the warm-up's start, and how many
+    /// connections share it.
+    ramp: OnceLock<(Arc<Profile>, usize)>,
 }
 
 impl Shared {
@@ -49,6 +54,16 @@ impl Shared {
     /// The open loop's rate per connection; `None` in the closed loop.
     pub fn rate_per_conn(&self) -> Option<f64> {
         Some(f64::from_bits(self.rate_per_conn.load(Relaxed))).filter(|r| *r > 0.0)
+    }
+
+    /// Sets the rising rate `connections` share; call before the warm-up.
+    pub fn set_ramp(&self, profile: Profile, connections: usize) {
+        let _ = self.ramp.set((Arc::new(profile), connections));
+    }
+
+    /// The rising rate and how many connections share it, under `--rate-ramp`.
+    pub fn ramp(&self) -> Option<&(Arc<Profile>, usize)> {
+        self.ramp.get()
     }
 
     /// Clients still running.
@@ -107,6 +122,8 @@ pub struct Settings {
     pub seconds: usize,
     /// Whether this is an open-loop run.
     pub open_loop: bool,
+    /// Persistent connections, or a churn mode.
+    pub connection_mode: ConnectionMode,
 }
 
 /// What a client thread tells the coordinator.

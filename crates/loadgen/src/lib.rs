@@ -5,10 +5,7 @@
 //! writing the result files ([`files`]) after every target; the run is printed ([`output`]) in
 //! the format asked for; [`exit`] maps how it went to the exit status.
 
-// Scenario modules (capacity search, rate ramps, connection churn).
-#[allow(dead_code)]
 mod capacity;
-#[allow(dead_code)]
 mod churn;
 mod cli;
 mod client;
@@ -19,12 +16,12 @@ mod output;
 mod plan;
 mod problem;
 mod progress;
-#[allow(dead_code)]
 mod ramp;
 mod record;
 mod run;
 mod schedule;
 mod scheduler;
+mod search;
 mod server;
 mod sys;
 mod warnings;

@@ -10,7 +10,10 @@ use clap::Args;
 use echo_common::units::{format_bytes, parse_bytes, parse_duration};
 use echo_common::{Target, Work};
 
+use crate::capacity::Slo;
+use crate::churn::ConnectionMode;
 use crate::output::Format;
+use crate::ramp::Ramp;
 use crate::sys::{self, CpuList};
 use crate::warnings::Warning;
 
@@ -92,6 +95,26 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1)]
     pub work_every: u64,
 
+    /// Search for the highest open-loop rate that keeps --slo: double from --rate (or 10000)
+    /// until the promise breaks, then bisect to 5%; every step a fresh server, a warm-up and a
+    /// window. Every step goes into the result file.
+    #[arg(long, requires = "slo")]
+    pub find_capacity: bool,
+
+    /// The latency promise of --find-capacity, as pPERCENTILE=DURATION: p99=1ms, p99.9=500us.
+    #[arg(long, value_name = "SLO", requires = "find_capacity")]
+    pub slo: Option<Slo>,
+
+    /// Open loop at a rate that rises step by step across the window, FROM..TO/STEP (e.g.
+    /// 10k..100k/1s): steps of STEP, rates evenly from FROM to TO; the warm-up runs at FROM.
+    #[arg(long, value_name = "FROM..TO/STEP", conflicts_with_all = ["rate", "find_capacity"])]
+    pub rate_ramp: Option<Ramp>,
+
+    /// How clients use connections: persistent, per-message (connect, one echo, close, again)
+    /// or per:N (N echoes per connection). Churn modes are closed-loop.
+    #[arg(long, value_name = "MODE", default_value = "persistent")]
+    pub connection_mode: ConnectionMode,
+
     /// Directory for result files.
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub results_dir: PathBuf,
@@ -156,6 +179,11 @@ pub struct Plan {
     pub connect_concurrency: usize,
     pub work: Work,
     pub work_every: u64,
+    /// `--find-capacity`: the promise each target's search keeps.
+    pub capacity: Option<Slo>,
+    /// `--rate-ramp`: the open loop's rising rate (then `rate` is `None`).
+    pub ramp: Option<Ramp>,
+    pub connection_mode: ConnectionMode,
     pub results_dir: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub format: Format,
@@ -228,6 +256,12 @@ pub enum PlanError {
     /// --rate not a positive number.
     #[error("--rate must be a positive number of messages per second, not {0}")]
     Rate(f64),
+    /// A churn mode with an open loop.
+    #[error(
+        "--connection-mode {0} is a closed loop (each client connects, exchanges, closes, \
+         again); drop --rate, --rate-ramp and --find-capacity, or use --connection-mode persistent"
+    )]
+    ChurnIsClosedLoop(ConnectionMode),
     /// A CPU the machine does not have.
     #[error("CPU {cpu} does not exist: this machine has CPUs 0-{last}")]
     NoSuchCpu {
@@ -324,6 +358,10 @@ impl Plan {
         {
             return Err(PlanError::Rate(rate));
         }
+        let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
+        if args.connection_mode != ConnectionMode::Persistent && open_loop {
+            return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
+        }
         if let Some(output) = &args.output
             && output.file_stem().is_none()
         {
@@ -382,7 +420,14 @@ impl Plan {
             duration: args.duration,
             warmup: args.warmup,
             timeout: args.timeout,
-            rate: args.rate,
+            // A capacity search starts from --rate; each step sets its own.
+            rate: match args.find_capacity {
+                true => Some(args.rate.unwrap_or(crate::capacity::START_RATE)),
+                false => args.rate,
+            },
+            capacity: args.slo.filter(|_| args.find_capacity),
+            ramp: args.rate_ramp,
+            connection_mode: args.connection_mode,
             client_threads,
             server_threads,
             server_cpus,
@@ -492,6 +537,64 @@ mod tests {
         assert!(err(&["--addr", "no-such-host.invalid:1"]).contains("--addr"));
         assert!(
             err(&["--target", "tokio", "--addr", "127.0.0.1:1"]).contains("cannot be used with")
+        );
+        assert!(err(&["--target", "tokio", "--find-capacity"]).contains("--slo"));
+        assert!(err(&["--target", "tokio", "--slo", "p99=1ms"]).contains("--find-capacity"));
+        assert!(
+            err(&["--target", "tokio", "--find-capacity", "--slo", "99"]).contains("pPERCENTILE")
+        );
+        assert!(err(&["--target", "tokio", "--rate-ramp", "1k..2k"]).contains("FROM..TO/STEP"));
+        assert!(
+            err(&[
+                "--target",
+                "tokio",
+                "--rate-ramp",
+                "1k..2k/1s",
+                "--rate",
+                "5"
+            ])
+            .contains("cannot be used with")
+        );
+        assert!(err(&["--target", "tokio", "--connection-mode", "x"]).contains("per:N"));
+        assert!(
+            err(&[
+                "--target",
+                "tokio",
+                "--connection-mode",
+                "per:3",
+                "--rate",
+                "100"
+            ])
+            .contains("closed loop")
+        );
+    }
+
+    #[test]
+    fn scenarios_are_planned() {
+        let p = plan(&["--target", "tokio", "--find-capacity", "--slo", "p99.9=2ms"]).unwrap();
+        assert_eq!(p.capacity.unwrap().to_string(), "p99.9=2ms");
+        assert_eq!(
+            p.rate,
+            Some(crate::capacity::START_RATE),
+            "the search starts there"
+        );
+        let p = plan(&[
+            "--target",
+            "tokio",
+            "--find-capacity",
+            "--slo",
+            "p99=1ms",
+            "--rate",
+            "5k",
+        ]);
+        assert!(p.is_err(), "--rate is a plain number");
+        let p = plan(&["--target", "tokio", "--rate-ramp", "1k..2k/1s"]).unwrap();
+        assert_eq!((p.rate, p.ramp.map(|r| r.to)), (None, Some(2000.0)));
+        let p = plan(&["--target", "tokio", "--connection-mode", "per-message"]).unwrap();
+        assert_eq!(p.connection_mode, ConnectionMode::Per(1));
+        assert_eq!(
+            plan(&["--target", "tokio"]).unwrap().connection_mode,
+            ConnectionMode::Persistent
         );
     }
 

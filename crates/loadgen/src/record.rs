@@ -16,6 +16,8 @@ pub enum Failure {
     Eof,
     Timeout,
     Corrupt,
+    /// No local port was free for a connect (EADDRNOTAVAIL).
+    PortExhausted,
     Other,
 }
 
@@ -28,6 +30,7 @@ impl Failure {
             ConnectionReset | ConnectionAborted | BrokenPipe => Failure::Reset,
             UnexpectedEof => Failure::Eof,
             TimedOut => Failure::Timeout,
+            AddrNotAvailable => Failure::PortExhausted,
             _ => Failure::Other,
         }
     }
@@ -45,6 +48,12 @@ pub struct Record {
     pub working: Option<Histogram<u64>>,
     /// One histogram per second of the window.
     pub ticks: Vec<Histogram<u64>>,
+    /// Connection churn: from the connect call to the connection established.
+    pub connect: Option<Histogram<u64>>,
+    /// Connection churn: from each message's send to its verified echo.
+    pub exchange: Option<Histogram<u64>>,
+    /// Connection churn: connections completed (every echo back) in the window.
+    pub connections: u64,
     pub errors: Errors,
     /// Open loop: messages sent in the window.
     pub sent: u64,
@@ -66,11 +75,21 @@ impl Record {
             working: split.then(new_histogram),
             // One spare second for messages that complete as the window closes.
             ticks: (0..=seconds).map(|_| tick()).collect(),
+            connect: None,
+            exchange: None,
+            connections: 0,
             errors: Errors::default(),
             sent: 0,
             starved: 0,
             first_corruption: None,
         }
+    }
+
+    /// This record, keeping the figures of connection churn too if `churn`.
+    pub fn with_churn(mut self, churn: bool) -> Self {
+        self.connect = churn.then(new_histogram);
+        self.exchange = churn.then(new_histogram);
+        self
     }
 
     /// Records one message's latency: `ns` (corrected, in the open loop), `raw_ns` (from the
@@ -79,6 +98,9 @@ impl Record {
         let ns = ns.max(1);
         self.all.saturating_record(ns);
         if let Some(h) = &mut self.uncorrected {
+            h.saturating_record(raw_ns.max(1));
+        }
+        if let Some(h) = &mut self.exchange {
             h.saturating_record(raw_ns.max(1));
         }
         let split = if working {
@@ -101,6 +123,7 @@ impl Record {
             Failure::Eof => &mut e.eof,
             Failure::Timeout => &mut e.timeout,
             Failure::Corrupt => &mut e.corrupt,
+            Failure::PortExhausted => &mut e.port_exhausted,
             Failure::Other => &mut e.other,
         } += 1;
     }
@@ -115,6 +138,8 @@ impl Record {
             (&mut self.uncorrected, &other.uncorrected),
             (&mut self.bystander, &other.bystander),
             (&mut self.working, &other.working),
+            (&mut self.connect, &other.connect),
+            (&mut self.exchange, &other.exchange),
         ] {
             if let (Some(a), Some(b)) = (a, b) {
                 add(a, b);
@@ -126,6 +151,7 @@ impl Record {
         self.errors += other.errors;
         self.starved += other.starved;
         self.sent += other.sent;
+        self.connections += other.connections;
         self.first_corruption = self.first_corruption.take().or(other.first_corruption);
     }
 }
@@ -144,7 +170,7 @@ mod tests {
             (BrokenPipe, Failure::Reset),
             (UnexpectedEof, Failure::Eof),
             (TimedOut, Failure::Timeout),
-            (AddrNotAvailable, Failure::Other),
+            (AddrNotAvailable, Failure::PortExhausted),
             (PermissionDenied, Failure::Other),
         ];
         for (kind, failure) in cases {
@@ -155,6 +181,11 @@ mod tests {
         assert_eq!(
             Failure::of(&Error::from_raw_os_error(111)),
             Failure::Refused
+        );
+        // EADDRNOTAVAIL: no free local port for a connect.
+        assert_eq!(
+            Failure::of(&Error::from_raw_os_error(99)),
+            Failure::PortExhausted
         );
         let mut r = Record::new(0, false, false);
         for f in [

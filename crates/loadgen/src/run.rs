@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use echo_report::{
-    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
+    Churn, ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
 };
 
+use crate::churn::ConnectionMode;
 use crate::client::{Event, STOP, Settings, Shared, WARMUP};
 use crate::engine::event_loop;
 use crate::plan::{Drive, Plan};
 use crate::problem::Problem;
 use crate::progress::Progress;
+use crate::ramp::Profile;
 use crate::record::Record;
 use crate::server::ServerProcess;
 use crate::sys::ProcStat;
@@ -86,7 +88,8 @@ pub fn run(
         work_every: plan.work_every,
         connect_concurrency: plan.connect_concurrency.div_ceil(plan.client_threads),
         seconds: plan.duration.as_secs_f64().ceil() as usize,
-        open_loop: plan.rate.is_some(),
+        open_loop: plan.rate.is_some() || plan.ramp.is_some(),
+        connection_mode: plan.connection_mode,
     };
     progress.say(&name, format!("connecting {} clients", plan.clients));
     let connect_start = Instant::now();
@@ -180,6 +183,9 @@ pub fn run(
         if let Some(rate) = plan.rate {
             shared.set_rate_per_conn(rate / connected as f64);
         }
+        if let Some(ramp) = &plan.ramp {
+            shared.set_ramp(ramp.profile(plan.warmup, plan.duration), connected);
+        }
         shared.set_phase(WARMUP);
         progress.phase(&name, "warm-up", plan.warmup);
         problem = wait(
@@ -223,7 +229,9 @@ pub fn run(
     }
 
     // Collect every thread's record; a thread that does not stop in time is left behind.
-    let mut record = Record::new(settings.seconds, settings.open_loop, plan.work_every > 1);
+    let churn = plan.connection_mode != ConnectionMode::Persistent;
+    let mut record =
+        Record::new(settings.seconds, settings.open_loop, plan.work_every > 1).with_churn(churn);
     let deadline = Instant::now() + plan.timeout + STOP_SLACK;
     let mut done = 0;
     while done < plan.client_threads {
@@ -271,6 +279,10 @@ pub fn run(
         connect_failures,
         msg_size: plan.msg_size,
         rate: plan.rate,
+        ramp: plan
+            .ramp
+            .map(|r| (r.profile(plan.warmup, plan.duration), plan.warmup)),
+        churn: churn.then_some(plan.connection_mode),
         client: Usage {
             idle: client_idle,
             before: client_before,
@@ -340,6 +352,11 @@ pub struct Measured {
     pub connect_failures: Record,
     pub msg_size: usize,
     pub rate: Option<f64>,
+    /// `--rate-ramp`: the total rate asked from the warm-up's start, and the warm-up's length
+    /// (the window opened then).
+    pub ramp: Option<(Profile, Duration)>,
+    /// A churn mode.
+    pub churn: Option<ConnectionMode>,
     pub client: Usage,
     /// Known when loadgen started the server or got `--server-pid`.
     pub server: Option<Usage>,
@@ -392,7 +409,24 @@ pub fn summarize(m: Measured) -> Summary {
             describe_errors(&record.errors)
         ),
     });
-    let timeline = timeline(&mut record.ticks, seconds);
+    // The rate asked over `[a, b)` seconds of the window, under a ramp.
+    let asked = |a: f64, b: f64| {
+        m.ramp
+            .as_ref()
+            .map(|(p, warmup)| p.asked_between(warmup.as_secs_f64() + a, warmup.as_secs_f64() + b))
+    };
+    let timeline = timeline(&mut record.ticks, seconds, asked);
+    let churn = m.churn.map(|mode| Churn {
+        mode: mode.to_string(),
+        connections: record.connections,
+        connections_per_sec: per_sec(record.connections as f64),
+        connect_latency_ns: record.connect.as_ref().map(Latency::of).unwrap_or_default(),
+        exchange_latency_ns: record
+            .exchange
+            .as_ref()
+            .map(Latency::of)
+            .unwrap_or_default(),
+    });
     let result = TargetResult {
         target: m.target,
         partial: m.partial,
@@ -416,14 +450,14 @@ pub fn summarize(m: Measured) -> Summary {
             rss_per_conn_bytes: m.client.rss_per_conn(m.connected),
             saturated: client_limited,
         },
-        open_loop: m.rate.map(|rate| OpenLoop {
+        open_loop: m.rate.or(asked(0.0, seconds)).map(|rate| OpenLoop {
             target_rate: rate,
             achieved_rate: per_sec(record.sent as f64),
         }),
         server_summary: m.server_summary,
         histogram: encode_histogram(&record.all),
         capacity: None,
-        churn: None,
+        churn,
     };
     let mut histograms = vec![("", record.all)];
     if let Some(h) = record.uncorrected {
@@ -440,7 +474,12 @@ pub fn summarize(m: Measured) -> Summary {
 /// Second-by-second figures of a window `seconds` long. The window overruns its length by a
 /// moment (the coordinator's wake-up); what lands in that sliver of a second is folded into the
 /// last whole second rather than shown as a second of its own.
-fn timeline(ticks: &mut [hdrhistogram::Histogram<u64>], seconds: f64) -> Vec<Tick> {
+/// `asked(a, b)` is the rate asked over `[a, b)` seconds of the window, under a ramp.
+fn timeline(
+    ticks: &mut [hdrhistogram::Histogram<u64>],
+    seconds: f64,
+    asked: impl Fn(f64, f64) -> Option<f64>,
+) -> Vec<Tick> {
     let whole = (seconds.round() as usize).clamp(1, ticks.len());
     let (kept, sliver) = ticks.split_at_mut(whole);
     for h in sliver.iter() {
@@ -448,19 +487,22 @@ fn timeline(ticks: &mut [hdrhistogram::Histogram<u64>], seconds: f64) -> Vec<Tic
     }
     kept.iter()
         .enumerate()
-        .map(|(i, h)| Tick {
-            t_s: if i + 1 == whole {
+        .map(|(i, h)| {
+            let end = if i + 1 == whole {
                 seconds
             } else {
                 (i + 1) as f64
-            },
-            msgs: h.len(),
-            asked_rate: None,
-            p99_ns: if h.is_empty() {
-                0
-            } else {
-                h.value_at_quantile(0.99)
-            },
+            };
+            Tick {
+                t_s: end,
+                msgs: h.len(),
+                asked_rate: asked(i as f64, end),
+                p99_ns: if h.is_empty() {
+                    0
+                } else {
+                    h.value_at_quantile(0.99)
+                },
+            }
         })
         .collect()
 }
@@ -560,6 +602,8 @@ mod tests {
             connect_failures: Record::new(0, false, false),
             msg_size: 64,
             rate: None,
+            ramp: None,
+            churn: None,
             client: usage(SEC, 1, 10_000),
             server: Some(usage(SEC / 2, 1, 5_000)),
             server_summary: None,
@@ -685,9 +729,54 @@ mod tests {
                 ticks[i].record(1000).unwrap();
             }
         }
-        let t = timeline(&mut ticks, 3.0004);
+        let t = timeline(&mut ticks, 3.0004, |_, _| None);
         assert_eq!(t.iter().map(|t| t.msgs).collect::<Vec<_>>(), [10, 20, 32]);
         assert_eq!(t.last().unwrap().t_s, 3.0004);
+        assert!(t.iter().all(|t| t.asked_rate.is_none()));
+    }
+
+    #[test]
+    fn under_a_ramp_each_second_says_the_rate_asked() {
+        // 1k..3k/1s over the 2 s window after a 1 s warm-up: 1k asked in the first second, 3k
+        // in the second (two steps, from FROM to TO).
+        let ramp: crate::ramp::Ramp = "1k..3k/1s".parse().unwrap();
+        let mut m = measured(thousand_messages());
+        m.ramp = Some((ramp.profile(SEC, 2 * SEC), SEC));
+        let s = summarize(m).result;
+        let asked: Vec<_> = s.timeline.iter().map(|t| t.asked_rate).collect();
+        assert_eq!(asked, [Some(1000.0), Some(3000.0)]);
+        let open = s.open_loop.unwrap();
+        assert_eq!(open.target_rate, 2000.0, "the window's mean rate asked");
+    }
+
+    #[test]
+    fn churn_counts_connections_and_keeps_connect_and_exchange_apart() {
+        let mut r = Record::new(2, false, false).with_churn(true);
+        for i in 0..1000 {
+            r.message(50_000, 20_000, false, i / 500);
+        }
+        r.connect.as_mut().unwrap().record(30_000).unwrap();
+        r.connections = 800;
+        let mut m = measured(r);
+        m.churn = Some(ConnectionMode::Per(1));
+        let c = summarize(m).result.churn.unwrap();
+        assert_eq!((c.mode.as_str(), c.connections), ("per-message", 800));
+        assert_eq!(c.connections_per_sec, 400.0);
+        assert_eq!(c.connect_latency_ns.count, 1);
+        assert_eq!(
+            c.exchange_latency_ns.count, 1000,
+            "every message's exchange"
+        );
+        assert!(
+            c.exchange_latency_ns.max < 25_000,
+            "from the send, not the connect"
+        );
+        assert!(
+            summarize(measured(thousand_messages()))
+                .result
+                .churn
+                .is_none()
+        );
     }
 
     #[test]

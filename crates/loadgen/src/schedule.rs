@@ -2,11 +2,25 @@
 //! nanoseconds on the client thread's clock ([`crate::engine::clock`]); pure functions of the
 //! instants given, so they are tested without a clock.
 
+use std::sync::Arc;
+
+use crate::ramp::Profile;
+
 /// When the messages of one open-loop connection are due.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule {
-    t0: u64,
-    interval_ns: f64,
+#[derive(Debug, Clone)]
+pub struct Schedule(Pace);
+
+#[derive(Debug, Clone)]
+enum Pace {
+    /// A steady rate: one message every `interval_ns` from `t0`.
+    Even { t0: u64, interval_ns: f64 },
+    /// `--rate-ramp`: the total rate's profile from time 0 (shared by every connection), and
+    /// this connection's place among the `connections` that share it.
+    Ramp {
+        profile: Arc<Profile>,
+        id: u64,
+        connections: usize,
+    },
 }
 
 impl Schedule {
@@ -15,15 +29,32 @@ impl Schedule {
     pub fn new(start: u64, rate: f64, id: u64) -> Self {
         let interval_ns = 1e9 / rate;
         let spread = (id as f64 * 0.618_033_988_749_895).fract();
-        Schedule {
+        Schedule(Pace::Even {
             t0: start + (interval_ns * spread) as u64,
             interval_ns,
-        }
+        })
+    }
+
+    /// Connection `id` of `connections` sending its share of a rate that follows `profile`
+    /// from time 0, spread as [`Schedule::new`] spreads them.
+    pub fn ramp(profile: Arc<Profile>, id: u64, connections: usize) -> Self {
+        Schedule(Pace::Ramp {
+            profile,
+            id,
+            connections,
+        })
     }
 
     /// When message `seq` is due.
     pub fn due(&self, seq: u64) -> u64 {
-        self.t0 + (self.interval_ns * seq as f64) as u64
+        match &self.0 {
+            Pace::Even { t0, interval_ns } => t0 + (interval_ns * seq as f64) as u64,
+            Pace::Ramp {
+                profile,
+                id,
+                connections,
+            } => profile.due_ns(seq, *id, *connections),
+        }
     }
 }
 

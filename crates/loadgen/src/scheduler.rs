@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 use echo_report::{RunConfig, RunResult, SCHEMA};
 use hdrhistogram::Histogram;
 
+use crate::churn::ConnectionMode;
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::{run, sys};
+use crate::{run, search, sys};
 
 /// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
 pub type Histograms = [(String, Histogram<u64>)];
@@ -67,8 +68,9 @@ pub fn new_run(plan: &Plan) -> RunResult {
             rate: plan.rate,
             work: plan.work.to_string(),
             work_every: plan.work_every,
-            rate_ramp: None,
-            connection_mode: None,
+            rate_ramp: plan.ramp.map(|r| r.to_string()),
+            connection_mode: (plan.connection_mode != ConnectionMode::Persistent)
+                .then(|| plan.connection_mode.to_string()),
         },
         targets: Vec::new(),
         partial: true,
@@ -96,7 +98,11 @@ pub fn drive(
         if interrupted.load(Relaxed) {
             break;
         }
-        let outcome = match run::run(plan, drive, &interrupted, &mut progress) {
+        let outcome = match plan.capacity {
+            Some(slo) => search::search(plan, slo, drive, &interrupted, &mut progress),
+            None => run::run(plan, drive, &interrupted, &mut progress),
+        };
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) if plan.drives.len() > 1 => {
                 progress.say(&drive.name(), format!("failed: {e:#}"));

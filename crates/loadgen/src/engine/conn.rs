@@ -124,11 +124,14 @@ impl Conn {
         record: &mut Record,
         now: Nanos,
     ) -> Result<Option<Nanos>, Failure> {
-        let schedule = self.schedule.expect("send_due is for the open loop");
         loop {
             if self.writing() || self.in_flight.len() == MAX_IN_FLIGHT {
                 return Ok(None);
             }
+            let schedule = self
+                .schedule
+                .as_ref()
+                .expect("send_due is for the open loop");
             let due = schedule.due(self.next_send);
             if due > now {
                 return Ok(Some(due));
@@ -393,7 +396,7 @@ mod tests {
         let clock = clock();
         let timeout = 2_000_000_000;
         let schedule = Schedule::new(0, 1000.0, 0);
-        let mut conn = Conn::new(0, 64, Some(schedule), clock);
+        let mut conn = Conn::new(0, 64, Some(schedule.clone()), clock);
         assert_eq!(
             conn.deadline(timeout),
             None,

@@ -233,12 +233,17 @@ impl Conns {
     ) -> Self {
         let clock = Clock::start();
         let rate = shared.rate_per_conn();
+        let ramp = shared.ramp();
+        let open_loop = rate.is_some() || ramp.is_some();
         let slots: Vec<Option<Slot>> = streams
             .into_iter()
             .enumerate()
             .map(|(i, stream)| {
                 let id = (first + i) as u64;
-                let schedule = rate.map(|rate| Schedule::new(0, rate, id));
+                let schedule = match ramp {
+                    Some((profile, n)) => Some(Schedule::ramp(Arc::clone(profile), id, *n)),
+                    None => rate.map(|rate| Schedule::new(0, rate, id)),
+                };
                 stream.map(|stream| Slot {
                     stream,
                     conn: Conn::new(id, settings.msg_size, schedule, clock),
@@ -255,7 +260,7 @@ impl Conns {
             clock,
             rules: Rules {
                 window: None,
-                open_loop: rate.is_some(),
+                open_loop,
                 work_every: settings.work_every,
             },
         }

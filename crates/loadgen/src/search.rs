@@ -1,0 +1,102 @@
+//! `--find-capacity`: one target's capacity search, each step an ordinary open-loop run
+//! ([`run::run`]) at the rate the search ([`capacity`]) asks for next. Every step starts a fresh
+//! server, connects, warms up and measures its window, so a step above capacity leaves no
+//! backlog to the next one. The steps are said as they finish; the result is the step that
+//! found the capacity, carrying the whole search.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use anyhow::{Result, bail};
+use echo_common::units::format_duration;
+
+use crate::capacity::{Capacity, Measurement, Search, Slo};
+use crate::plan::{Drive, Plan};
+use crate::problem::Problem;
+use crate::progress::Progress;
+use crate::run::{self, Outcome};
+
+/// Searches `drive`'s capacity under `slo`, starting from the plan's rate.
+pub fn search(
+    plan: &Plan,
+    slo: Slo,
+    drive: &Drive,
+    interrupted: &AtomicBool,
+    progress: &mut Progress,
+) -> Result<Outcome> {
+    let name = drive.name();
+    let start = plan.rate.unwrap_or(crate::capacity::START_RATE);
+    let mut capacity = Capacity::new(Search::from(start), slo);
+    let mut outcomes = Vec::new();
+    while let Some(rate) = capacity.next_rate() {
+        let step = Plan {
+            rate: Some(rate),
+            ..plan.clone()
+        };
+        progress.say(
+            &name,
+            format!("step {}: {rate:.0} msgs/s", capacity.steps().len() + 1),
+        );
+        let outcome = run::run(&step, drive, interrupted, progress)?;
+        if interrupted.load(Relaxed) {
+            // A window cut short says nothing about the rate: the search ends before it.
+            break;
+        }
+        let step = capacity.record(rate, measurement(&outcome, &slo));
+        progress.say(
+            &name,
+            format!(
+                "step {}: {rate:.0} msgs/s asked, {:.0} replies/s, p{} {} ({} errors): {}",
+                capacity.steps().len(),
+                step.measured.achieved,
+                slo.percentile,
+                format_duration(std::time::Duration::from_nanos(step.measured.latency_ns)),
+                step.measured.errors,
+                step.verdict,
+            ),
+        );
+        outcomes.push(outcome);
+    }
+    let answer = capacity.answer();
+    progress.say(&name, format!("capacity at {slo}: {answer}"));
+    let latencies: Vec<_> = outcomes.iter().map(|o| o.result.latency_ns).collect();
+    let Some(i) = capacity.representative() else {
+        bail!("{name}: the capacity search was interrupted before its first step was measured");
+    };
+    let mut outcome = outcomes.swap_remove(i);
+    outcome.result.capacity = Some(capacity.to_result(&latencies));
+    if interrupted.load(Relaxed) {
+        outcome.result.partial = true;
+        outcome.problem.get_or_insert(Problem::Interrupted);
+    } else if matches!(
+        outcome.problem,
+        Some(Problem::NothingMeasured { .. } | Problem::AllClientsFailed)
+    ) {
+        // The step standing for a search that found no rate failed by definition: a server
+        // too slow to answer at all is the search's answer, not a fault of the run.
+        outcome.problem = None;
+    }
+    Ok(outcome)
+}
+
+/// What a step measured, as the search judges it: verified replies per second, the latency at
+/// the promise's percentile (corrected), and the errors.
+fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
+    let r = &outcome.result;
+    let latency_ns = outcome
+        .histograms
+        .iter()
+        .find(|(suffix, _)| suffix.is_empty())
+        .map_or(u64::MAX, |(_, h)| {
+            if h.is_empty() {
+                // Not one reply: no latency kept any promise.
+                u64::MAX
+            } else {
+                h.value_at_quantile(slo.percentile / 100.0)
+            }
+        });
+    Measurement {
+        achieved: r.msgs_per_sec,
+        latency_ns,
+        errors: r.errors.total(),
+    }
+}
