@@ -63,24 +63,14 @@ impl fmt::Display for ConnectionMode {
     }
 }
 
-/// What a connection does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Send message `seq` of this connection.
-    Send(u64),
-    /// Every message is back: close (with a reset) and begin a new cycle.
-    Close,
-}
-
 /// Where a cycle is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// The connect is in progress.
     Connecting,
-    /// Connected; `echoed` messages of the cycle are back.
-    Exchanging { echoed: u64 },
-    /// Every message is back; the connection is to be closed.
-    Done,
+    /// Connected: its messages go one at a time, and after the last echo it closes (the
+    /// connection's state machine counts them: [`crate::engine::conn::Conn::complete`]).
+    Exchanging,
 }
 
 /// One connection's life in a churn mode: connect, N round trips, close. Times are nanoseconds on
@@ -110,15 +100,12 @@ impl Cycle {
         self.stage
     }
 
-    /// The connection was established at `at`: the connect's latency in nanoseconds (if it
-    /// began in the window), and send message 0.
-    pub fn connected(&mut self, at: u64) -> (Option<u64>, Next) {
+    /// The connection was established at `at`: the connect's latency in nanoseconds, if it
+    /// began in the window. Message 0 goes next.
+    pub fn connected(&mut self, at: u64) -> Option<u64> {
         assert_eq!(self.stage, Stage::Connecting, "connected twice");
-        self.stage = Stage::Exchanging { echoed: 0 };
-        (
-            self.measured.then(|| at.saturating_sub(self.began)),
-            Next::Send(0),
-        )
+        self.stage = Stage::Exchanging;
+        self.measured.then(|| at.saturating_sub(self.began))
     }
 
     /// When the connect was called.
@@ -126,26 +113,15 @@ impl Cycle {
         self.began
     }
 
+    /// Messages per connection.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
     /// Where message `seq`, sent at `sent`, counts its latency from: the first message of a
     /// connection from the connect call, the others from their send.
     pub fn due(&self, seq: u64, sent: u64) -> u64 {
         if seq == 0 { self.began } else { sent }
-    }
-
-    /// A message's echo came back whole and verified: what to do next. After the last one the
-    /// connection is complete.
-    pub fn echoed(&mut self) -> Next {
-        let Stage::Exchanging { echoed } = self.stage else {
-            panic!("an echo in stage {:?}", self.stage);
-        };
-        let echoed = echoed + 1;
-        if echoed == self.messages {
-            self.stage = Stage::Done;
-            Next::Close
-        } else {
-            self.stage = Stage::Exchanging { echoed };
-            Next::Send(echoed)
-        }
     }
 }
 
@@ -173,32 +149,21 @@ mod tests {
     }
 
     #[test]
-    fn a_per_message_cycle_counts_connect_plus_echo_and_the_connect_apart() {
+    fn a_cycle_counts_connect_plus_echo_and_the_connect_apart() {
         let t = 7_000_000;
-        let mut c = Cycle::begin(t, 1, Some(t));
-        assert_eq!(c.stage(), Stage::Connecting);
-        assert_eq!(c.connected(t + 30 * US), (Some(30_000), Next::Send(0)));
+        let mut c = Cycle::begin(t, 3, Some(t));
+        assert_eq!((c.stage(), c.messages()), (Stage::Connecting, 3));
+        assert_eq!(c.connected(t + 30 * US), Some(30_000));
+        assert_eq!(c.stage(), Stage::Exchanging);
         assert_eq!(
             c.due(0, t + 35 * US),
             t,
-            "the message counts from the connect call"
+            "the first message counts from the connect call"
         );
-        assert_eq!(c.echoed(), Next::Close);
-        assert_eq!(c.stage(), Stage::Done);
-    }
-
-    #[test]
-    fn a_cycle_of_n_sends_n_messages_then_closes() {
-        let t = 7_000_000;
-        let mut c = Cycle::begin(t, 3, Some(t));
-        assert_eq!(c.connected(t + US).1, Next::Send(0));
-        let nexts: Vec<Next> = (0..3).map(|_| c.echoed()).collect();
-        assert_eq!(nexts, [Next::Send(1), Next::Send(2), Next::Close]);
-        assert_eq!(c.due(0, t + 9 * US), t);
-        assert_eq!(c.due(1, t + 9 * US), t + 9 * US);
+        assert_eq!(c.due(1, t + 90 * US), t + 90 * US);
         assert_eq!(
-            c.due(2, t + 9 * US),
-            t + 9 * US,
+            c.due(2, t + 99 * US),
+            t + 99 * US,
             "later messages count from their send"
         );
     }
@@ -209,14 +174,12 @@ mod tests {
         let window = t + 100 * US;
         // Began before the window opened, connected inside it: not counted.
         let mut early = Cycle::begin(t, 1, Some(window));
-        assert_eq!(early.connected(t + 150 * US).0, None);
-        assert_eq!(early.echoed(), Next::Close, "it still runs its course");
+        assert_eq!(early.connected(t + 150 * US), None);
+        assert_eq!(early.stage(), Stage::Exchanging, "it still runs its course");
         // During the warm-up, no window at all.
-        assert_eq!(Cycle::begin(t, 1, None).connected(t + US).0, None);
+        assert_eq!(Cycle::begin(t, 1, None).connected(t + US), None);
         assert_eq!(
-            Cycle::begin(window, 1, Some(window))
-                .connected(window + US)
-                .0,
+            Cycle::begin(window, 1, Some(window)).connected(window + US),
             Some(1000)
         );
     }
@@ -228,12 +191,5 @@ mod tests {
         let mut c = Cycle::begin(t, 1, Some(t));
         c.connected(t);
         c.connected(t);
-    }
-
-    #[test]
-    #[should_panic(expected = "an echo in stage Connecting")]
-    fn an_echo_before_the_connect_is_a_bug() {
-        let t = 7_000_000;
-        Cycle::begin(t, 1, Some(t)).echoed();
     }
 }

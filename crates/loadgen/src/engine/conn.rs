@@ -42,6 +42,8 @@ pub struct Conn {
     pub replied: bool,
     /// Open loop: whether the pacer holds an entry for this connection's next due message.
     pub queued: bool,
+    /// Connection churn: the messages one connection carries before it closes (closed loop).
+    limit: u64,
     clock: Clock,
 }
 
@@ -66,8 +68,31 @@ impl Conn {
             schedule,
             replied: false,
             queued: false,
+            limit: u64::MAX,
             clock,
         }
+    }
+
+    /// Connection churn: this connection sends `n` messages, one at a time, and then no more
+    /// until [`Conn::restart`] on a new socket.
+    pub fn with_limit(mut self, n: u64) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// Whether every message of a limited connection is back.
+    pub fn complete(&self) -> bool {
+        self.next_recv == self.limit
+    }
+
+    /// Starts over on a new socket: message 0 next, nothing in flight or half done. The buffers
+    /// are kept, so nothing is allocated per connection.
+    pub fn restart(&mut self) {
+        self.written = self.out.len();
+        self.got = 0;
+        self.next_send = 0;
+        self.next_recv = 0;
+        self.in_flight.clear();
     }
 
     /// Whether part of a message still waits to be written.
@@ -192,7 +217,7 @@ impl Conn {
         }
         self.next_recv += 1;
         self.replied |= reply::on_reply(record, rules, &mut self.in_flight, seq, done);
-        if self.schedule.is_none() {
+        if self.schedule.is_none() && self.next_send < self.limit {
             self.send(stream, rules, record, done, done)?;
         }
         Ok(())

@@ -7,6 +7,7 @@
 //! once a millisecond); the progress counter stored once.
 
 use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -17,6 +18,7 @@ use mio::event::Event as Ready;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use crate::churn::{ConnectionMode, Cycle, Stage};
 use crate::client::{CONNECTING, Event, STOP, Settings, Shared};
 use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::Conn;
@@ -53,7 +55,8 @@ pub fn thread_main(
         settings.seconds,
         settings.open_loop,
         settings.work_every > 1,
-    );
+    )
+    .with_churn(settings.connection_mode != ConnectionMode::Persistent);
     let mut poll = match Poll::new() {
         Ok(poll) => poll,
         Err(e) => {
@@ -206,6 +209,8 @@ fn established(stream: &TcpStream) -> Result<bool, Failure> {
 struct Slot {
     stream: TcpStream,
     conn: Conn,
+    /// Connection churn: where this connection's cycle (connect, N echoes, close) is.
+    cycle: Option<Cycle>,
     /// Whether the socket is watched for writability too. Only while a message is half
     /// written: otherwise each acknowledgement could wake the loop for nothing, which the
     /// leanest clients do not pay for.
@@ -216,6 +221,8 @@ struct Slot {
 struct Conns {
     slots: Vec<Option<Slot>>,
     registry: Registry,
+    /// Where churning connections connect again.
+    addr: SocketAddr,
     deadlines: Deadlines,
     timeout: Nanos,
     rules: Rules,
@@ -244,9 +251,21 @@ impl Conns {
                     Some((profile, n)) => Some(Schedule::ramp(Arc::clone(profile), id, *n)),
                     None => rate.map(|rate| Schedule::new(0, rate, id)),
                 };
+                let conn = Conn::new(id, settings.msg_size, schedule, clock);
+                let (conn, cycle) = match settings.connection_mode {
+                    ConnectionMode::Persistent => (conn, None),
+                    // The first connection was opened before the warm-up: its cycle starts
+                    // connected, and nothing of it is measured.
+                    ConnectionMode::Per(n) => {
+                        let mut cycle = Cycle::begin(0, n, None);
+                        cycle.connected(0);
+                        (conn.with_limit(n), Some(cycle))
+                    }
+                };
                 stream.map(|stream| Slot {
                     stream,
-                    conn: Conn::new(id, settings.msg_size, schedule, clock),
+                    conn,
+                    cycle,
                     // Connecting needed both; the first settle drops writability.
                     writable: true,
                 })
@@ -254,6 +273,7 @@ impl Conns {
             .collect();
         Conns {
             registry,
+            addr: settings.addr,
             deadlines: Deadlines::new(slots.len()),
             slots,
             timeout: settings.timeout.as_nanos() as Nanos,
@@ -350,6 +370,28 @@ impl Conns {
         let Some(slot) = &mut self.slots[i] else {
             return;
         };
+        if let Some(cycle) = &mut slot.cycle
+            && cycle.stage() == Stage::Connecting
+        {
+            let result = match established(&slot.stream) {
+                Ok(false) => return,
+                Ok(true) => {
+                    let now = self.clock.now();
+                    let connect_ns = cycle.connected(now);
+                    if let (Some(ns), Some(h)) = (connect_ns, &mut record.connect) {
+                        h.saturating_record(ns.max(1));
+                    }
+                    // Its first message counts from the connect call.
+                    let due = cycle.due(0, now);
+                    slot.conn.restart();
+                    slot.conn
+                        .send(&mut slot.stream, &self.rules, record, due, now)
+                }
+                Err(f) => Err(f),
+            };
+            self.settle(i, result, shared, record);
+            return;
+        }
         let mut result = Ok(());
         if event.is_writable() && slot.conn.writing() {
             result = slot.conn.flush(&mut slot.stream);
@@ -357,7 +399,45 @@ impl Conns {
         if result.is_ok() && (event.is_readable() || event.is_read_closed() || event.is_error()) {
             result = slot.conn.on_readable(&mut slot.stream, &self.rules, record);
         }
+        let complete = slot.cycle.is_some() && slot.conn.complete();
         self.settle(i, result, shared, record);
+        if complete {
+            self.reconnect(i, shared, record);
+        }
+    }
+
+    /// Connection churn: connection `i` has every echo back. It closes with a reset (linger 0:
+    /// no TIME_WAIT to use up local ports; nothing is lost, every echo was read and verified)
+    /// and connects again, non-blocking: the loop sees it established when it turns writable.
+    fn reconnect(&mut self, i: usize, shared: &Shared, record: &mut Record) {
+        let Some(slot) = &mut self.slots[i] else {
+            return;
+        };
+        if self.rules.window.is_some() {
+            record.connections += 1;
+        }
+        let _ = socket2::SockRef::from(&slot.stream).set_linger(Some(Duration::ZERO));
+        let _ = self.registry.deregister(&mut slot.stream);
+        let now = self.clock.now();
+        let next = TcpStream::connect(self.addr).and_then(|mut stream| {
+            self.registry.register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(stream)
+        });
+        match next {
+            Ok(stream) => {
+                // The old socket closes (with its reset) as it is replaced.
+                slot.stream = stream;
+                slot.writable = true;
+                let messages = slot.cycle.map_or(1, |c| c.messages());
+                slot.cycle = Some(Cycle::begin(now, messages, self.rules.window));
+                self.deadlines.set(i, Some(now + self.timeout));
+            }
+            Err(e) => self.fail(i, Failure::of(&e), shared, record),
+        }
     }
 
     /// Open loop: connection `i` sends what is due by `now`, and waits in the pacer for its next
@@ -399,8 +479,14 @@ impl Conns {
                 let Some(slot) = &mut self.slots[i] else {
                     return;
                 };
-                self.deadlines.set(i, slot.conn.deadline(self.timeout));
-                let want = slot.conn.writing();
+                let connecting = slot.cycle.filter(|c| c.stage() == Stage::Connecting);
+                let deadline = match connecting {
+                    Some(c) => Some(c.began() + self.timeout),
+                    None => slot.conn.deadline(self.timeout),
+                };
+                self.deadlines.set(i, deadline);
+                // A connect in progress is seen through writability.
+                let want = slot.conn.writing() || connecting.is_some();
                 if want != slot.writable {
                     let interest = if want {
                         Interest::READABLE | Interest::WRITABLE
@@ -441,5 +527,152 @@ impl Conns {
             }
             shared.stopped();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Connection churn through the real loop on real sockets: a test server scripts what each
+    //! connection meets, the loop runs until its one client has stopped, and the record says
+    //! what happened. Nothing here depends on timing.
+
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdStream};
+
+    /// How long a test waits for the loop's client to stop before it fails (a bug cannot hang
+    /// the suite): it normally stops within milliseconds.
+    const GIVE_UP: Duration = Duration::from_secs(20);
+
+    fn churn_settings(addr: SocketAddr) -> Settings {
+        Settings {
+            addr,
+            msg_size: 64,
+            // Far longer than any step here takes: a timeout would be a bug.
+            timeout: GIVE_UP,
+            work_every: 1,
+            connect_concurrency: 1,
+            seconds: 1,
+            open_loop: false,
+            connection_mode: ConnectionMode::Per(1),
+        }
+    }
+
+    /// Drives one churning client against `addr` with the window open until it stops on a
+    /// failure; returns its record.
+    fn churn_until_it_fails(addr: SocketAddr) -> Record {
+        let settings = churn_settings(addr);
+        let shared = Arc::new(Shared::default());
+        let mut poll = Poll::new().unwrap();
+        let first = StdStream::connect(addr).unwrap();
+        first.set_nonblocking(true).unwrap();
+        let mut first = TcpStream::from_std(first);
+        poll.registry()
+            .register(
+                &mut first,
+                Token(0),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .unwrap();
+        shared.started(1);
+        shared.open_window();
+        let registry = poll.registry().try_clone().unwrap();
+        let mut conns = Conns::new(registry, vec![Some(first)], 0, &settings, &shared);
+        let watch = Arc::clone(&shared);
+        let client = std::thread::spawn(move || {
+            let mut record = Record::new(1, false, false).with_churn(true);
+            conns.drive(&mut poll, &shared, &AtomicU64::new(0), &mut record);
+            conns.finish(&shared, &mut record);
+            record
+        });
+        // The loop runs until STOP; the client's failure is the condition to stop on.
+        let give_up = Instant::now() + GIVE_UP;
+        while watch.alive() > 0 {
+            assert!(Instant::now() < give_up, "the client never stopped");
+            std::thread::yield_now();
+        }
+        watch.set_phase(STOP);
+        client.join().unwrap()
+    }
+
+    /// Reads one 64-byte message from `s` and echoes it.
+    fn echo_one(s: &mut StdStream) {
+        let mut m = [0; 64];
+        s.read_exact(&mut m).unwrap();
+        s.write_all(&m).unwrap();
+    }
+
+    #[test]
+    fn a_churning_client_connects_echoes_closes_and_counts_a_refused_connect() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            // Three connections, one echo each; each is closed by the client with a reset.
+            let mut conns = Vec::new();
+            for n in 0..3 {
+                let (mut s, _) = listener.accept().unwrap();
+                if n == 2 {
+                    // Stop listening before the last echo leaves: the next connect is refused.
+                    let mut m = [0; 64];
+                    s.read_exact(&mut m).unwrap();
+                    drop(listener);
+                    s.write_all(&m).unwrap();
+                    conns.push(s);
+                    break;
+                }
+                echo_one(&mut s);
+                conns.push(s);
+            }
+            // The client closes each with a reset: reading its end says so.
+            conns
+                .into_iter()
+                .map(|mut s| s.read(&mut [0; 1]).map_err(|e| e.kind()))
+                .collect::<Vec<_>>()
+        });
+        let record = churn_until_it_fails(addr);
+        assert_eq!(record.errors.refused, 1, "{:?}", record.errors);
+        assert_eq!(record.errors.total(), 1, "{:?}", record.errors);
+        assert_eq!(record.connections, 3, "three whole cycles");
+        assert_eq!(
+            record.all.len(),
+            3,
+            "one echo each, counted from the connect"
+        );
+        assert_eq!(record.exchange.as_ref().unwrap().len(), 3);
+        assert_eq!(
+            record.connect.as_ref().unwrap().len(),
+            2,
+            "the two connects made in the window (the first was made before it)"
+        );
+        let closes = server.join().unwrap();
+        assert_eq!(
+            closes,
+            [Err(ErrorKind::ConnectionReset); 3],
+            "closed with a reset, leaving no TIME_WAIT"
+        );
+    }
+
+    #[test]
+    fn a_reset_mid_exchange_is_counted_as_a_reset() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut first, _) = listener.accept().unwrap();
+            echo_one(&mut first);
+            // The second connection: read the message, then reset instead of echoing.
+            let (mut s, _) = listener.accept().unwrap();
+            s.read_exact(&mut [0; 64]).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s);
+            listener
+        });
+        let record = churn_until_it_fails(addr);
+        assert_eq!(record.errors.reset, 1, "{:?}", record.errors);
+        assert_eq!(record.errors.total(), 1, "{:?}", record.errors);
+        assert_eq!(record.connections, 1, "the first cycle completed");
+        assert_eq!(record.all.len(), 1);
+        drop(server.join().unwrap());
     }
 }
