@@ -22,7 +22,7 @@ USAGE
 
 out=results/capacity clients=100 targets=all
 # Each capacity step is a fresh server, a warm-up and a short open-loop window.
-warmup=1s duration=3s start=20k
+warmup=1s duration=3s start=20000
 ramp=10k..150k/1s ramp_duration=15s
 churn_duration=5s
 while (($#)); do

@@ -268,6 +268,31 @@ fn notes(t: &TargetResult) -> Vec<String> {
             o.achieved_rate, o.target_rate
         ));
     }
+    if let Some(c) = &t.capacity {
+        let answer = match (c.answer.as_str(), c.kept, c.broke) {
+            (_, Some(kept), Some(broke)) => {
+                format!("{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0})")
+            }
+            (_, Some(kept), None) => format!("at least {kept:.0} msgs/s (no rate broke it)"),
+            (_, None, Some(broke)) => format!("below {broke:.0} msgs/s (every rate broke it)"),
+            (answer, None, None) => answer.to_owned(),
+        };
+        notes.push(format!(
+            "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
+            c.slo,
+            c.steps.len()
+        ));
+    }
+    if let Some(c) = &t.churn {
+        notes.push(format!(
+            "{}: {:.0} connections/s; connect p99 {}, exchange p99 {}; latency above counts \
+             each connection's first message from its connect",
+            c.mode,
+            c.connections_per_sec,
+            ns(c.connect_latency_ns.p99),
+            ns(c.exchange_latency_ns.p99)
+        ));
+    }
     if t.errors.total() > 0 {
         notes.push(format!("errors: {}", describe_errors(&t.errors)));
     }
