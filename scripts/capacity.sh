@@ -13,7 +13,7 @@ usage() {
     cat <<'USAGE'
 usage: scripts/capacity.sh [--quick] [--out DIR] [--clients N] [--targets LIST]
 
-  --quick        short windows and a coarser search: a few minutes instead of about 25
+  --quick        short windows and a coarser search: a few minutes instead of about 12
   --out DIR      where result files and charts go (default: results/capacity)
   --clients N    concurrent connections of every run (default: 100)
   --targets LIST targets of the capacity search and the churn table (default: all)
@@ -22,7 +22,7 @@ USAGE
 
 out=results/capacity clients=100 targets=all
 # Each capacity step is a fresh server, a warm-up and a short open-loop window.
-warmup=1s duration=3s start=20000
+warmup=1s duration=2s start=20000
 ramp=10k..150k/1s ramp_duration=15s
 churn_duration=5s
 while (($#)); do
