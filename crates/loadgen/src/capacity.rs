@@ -120,6 +120,9 @@ pub struct Search {
     pub tolerance: f64,
     /// The most measurements a search makes.
     pub max_steps: usize,
+    /// Windows a rate must break the promise in, one after another, before it counts as
+    /// broken (the search measures a failing rate again until then).
+    pub tries: usize,
     /// No rate above this is asked for (the client's own limit, say).
     pub max_rate: f64,
 }
@@ -136,8 +139,11 @@ pub const PRECISION: f64 = 0.05;
 /// that falls behind.
 pub const TOLERANCE: f64 = 0.02;
 /// The default bound on steps: up to 2^10 = 1024 times the start rate in either direction (10
-/// doublings or halvings), then five bisections, with a few to spare.
-pub const MAX_STEPS: usize = 18;
+/// doublings or halvings), then five bisections, each failing rate measured twice.
+pub const MAX_STEPS: usize = 30;
+/// Windows a rate must fail in before it counts as broken: on a shared machine another
+/// process's burst can break one window, while a server that cannot keep the rate breaks both.
+pub const TRIES: usize = 2;
 /// The lowest rate a search asks for: below it, a second's window holds too few messages to
 /// tell a shortfall of 2% from the rounding of the schedule (see [`TOLERANCE`]).
 pub const MIN_RATE: f64 = 100.0;
@@ -150,6 +156,7 @@ impl Search {
             precision: PRECISION,
             tolerance: TOLERANCE,
             max_steps: MAX_STEPS,
+            tries: TRIES,
             max_rate: f64::INFINITY,
         }
     }
@@ -281,6 +288,21 @@ impl Capacity {
             return None;
         }
         let s = &self.search;
+        // A rate that just broke the promise is measured again, until it has failed `tries`
+        // windows in a row (a window that keeps it makes it kept).
+        if let Some(last) = self.steps.last()
+            && !last.verdict.kept()
+        {
+            let failed_in_a_row = self
+                .steps
+                .iter()
+                .rev()
+                .take_while(|t| t.asked == last.asked && !t.verdict.kept())
+                .count();
+            if failed_in_a_row < s.tries {
+                return Some(last.asked);
+            }
+        }
         let rate = match self.bracket() {
             (None, None) => s.start,
             (Some(kept), None) if kept >= s.max_rate => return None,
@@ -482,16 +504,18 @@ mod tests {
         let c = find(Search::from(1000.0), slo("p99=1ms"), knee_at(5000.0));
         let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
         assert_eq!(asked[..4], [1000.0, 2000.0, 4000.0, 8000.0]);
-        assert_eq!(asked[4], 6000.0, "then the middle of 4000..8000");
+        assert_eq!(asked[4], 8000.0, "a broken rate is measured again");
+        assert_eq!(asked[5], 6000.0, "then the middle of 4000..8000");
         let verdicts: Vec<bool> = c.steps().iter().map(|s| s.verdict.kept()).collect();
-        assert_eq!(verdicts[..5], [true, true, true, false, false]);
+        assert_eq!(verdicts[..6], [true, true, true, false, false, false]);
     }
 
     #[test]
     fn a_server_that_breaks_at_the_first_step_is_searched_downwards() {
         let c = find(Search::from(100_000.0), slo("p99=1ms"), knee_at(3_000.0));
         assert!(!c.steps()[0].verdict.kept());
-        assert_eq!(c.steps()[1].asked, 50_000.0, "halving");
+        assert_eq!(c.steps()[1].asked, 100_000.0, "confirmed");
+        assert_eq!(c.steps()[2].asked, 50_000.0, "then halved");
         let Answer::Found { kept, broke } = c.answer() else {
             panic!("{:?}", c.answer())
         };
@@ -512,8 +536,10 @@ mod tests {
         let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
         assert_eq!(
             asked,
-            [1000.0, 500.0, 250.0, 125.0, MIN_RATE],
-            "halved down to the lowest rate, then it stops"
+            [
+                1000.0, 1000.0, 500.0, 500.0, 250.0, 250.0, 125.0, 125.0, MIN_RATE, MIN_RATE
+            ],
+            "each rate broken twice, halved down to the lowest rate, then it stops"
         );
         assert_eq!(c.answer(), Answer::Below { broke: MIN_RATE });
         assert_eq!(c.answer().rate(), None);
@@ -522,7 +548,7 @@ mod tests {
             ..Search::from(1000.0)
         };
         let c = find(bounded, slo("p99=1ms"), never);
-        assert_eq!(c.answer(), Answer::Below { broke: 250.0 });
+        assert_eq!(c.answer(), Answer::Below { broke: 500.0 });
     }
 
     #[test]
@@ -552,7 +578,7 @@ mod tests {
     #[test]
     fn running_out_of_steps_mid_bisection_says_so() {
         let few = Search {
-            max_steps: 5,
+            max_steps: 7,
             ..Search::from(1000.0)
         };
         let c = find(few, slo("p99=1ms"), knee_at(5000.0));
@@ -607,20 +633,43 @@ mod tests {
                 errors: 1,
             })
         });
-        let r = never.to_result(&[Latency::default(); 5]);
+        let r = never.to_result(&[Latency::default(); 10]);
         assert_eq!(
             (r.answer.as_str(), r.kept, r.broke),
             ("below", None, Some(MIN_RATE))
         );
         assert_eq!(
             never.representative(),
-            Some(4),
+            Some(9),
             "none kept it: the last step"
         );
         assert_eq!(
             Capacity::new(Search::from(1.0), slo("p99=1ms")).representative(),
             None
         );
+    }
+
+    #[test]
+    fn a_window_broken_by_a_passing_burst_does_not_break_the_rate() {
+        // A server with its knee at 5000 whose first window at 4000 meets another process's
+        // burst.
+        let mut knee = knee_at(5000.0);
+        let mut burst = true;
+        let c = find(Search::from(1000.0), slo("p99=1ms"), |rate| {
+            let mut m = knee(rate)?;
+            if rate == 4000.0 && std::mem::take(&mut burst) {
+                m.latency_ns = 30_000_000;
+            }
+            Some(m)
+        });
+        let asked: Vec<f64> = c.steps().iter().map(|s| s.asked).collect();
+        assert_eq!(asked[..4], [1000.0, 2000.0, 4000.0, 4000.0]);
+        assert!(c.steps()[3].verdict.kept(), "the second window kept it");
+        assert_eq!(asked[4], 8000.0, "so the search doubles on");
+        let Answer::Found { kept, broke } = c.answer() else {
+            panic!("{:?}", c.answer())
+        };
+        assert!(kept <= 5000.0 && 5000.0 < broke, "{kept}..{broke}");
     }
 
     #[test]

@@ -58,7 +58,11 @@ fn an_impossible_promise_is_searched_down_to_the_lowest_rate_and_every_step_kept
     let c = t.capacity.as_ref().expect("the search is in the result");
     assert_eq!((c.slo.as_str(), c.limit_ns), ("p99=1ns", 1));
     let asked: Vec<f64> = c.steps.iter().map(|s| s.asked).collect();
-    assert_eq!(asked, [400.0, 200.0, 100.0]);
+    assert_eq!(
+        asked,
+        [400.0, 400.0, 200.0, 200.0, 100.0, 100.0],
+        "each broken rate confirmed by a second window, then halved"
+    );
     assert!(c.steps.iter().all(|s| s.verdict != "kept"), "{:?}", c.steps);
     assert_eq!(
         (c.answer.as_str(), c.kept, c.broke),
@@ -71,7 +75,7 @@ fn an_impossible_promise_is_searched_down_to_the_lowest_rate_and_every_step_kept
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("step 3: 100 msgs/s asked") && stderr.contains("below 100 msgs/s"),
+        stderr.contains("step 6: 100 msgs/s asked") && stderr.contains("below 100 msgs/s"),
         "each step and the answer are said: {stderr}"
     );
 }
