@@ -242,6 +242,7 @@ mod tests {
                 rate: None,
                 work: work.into(),
                 work_every: 1,
+                start_at: None,
             },
             targets: targets
                 .iter()
@@ -252,6 +253,7 @@ mod tests {
                     connected: clients,
                     connect_ns: 0,
                     window_ns: 1_000_000_000,
+                    wall_window: None,
                     messages: rate as u64,
                     msgs_per_sec: rate,
                     mb_per_sec: 0.0,
@@ -284,6 +286,8 @@ mod tests {
                 })
                 .collect(),
             partial: false,
+            clock: None,
+            hosts: Vec::new(),
         }
     }
 
