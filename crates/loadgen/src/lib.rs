@@ -5,9 +5,12 @@
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
 mod client;
+mod clock;
+mod merge;
 mod output;
 mod plan;
 
+pub use merge::merge;
 pub use plan::Cli;
 mod progress;
 mod record;
@@ -100,11 +103,16 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             rate: plan.rate,
             work: plan.work.to_string(),
             work_every: plan.work_every,
+            start_at: plan
+                .start_at
+                .map(|t| humantime::format_rfc3339(t).to_string()),
         },
         partial: was_interrupted
             || targets.iter().any(|t| t.partial)
             || targets.len() < plan.drives.len(),
         targets,
+        clock: Some(clock::facts()),
+        hosts: Vec::new(),
     };
 
     if let Some(dir) = &plan.results_dir

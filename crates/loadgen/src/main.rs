@@ -14,6 +14,10 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "table") {
         return report(loadgen::table(args.into_iter().skip(2).map(Into::into)));
     }
+    // `loadgen merge FILE...` merges the result files of several load hosts.
+    if args.get(1).is_some_and(|a| a == "merge") {
+        return report(loadgen::merge(args.into_iter().skip(2)));
+    }
     report(loadgen::main(loadgen::Cli::parse_from(args)))
 }
 

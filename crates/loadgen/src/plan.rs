@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
@@ -117,6 +117,12 @@ pub struct Cli {
     #[arg(long)]
     pub no_save: bool,
 
+    /// Open the measured window at this wall-clock time (RFC 3339 in UTC, or +DUR from now):
+    /// connect, wait, warm up, and measure from TIME. Give every load host the same TIME, then
+    /// `loadgen merge` their result files.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
     /// Print the result as JSON on stdout (and nothing else there).
     #[arg(long)]
     pub json: bool,
@@ -166,6 +172,8 @@ pub struct Plan {
     pub results_dir: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub json: bool,
+    /// `--start-at`: when the window opens, on this host's wall clock.
+    pub start_at: Option<SystemTime>,
 }
 
 /// The largest message: a benchmark of bigger ones measures memory copies, not servers.
@@ -202,6 +210,16 @@ impl Plan {
                 "--rate must be a positive number of messages per second, not {rate}"
             );
         }
+
+        let start_at = cli
+            .start_at
+            .as_deref()
+            .map(|t| crate::clock::parse_start_at(t, SystemTime::now()))
+            .transpose()?;
+        ensure!(
+            start_at.is_none() || drives.len() == 1,
+            "--start-at opens one window at one time: drive one target (or --addr) with it"
+        );
 
         let online = sys::online_cpus();
         let (server_cpus, client_cpus) = if cli.no_pin || online < 2 {
@@ -258,6 +276,7 @@ impl Plan {
             results_dir: (!cli.no_save).then_some(cli.results_dir),
             output: cli.output,
             json: cli.json,
+            start_at,
         })
     }
 
@@ -347,6 +366,8 @@ mod tests {
         assert!(
             err(&["--target", "tokio", "--addr", "127.0.0.1:1"]).contains("cannot be used with")
         );
+        assert!(err(&["--target", "tokio", "--start-at", "+0s"]).contains("already past"));
+        assert!(err(&["--target", "tokio,smol", "--start-at", "+1m"]).contains("one target"));
     }
 
     #[test]

@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use echo_report::{
-    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
+    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, WallWindow, encode_histogram,
 };
 
 use crate::client::{self, Event, STOP, Settings, Shared, WARMUP};
+use crate::clock;
 use crate::plan::{Drive, Plan};
 use crate::progress::Progress;
 use crate::record::Record;
@@ -160,25 +161,36 @@ pub fn run(
 
     // Warm-up, then the window. Nothing before `window_start` is recorded.
     let mut window = None;
+    let mut wall_window = None;
     if problem.is_none() {
         if let Some(rate) = plan.rate {
             shared.set_rate_per_conn(rate / connected as f64);
         }
-        shared.set_phase(WARMUP);
-        progress.phase(&name, "warm-up", plan.warmup);
-        problem = wait(
-            plan.warmup,
-            &shared,
-            &mut server,
-            interrupted,
-            progress,
-            |_| None,
-        );
+        let mut warmup = plan.warmup;
+        if let Some(at) = plan.start_at {
+            (warmup, problem) = wait_for_start(
+                &name,
+                at,
+                plan.warmup,
+                &shared,
+                &mut server,
+                interrupted,
+                progress,
+            );
+        }
+        if problem.is_none() {
+            shared.set_phase(WARMUP);
+            progress.phase(&name, "warm-up", warmup);
+            problem = wait(warmup, &shared, &mut server, interrupted, progress, |_| {
+                None
+            });
+        }
     }
     let mut client_before = client_idle;
     let mut server_before = server_idle;
     if problem.is_none() {
         let start = shared.open_window();
+        let wall_start = clock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
         progress.phase(&name, "measuring", plan.duration);
@@ -195,6 +207,10 @@ pub fn run(
             },
         );
         window = Some((start, Instant::now()));
+        wall_window = Some(WallWindow {
+            start_unix_ns: clock::unix_ns(wall_start),
+            end_unix_ns: clock::unix_ns(SystemTime::now()),
+        });
     }
     shared.set_phase(STOP);
     progress.finish();
@@ -279,6 +295,7 @@ pub fn run(
         connected,
         connect_ns: connect_time.as_nanos() as u64,
         window_ns,
+        wall_window,
         messages,
         msgs_per_sec: per_sec(messages as f64),
         mb_per_sec: per_sec(messages as f64 * plan.msg_size as f64) / 1e6,
@@ -374,6 +391,56 @@ fn wait(
         progress.update(elapsed, figure(elapsed));
         std::thread::sleep(POLL.min(length - elapsed));
     }
+}
+
+/// `--start-at`: waits, connected, until the warm-up must begin for the window to open at `at`;
+/// returns the warm-up left (shorter than asked if connecting ran late) and why it stopped
+/// early, if it did.
+fn wait_for_start(
+    name: &str,
+    at: SystemTime,
+    warmup: Duration,
+    shared: &Shared,
+    server: &mut Option<ServerProcess>,
+    interrupted: &AtomicBool,
+    progress: &mut Progress,
+) -> (Duration, Option<String>) {
+    let opens = clock::instant_of(at);
+    let now = Instant::now();
+    if now >= opens {
+        return (
+            Duration::ZERO,
+            Some(format!(
+                "connecting ended {} after --start-at {}: the window could not open on time; \
+                 give a later --start-at",
+                echo_common::units::format_duration(now - opens),
+                humantime::format_rfc3339_millis(at)
+            )),
+        );
+    }
+    let warm_from = opens.checked_sub(warmup).unwrap_or(now);
+    if warm_from > now {
+        progress.phase(name, "waiting for --start-at", warm_from - now);
+        if let Some(p) = wait(
+            warm_from - now,
+            shared,
+            server,
+            interrupted,
+            progress,
+            |_| None,
+        ) {
+            return (Duration::ZERO, Some(p));
+        }
+    } else {
+        progress.say(
+            name,
+            format!(
+                "connecting ran into the warm-up: {} of warm-up left before --start-at",
+                echo_common::units::format_duration(opens - now)
+            ),
+        );
+    }
+    (opens.saturating_duration_since(Instant::now()), None)
 }
 
 fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) -> Option<String> {

@@ -129,7 +129,10 @@ pub fn merge(hosts: Vec<HostRun>) -> Result<Merged, MergeError> {
     if runs.iter().any(|r| r.git_commit != git_commit) {
         warnings.push(format!(
             "the hosts ran different versions of loadgen ({})",
-            distinct(runs.iter().map(|r| r.git_commit.as_deref().unwrap_or("unknown")))
+            distinct(
+                runs.iter()
+                    .map(|r| r.git_commit.as_deref().unwrap_or("unknown"))
+            )
         ));
     }
     let mut config = first.result.config.clone();
@@ -264,7 +267,11 @@ fn merge_target(
 
     // The overlap of the windows, and the rate over it alone.
     let overlap = WallWindow {
-        start_unix_ns: parts.iter().map(|p| p.2.start_unix_ns).max().expect("a host"),
+        start_unix_ns: parts
+            .iter()
+            .map(|p| p.2.start_unix_ns)
+            .max()
+            .expect("a host"),
         end_unix_ns: parts.iter().map(|p| p.2.end_unix_ns).min().expect("a host"),
     };
     let longest = parts.iter().map(|p| p.2.len_ns()).max().unwrap_or(0);
@@ -381,7 +388,11 @@ fn merge_target(
             saturated: parts.iter().any(|p| p.1.client.saturated),
         },
         open_loop: first.open_loop.map(|_| OpenLoop {
-            target_rate: parts.iter().filter_map(|p| p.1.open_loop).map(|o| o.target_rate).sum(),
+            target_rate: parts
+                .iter()
+                .filter_map(|p| p.1.open_loop)
+                .map(|o| o.target_rate)
+                .sum(),
             achieved_rate: parts
                 .iter()
                 .filter_map(|p| p.1.open_loop)
@@ -538,7 +549,13 @@ mod tests {
             (1..=20_000).map(|i| 20_000 + i * 3).collect(),
             (1..=5_000).map(|i| 900_000 + i * 101).collect(),
             (1..=12_000)
-                .map(|i| if i % 97 == 0 { 40_000_000 + i } else { 50_000 + i * 7 })
+                .map(|i| {
+                    if i % 97 == 0 {
+                        40_000_000 + i
+                    } else {
+                        50_000 + i * 7
+                    }
+                })
                 .collect(),
         ]
     }
@@ -597,16 +614,28 @@ mod tests {
         let mut hosts = three_hosts([T0, T0 + 4 * SECOND, T0]);
         let b = &mut hosts[1].result.targets[0].timeline;
         for (i, tick) in b.iter_mut().enumerate() {
-            tick.msgs = if i < 6 { 4_000 / 6 + u64::from(i < 4) } else { 250 };
+            tick.msgs = if i < 6 {
+                4_000 / 6 + u64::from(i < 4)
+            } else {
+                250
+            };
         }
         let merged = merge(hosts).unwrap();
         let t = &merged.result.targets[0];
         assert_eq!(t.window_ns, 6 * SECOND);
         let expected = (12_000.0 + 4_000.0 + 7_200.0) / 6.0;
-        assert!((t.msgs_per_sec - expected).abs() < 1e-6, "{}", t.msgs_per_sec);
+        assert!(
+            (t.msgs_per_sec - expected).abs() < 1e-6,
+            "{}",
+            t.msgs_per_sec
+        );
         assert_eq!(t.messages, 37_000, "the histogram still holds every sample");
         assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
-        assert!(merged.warnings[0].contains("overlap for 60.0%"), "{:?}", merged.warnings);
+        assert!(
+            merged.warnings[0].contains("overlap for 60.0%"),
+            "{:?}",
+            merged.warnings
+        );
 
         // A few milliseconds apart, as --start-at achieves: no warning.
         let close = merge(three_hosts([T0, T0 + 3_000_000, T0 + 1_000_000])).unwrap();
@@ -619,7 +648,11 @@ mod tests {
         let t = &merged.result.targets[0];
         assert_eq!((t.window_ns, t.msgs_per_sec), (0, 0.0));
         assert!(t.wall_window.is_none());
-        assert!(merged.warnings[0].contains("overlap for 0.0%"), "{:?}", merged.warnings);
+        assert!(
+            merged.warnings[0].contains("overlap for 0.0%"),
+            "{:?}",
+            merged.warnings
+        );
     }
 
     #[test]
@@ -630,7 +663,10 @@ mod tests {
             merge(hosts).unwrap_err().to_string()
         };
         let e = refused(|r| r.config.msg_size = 1024);
-        assert!(e.contains("c.json") && e.contains("message size is 1024 bytes, not 64"), "{e}");
+        assert!(
+            e.contains("c.json") && e.contains("message size is 1024 bytes, not 64"),
+            "{e}"
+        );
         let e = refused(|r| r.config.rate = Some(1000.0));
         assert!(e.contains("mode is open loop"), "{e}");
         let e = refused(|r| r.targets[0].target = "addr:192.0.2.9:7000".into());
@@ -640,7 +676,10 @@ mod tests {
         let e = refused(|r| r.targets[0].wall_window = None);
         assert!(e.contains("no wall-clock window"), "{e}");
         let e = refused(|r| r.targets[0].latency_ns.count += 1);
-        assert!(e.contains("holds 12000 values but the file reports 12001"), "{e}");
+        assert!(
+            e.contains("holds 12000 values but the file reports 12001"),
+            "{e}"
+        );
         assert!(matches!(merge(Vec::new()), Err(MergeError::Empty)));
     }
 
@@ -652,7 +691,10 @@ mod tests {
             ..hosts[0].clone()
         });
         let e = merge(hosts).unwrap_err().to_string();
-        assert!(e.contains("a-again.json and a.json hold the same run"), "{e}");
+        assert!(
+            e.contains("a-again.json and a.json hold the same run"),
+            "{e}"
+        );
 
         let merged = merge(three_hosts([T0; 3])).unwrap().result;
         let e = merge(vec![HostRun {
@@ -684,9 +726,15 @@ mod tests {
     fn files_from_before_the_window_was_recorded_still_read() {
         let mut value = serde_json::to_value(&three_hosts([T0; 3])[0].result).unwrap();
         value["config"].as_object_mut().unwrap().remove("start_at");
-        value["targets"][0].as_object_mut().unwrap().remove("wall_window");
+        value["targets"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("wall_window");
         value.as_object_mut().unwrap().remove("clock");
-        assert!(value.get("hosts").is_none(), "a single host's file has no hosts");
+        assert!(
+            value.get("hosts").is_none(),
+            "a single host's file has no hosts"
+        );
         let old: RunResult = serde_json::from_value(value).unwrap();
         assert_eq!(old.targets[0].wall_window, None);
         assert_eq!(old.config.start_at, None);
