@@ -188,7 +188,22 @@ fn check_merge(files: &[PathBuf], merged: &RunResult, table: &str, server: &serd
         assert!(!t.partial, "{t:?}");
         assert_eq!((t.connected, t.starved_clients), (CLIENTS, 0));
         assert_eq!(t.errors.total(), 0, "{:?}", t.errors);
-        assert!(t.messages > 0 && t.wall_window.is_some());
+        assert!(t.messages > 0);
+        // The window waited for --start-at (it opens a moment after, never before).
+        let at = h
+            .config
+            .start_at
+            .as_deref()
+            .expect("--start-at is recorded");
+        let at = humantime::parse_rfc3339(at).unwrap();
+        let opened = t
+            .wall_window
+            .expect("the window is on the wall clock")
+            .start_unix_ns;
+        assert!(
+            Duration::from_nanos(opened) >= at.duration_since(std::time::UNIX_EPOCH).unwrap(),
+            "the window opened before --start-at {at:?}"
+        );
         every.add(decode_histogram(&t.histogram).unwrap()).unwrap();
     }
     assert_eq!(
@@ -296,4 +311,147 @@ fn results_of_different_settings_are_refused() {
         stderr.contains("other.json") && stderr.contains("message size is 1024 bytes, not 64"),
         "{stderr}"
     );
+}
+
+/// The documentation range the namespaces' addresses come from (RFC 5737): routed nowhere.
+const NET: &str = "192.0.2";
+
+/// Network namespaces made for one test run, named uniquely (`eb<pid>-...`), deleted when
+/// dropped, on failure too. Deleting a namespace deletes the veth ends inside it.
+struct Namespaces {
+    tag: String,
+    made: Vec<String>,
+}
+
+impl Namespaces {
+    fn new() -> Namespaces {
+        Namespaces {
+            tag: format!("eb{}", std::process::id()),
+            made: Vec::new(),
+        }
+    }
+
+    fn name(&self, role: &str) -> String {
+        format!("{}-{role}", self.tag)
+    }
+
+    fn add(&mut self, role: &str) -> Result<String, String> {
+        let name = self.name(role);
+        ip(&["netns", "add", &name])?;
+        self.made.push(name.clone());
+        ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        Ok(name)
+    }
+
+    /// A bridge namespace, and one namespace per host in `roles`, each with an `eth0` on the
+    /// bridge at 192.0.2.`host` (the host numbers given). Nothing touches this machine's own
+    /// namespace.
+    fn build(&mut self, hosts: &[(&str, u8)]) -> Result<(), String> {
+        let bridge = self.add("br")?;
+        ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &bridge, "link", "set", "br0", "up"])?;
+        for (i, (role, host)) in hosts.iter().enumerate() {
+            let ns = self.add(role)?;
+            let port = format!("p{i}");
+            ip(&[
+                "-n", &bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
+            ])?;
+            ip(&["-n", &bridge, "link", "set", &port, "master", "br0", "up"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{NET}.{host}/24"),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        }
+        Ok(())
+    }
+
+    /// `ip netns exec NAME`, to put in front of a command.
+    fn exec(&self, role: &str) -> Vec<String> {
+        ["ip", "netns", "exec"]
+            .map(String::from)
+            .into_iter()
+            .chain([self.name(role)])
+            .collect()
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in self.made.iter().rev() {
+            if let Err(e) = ip(&["netns", "del", name]) {
+                eprintln!("could not delete network namespace {name}: {e}");
+            }
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            text(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether this process runs as root (its effective uid, from /proc/self/status).
+fn effective_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+            .unwrap_or(false)
+    })
+}
+
+/// Says, past the test harness's capture, that a test did not run and why.
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+#[test]
+fn hosts_in_their_own_network_namespaces_merge_exactly() {
+    const TEST: &str = "hosts_in_their_own_network_namespaces_merge_exactly";
+    if !effective_root() {
+        return skip(
+            TEST,
+            "needs root, to create network namespaces (CI runs it as root)",
+        );
+    }
+    if ip(&["-V"]).is_err() {
+        return skip(TEST, "needs `ip` from iproute2 (apt-get install iproute2)");
+    }
+    let mut namespaces = Namespaces::new();
+    let hosts = [("srv", 1), ("l1", 11), ("l2", 12), ("l3", 13)];
+    if let Err(e) = namespaces.build(&hosts) {
+        // Root without the right to make namespaces (a restricted container, say).
+        return skip(TEST, &format!("cannot build network namespaces here: {e}"));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&namespaces.exec("srv"), &format!("{NET}.1:7000"));
+    let loads: Vec<Vec<String>> = ["l1", "l2", "l3"]
+        .iter()
+        .map(|r| namespaces.exec(r))
+        .collect();
+    let files = run_hosts(&loads, &server.addr, server.pid(), dir.path());
+    let summary = server.stop();
+    let (merged, table, _) = merge(&files, dir.path());
+    check_merge(&files, &merged, &table, &summary);
+    assert_eq!(merged.targets[0].target, format!("addr:{NET}.1:7000"));
 }
