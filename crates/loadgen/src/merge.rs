@@ -77,11 +77,18 @@ fn by_host(merged: &RunResult) -> RunResult {
                 .map_or(host.file.clone(), |s| s.to_string_lossy().into_owned());
             shown.targets.push(TargetResult {
                 target: format!("{} @ {stem}", host.result.targets[i].target),
+                // The server served every host: its cost per message is the total's alone.
+                server: None,
                 ..host.result.targets[i].clone()
             });
         }
+        let n = merged.hosts.len();
         shown.targets.push(TargetResult {
-            target: format!("{} total of {} hosts", total.target, merged.hosts.len()),
+            target: format!(
+                "{} total of {n} host{}",
+                total.target,
+                if n == 1 { "" } else { "s" }
+            ),
             ..total.clone()
         });
     }
