@@ -5,10 +5,10 @@
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
 mod client;
-mod clock;
 mod merge;
 mod output;
 mod plan;
+mod wallclock;
 
 pub use merge::merge;
 pub use plan::Cli;
@@ -111,7 +111,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             || targets.iter().any(|t| t.partial)
             || targets.len() < plan.drives.len(),
         targets,
-        clock: Some(clock::facts()),
+        clock: Some(wallclock::facts()),
         hosts: Vec::new(),
     };
 

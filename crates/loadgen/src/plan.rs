@@ -214,7 +214,7 @@ impl Plan {
         let start_at = cli
             .start_at
             .as_deref()
-            .map(|t| crate::clock::parse_start_at(t, SystemTime::now()))
+            .map(|t| crate::wallclock::parse_start_at(t, SystemTime::now()))
             .transpose()?;
         ensure!(
             start_at.is_none() || drives.len() == 1,

@@ -13,12 +13,12 @@ use echo_report::{
 };
 
 use crate::client::{self, Event, STOP, Settings, Shared, WARMUP};
-use crate::clock;
 use crate::plan::{Drive, Plan};
 use crate::progress::Progress;
 use crate::record::Record;
 use crate::server::ServerProcess;
 use crate::sys::ProcStat;
+use crate::wallclock;
 
 /// How often the coordinator looks at the clock, Ctrl-C and the server while it waits.
 const POLL: Duration = Duration::from_millis(50);
@@ -190,7 +190,7 @@ pub fn run(
     let mut server_before = server_idle;
     if problem.is_none() {
         let start = shared.open_window();
-        let wall_start = clock::wall_of(start);
+        let wall_start = wallclock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
         progress.phase(&name, "measuring", plan.duration);
@@ -208,8 +208,8 @@ pub fn run(
         );
         window = Some((start, Instant::now()));
         wall_window = Some(WallWindow {
-            start_unix_ns: clock::unix_ns(wall_start),
-            end_unix_ns: clock::unix_ns(SystemTime::now()),
+            start_unix_ns: wallclock::unix_ns(wall_start),
+            end_unix_ns: wallclock::unix_ns(SystemTime::now()),
         });
     }
     shared.set_phase(STOP);
@@ -405,7 +405,7 @@ fn wait_for_start(
     interrupted: &AtomicBool,
     progress: &mut Progress,
 ) -> (Duration, Option<String>) {
-    let opens = clock::instant_of(at);
+    let opens = wallclock::instant_of(at);
     let now = Instant::now();
     if now >= opens {
         return (
