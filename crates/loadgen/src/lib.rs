@@ -4,6 +4,7 @@
 //! ([`run`]) into a plain-data [`echo_report::TargetResult`]; the run's [`echo_report::RunResult`]
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
+mod bind;
 mod client;
 mod merge;
 mod output;
