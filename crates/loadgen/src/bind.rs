@@ -77,7 +77,10 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:7000".parse().unwrap();
         assert_eq!(
             parse_sources("127.0.0.2, 127.0.0.3", server).unwrap(),
-            ["127.0.0.2".parse::<IpAddr>().unwrap(), "127.0.0.3".parse().unwrap()]
+            [
+                "127.0.0.2".parse::<IpAddr>().unwrap(),
+                "127.0.0.3".parse().unwrap()
+            ]
         );
         let err = |list| parse_sources(list, server).unwrap_err();
         assert!(err("127.0.0.2,nope").contains("--bind nope: not an IP address"));
@@ -89,7 +92,9 @@ mod tests {
 
     #[test]
     fn clients_take_the_sources_in_turn() {
-        let s: Vec<IpAddr> = ["127.0.0.2", "127.0.0.3"].map(|a| a.parse().unwrap()).into();
+        let s: Vec<IpAddr> = ["127.0.0.2", "127.0.0.3"]
+            .map(|a| a.parse().unwrap())
+            .into();
         let picked: Vec<_> = (0..4).map(|id| source_of(&s, id).unwrap()).collect();
         assert_eq!(picked, [s[0], s[1], s[0], s[1]]);
         assert_eq!(source_of(&[], 3), None);
@@ -98,8 +103,8 @@ mod tests {
     #[test]
     fn a_connection_comes_from_its_source() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let stream = connect_from("127.0.0.3".parse().unwrap(), listener.local_addr().unwrap())
-            .unwrap();
+        let stream =
+            connect_from("127.0.0.3".parse().unwrap(), listener.local_addr().unwrap()).unwrap();
         let (_, peer) = listener.accept().unwrap();
         assert_eq!(peer.ip(), "127.0.0.3".parse::<IpAddr>().unwrap());
         assert_eq!(stream.local_addr().unwrap(), peer);

@@ -6,6 +6,7 @@
 
 mod bind;
 mod client;
+mod engine;
 mod merge;
 mod output;
 mod plan;
@@ -13,6 +14,7 @@ mod wallclock;
 
 pub use merge::merge;
 pub use plan::Cli;
+mod problem;
 mod progress;
 mod record;
 mod run;
@@ -66,7 +68,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             Ok(outcome) => {
                 if let Some(p) = outcome.problem {
                     progress.say(&outcome.result.target, format!("stopped early: {p}"));
-                    if p != "interrupted" {
+                    if !p.is_interrupt() {
                         problems.push(format!("{}: {p}", outcome.result.target));
                     }
                 }

@@ -1,6 +1,6 @@
 //! The command line, and the validated plan it turns into. Everything downstream trusts the plan.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -117,6 +117,12 @@ pub struct Cli {
     #[arg(long)]
     pub no_save: bool,
 
+    /// Spread the client connections over these local source addresses, taken in turn: each
+    /// adds a full ephemeral port range, for more connections to one server port than one
+    /// address allows.
+    #[arg(long, value_name = "IP[,IP...]")]
+    pub bind: Option<String>,
+
     /// Open the measured window at this wall-clock time (RFC 3339 in UTC, or +DUR from now):
     /// connect, wait, warm up, and measure from TIME. Give every load host the same TIME, then
     /// `loadgen merge` their result files.
@@ -174,6 +180,8 @@ pub struct Plan {
     pub json: bool,
     /// `--start-at`: when the window opens, on this host's wall clock.
     pub start_at: Option<SystemTime>,
+    /// `--bind`: the clients' source addresses (empty: the kernel's choice).
+    pub sources: Vec<IpAddr>,
 }
 
 /// The largest message: a benchmark of bigger ones measures memory copies, not servers.
@@ -220,6 +228,18 @@ impl Plan {
             start_at.is_none() || drives.len() == 1,
             "--start-at opens one window at one time: drive one target (or --addr) with it"
         );
+
+        let sources = match &cli.bind {
+            None => Vec::new(),
+            Some(list) => {
+                // A server loadgen starts listens on 127.0.0.1.
+                let server = match &drives[0] {
+                    Drive::Addr(addr) => *addr,
+                    Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+                };
+                crate::bind::parse_sources(list, server).map_err(anyhow::Error::msg)?
+            }
+        };
 
         let online = sys::online_cpus();
         let (server_cpus, client_cpus) = if cli.no_pin || online < 2 {
@@ -277,6 +297,7 @@ impl Plan {
             output: cli.output,
             json: cli.json,
             start_at,
+            sources,
         })
     }
 
@@ -368,6 +389,7 @@ mod tests {
         );
         assert!(err(&["--target", "tokio", "--start-at", "+0s"]).contains("already past"));
         assert!(err(&["--target", "tokio,smol", "--start-at", "+1m"]).contains("one target"));
+        assert!(err(&["--target", "tokio", "--bind", "127.0.0.2,x"]).contains("--bind x"));
     }
 
     #[test]

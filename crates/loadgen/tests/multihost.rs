@@ -212,7 +212,22 @@ fn check_merge(files: &[PathBuf], merged: &RunResult, table: &str, server: &serd
         "merged count is the sum"
     );
     assert_eq!(decode_histogram(&total.histogram).unwrap(), every);
-    assert_eq!(total.latency_ns, echo_report::Latency::of(&every));
+    // Every figure exactly, but the mean and deviation: JSON's decimal form of a float may
+    // come back one unit in the last place off.
+    let (got, want) = (total.latency_ns, echo_report::Latency::of(&every));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    assert!(
+        close(got.mean, want.mean) && close(got.stdev, want.stdev),
+        "{got:?} {want:?}"
+    );
+    assert_eq!(
+        echo_report::Latency {
+            mean: want.mean,
+            stdev: want.stdev,
+            ..got
+        },
+        want
+    );
     assert_eq!(total.errors.total(), 0);
     assert_eq!(total.connected, CLIENTS * hosts.len());
     assert!(total.wall_window.is_some(), "the windows overlapped");
@@ -454,4 +469,64 @@ fn hosts_in_their_own_network_namespaces_merge_exactly() {
     let (merged, table, _) = merge(&files, dir.path());
     check_merge(&files, &merged, &table, &summary);
     assert_eq!(merged.targets[0].target, format!("addr:{NET}.1:7000"));
+}
+
+#[test]
+fn bind_spreads_connections_over_source_addresses() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    // An echo server that notes where each connection comes from.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&peers);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            seen.lock().unwrap().push(stream.peer_addr().unwrap().ip());
+            std::thread::spawn(move || {
+                let mut buf = [0; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = finish(
+        loadgen()
+            .args(["--addr", &addr.to_string(), "--clients", "6", "--no-save"])
+            .args(["--duration", "500ms", "--warmup", "100ms"])
+            .args(["--bind", "127.0.0.2,127.0.0.3", "--json"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &result.targets[0];
+    assert_eq!((t.connected, t.errors.total()), (6, 0));
+    assert!(t.messages > 0);
+    let mut peers: Vec<String> = peers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    peers.sort();
+    assert_eq!(
+        peers,
+        [
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.3",
+            "127.0.0.3"
+        ]
+    );
 }
