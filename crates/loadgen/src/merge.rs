@@ -1,38 +1,22 @@
 //! `loadgen merge FILE...`: the result files of one run made on several load hosts at once, as
-//! one result: a row per host and the total. The merging itself is `echo_report::merge`.
+//! one result, printed as a row per host and the total. The merging itself is
+//! [`echo_report::merge`]; this reads the files, writes the merged one and prints.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
-use anyhow::{Context, Result};
-use clap::Parser;
+use anyhow::Result;
 use echo_report::{HostRun, RunResult, TargetResult, read_result};
 
-use crate::output;
+use crate::cli::MergeArgs;
+use crate::exit::Exit;
+use crate::files::ResultFiles;
+use crate::output::{self, Format, Source};
 
-/// Merge the result files of one run made on several load hosts at once (each started with the
-/// same --start-at): latency histograms added, counts summed, the rate over the stretch of time
-/// every host was measuring.
-#[derive(Parser, Debug)]
-#[command(name = "loadgen merge")]
-pub struct MergeCli {
-    /// Result files, one per host (written by `loadgen --output FILE` or into --results-dir).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
-
-    /// Write the merged result here (and its .hgrm beside it).
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Print the merged result as JSON on stdout (and nothing else there).
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Runs `loadgen merge` with `args` (the words after `merge`).
-pub fn merge(args: impl Iterator<Item = std::ffi::OsString>) -> Result<ExitCode> {
-    let cli = MergeCli::parse_from(std::iter::once("loadgen merge".into()).chain(args));
-    let hosts = cli
+/// Runs `loadgen merge`.
+pub fn merge(args: MergeArgs) -> Result<Exit> {
+    // Checked before any work, as a load run checks its own.
+    let files = args.output.as_deref().map(ResultFiles::at).transpose()?;
+    let hosts = args
         .files
         .iter()
         .map(|path| {
@@ -44,9 +28,9 @@ pub fn merge(args: impl Iterator<Item = std::ffi::OsString>) -> Result<ExitCode>
         .collect::<Result<Vec<_>>>()?;
     let merged = echo_report::merge(hosts)?;
     for w in &merged.warnings {
-        eprintln!("loadgen merge: warning: {w}");
+        eprintln!("Warning: {w}");
     }
-    if let Some(path) = &cli.output {
+    if let Some(files) = &files {
         let histograms: Vec<_> = merged
             .result
             .targets
@@ -54,22 +38,29 @@ pub fn merge(args: impl Iterator<Item = std::ffi::OsString>) -> Result<ExitCode>
             .zip(&merged.histograms)
             .map(|(t, h)| (t.target.replace([':', '.'], "_"), h.clone()))
             .collect();
-        let written = output::save(Path::new("."), Some(path), &merged.result, &histograms)
-            .with_context(|| format!("cannot write the merged result to {}", path.display()))?;
-        eprintln!("merged result written to {}", written.display());
+        files.save(&merged.result, &histograms)?;
+        if let Some(path) = files.json() {
+            eprintln!("merged result written to {}", path.display());
+        }
     }
-    if cli.json {
-        println!("{}", serde_json::to_string_pretty(&merged.result)?);
-    } else {
-        print!("{}", output::table(&by_host(&merged.result)));
-    }
-    Ok(ExitCode::SUCCESS)
+    // JSON is the merged result itself; the tables show each host's row above the total.
+    let shown = match args.format {
+        Format::Json => merged.result,
+        Format::Table | Format::Markdown => by_host(&merged.result),
+    };
+    let source = Source {
+        run: &shown,
+        label: None,
+    };
+    output::print(&[source], args.format)?;
+    Ok(Exit::Success)
 }
 
-/// The merged result laid out for the table: each target's host rows, then its total.
+/// The merged result laid out for a table: each target's host rows, then its total.
 fn by_host(merged: &RunResult) -> RunResult {
     let mut shown = merged.clone();
     shown.targets = Vec::new();
+    let n = merged.hosts.len();
     for (i, total) in merged.targets.iter().enumerate() {
         for host in &merged.hosts {
             let stem = Path::new(&host.file)
@@ -82,7 +73,6 @@ fn by_host(merged: &RunResult) -> RunResult {
                 ..host.result.targets[i].clone()
             });
         }
-        let n = merged.hosts.len();
         shown.targets.push(TargetResult {
             target: format!(
                 "{} total of {n} host{}",

@@ -10,7 +10,6 @@ use std::fs;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
 use echo_common::units::{format_duration, parse_duration};
 use echo_report::Clock;
 
@@ -20,25 +19,25 @@ const TIMEDATECTL_WAIT: Duration = Duration::from_secs(1);
 
 /// `--start-at TIME`: RFC 3339 in UTC (`2026-11-25T18:30:00Z`, fractions allowed) or `+DUR`
 /// from `now` (`+30s`). Refuses a time that is not in the future.
-pub fn parse_start_at(text: &str, now: SystemTime) -> Result<SystemTime> {
+pub fn parse_start_at(text: &str, now: SystemTime) -> Result<SystemTime, String> {
     let at = match text.strip_prefix('+') {
         Some(after) => {
-            now + parse_duration(after).map_err(|e| anyhow::anyhow!("--start-at {text}: {e}"))?
+            now + parse_duration(after).map_err(|e| format!("--start-at {text}: {e}"))?
         }
-        None => humantime::parse_rfc3339(text).with_context(|| {
+        None => humantime::parse_rfc3339(text).map_err(|e| {
             format!(
-                "--start-at {text}: not a time; give RFC 3339 in UTC, like \
+                "--start-at {text}: not a time ({e}); give RFC 3339 in UTC, like \
                  2026-11-25T18:30:00Z (`date -u -d +30sec +%FT%TZ`), or +30s from now"
             )
         })?,
     };
     if at <= now {
-        bail!(
+        return Err(format!(
             "--start-at {text} is already past ({} ago, by this host's clock, now {}): give a \
              time far enough ahead to start loadgen on every host",
             format_duration(now.duration_since(at).unwrap_or_default()),
             humantime::format_rfc3339_seconds(now)
-        );
+        ));
     }
     Ok(at)
 }
@@ -119,7 +118,7 @@ mod tests {
             at("2026-11-25T18:00:01.5Z").unwrap(),
             now + Duration::from_millis(1500)
         );
-        let err = |s| format!("{:#}", at(s).unwrap_err());
+        let err = |s| at(s).unwrap_err();
         assert!(
             err("2026-11-25T17:59:00Z").contains("already past (60.00s ago"),
             "{}",
