@@ -116,14 +116,20 @@ impl Drop for Server {
     }
 }
 
-/// Runs one loadgen per entry of `hosts` (a command prefix each), all at once, against `addr`
-/// with one `--start-at`; the first is given the server's pid. Returns their result files.
-fn run_hosts(hosts: &[Vec<String>], addr: &str, server_pid: u32, dir: &Path) -> Vec<PathBuf> {
+/// Runs one loadgen per entry of `hosts` (a command prefix each, and flags of its own), all at
+/// once, against `addr` with one `--start-at`; the first is given the server's pid. Returns
+/// their result files.
+fn run_hosts(
+    hosts: &[(Vec<String>, Vec<String>)],
+    addr: &str,
+    server_pid: u32,
+    dir: &Path,
+) -> Vec<PathBuf> {
     let at = humantime::format_rfc3339_millis(SystemTime::now() + START_AHEAD).to_string();
     let children: Vec<(PathBuf, Child)> = hosts
         .iter()
         .enumerate()
-        .map(|(i, prefix)| {
+        .map(|(i, (prefix, flags))| {
             let file = dir.join(format!("host{}.json", i + 1));
             let mut cmd = match prefix.split_first() {
                 Some((program, rest)) => {
@@ -137,6 +143,7 @@ fn run_hosts(hosts: &[Vec<String>], addr: &str, server_pid: u32, dir: &Path) -> 
                 .args(["--duration", "2s", "--warmup", "300ms", "--timeout", "2s"])
                 .args(["--no-pin", "--start-at", &at, "--output"])
                 .arg(&file)
+                .args(flags)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -264,7 +271,7 @@ fn hosts_started_at_one_time_merge_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&[], "127.0.0.1:0");
     let files = run_hosts(
-        &[vec![], vec![], vec![]],
+        &vec![Default::default(); 3],
         &server.addr,
         server.pid(),
         dir.path(),
@@ -280,9 +287,9 @@ fn windows_that_did_not_overlap_are_merged_with_a_warning() {
     let server = Server::start(&[], "127.0.0.1:0");
     let addr = server.addr.clone();
     // One host after the other: their windows cannot overlap.
-    let first = run_hosts(&[vec![]], &addr, server.pid(), dir.path());
+    let first = run_hosts(&[Default::default()], &addr, server.pid(), dir.path());
     let later = dir.path().join("later");
-    let second = run_hosts(&[vec![]], &addr, server.pid(), &later);
+    let second = run_hosts(&[Default::default()], &addr, server.pid(), &later);
     server.stop();
     let (merged, _, stderr) = merge(&[first[0].clone(), second[0].clone()], dir.path());
     assert!(
@@ -299,7 +306,7 @@ fn results_of_different_settings_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&[], "127.0.0.1:0");
     let addr = server.addr.clone();
-    let files = run_hosts(&[vec![]], &addr, server.pid(), dir.path());
+    let files = run_hosts(&[Default::default()], &addr, server.pid(), dir.path());
     server.stop();
     let mut other: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
@@ -359,8 +366,8 @@ impl Namespaces {
     }
 
     /// A bridge namespace, and one namespace per host in `roles`, each with an `eth0` on the
-    /// bridge at 192.0.2.`host` (the host numbers given). Nothing touches this machine's own
-    /// namespace.
+    /// bridge at 192.0.2.`host` (the host numbers given; load hosts also at `host` + 100).
+    /// Nothing touches this machine's own namespace.
     fn build(&mut self, hosts: &[(&str, u8)]) -> Result<(), String> {
         let bridge = self.add("br")?;
         ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge"])?;
@@ -373,15 +380,12 @@ impl Namespaces {
                 "netns", &ns,
             ])?;
             ip(&["-n", &bridge, "link", "set", &port, "master", "br0", "up"])?;
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{NET}.{host}/24"),
-                "dev",
-                "eth0",
-            ])?;
+            // A load host has a second address, to spread its clients over with --bind.
+            let second = (*host > 1).then_some(host + 100);
+            for h in std::iter::once(*host).chain(second) {
+                let addr = format!("{NET}.{h}/24");
+                ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
+            }
             ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         }
         Ok(())
@@ -460,9 +464,12 @@ fn hosts_in_their_own_network_namespaces_merge_exactly() {
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&namespaces.exec("srv"), &format!("{NET}.1:7000"));
-    let loads: Vec<Vec<String>> = ["l1", "l2", "l3"]
+    let loads: Vec<(Vec<String>, Vec<String>)> = hosts[1..]
         .iter()
-        .map(|r| namespaces.exec(r))
+        .map(|(role, host)| {
+            let bind = format!("{NET}.{host},{NET}.{}", host + 100);
+            (namespaces.exec(role), vec!["--bind".into(), bind])
+        })
         .collect();
     let files = run_hosts(&loads, &server.addr, server.pid(), dir.path());
     let summary = server.stop();
