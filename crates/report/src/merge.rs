@@ -155,7 +155,17 @@ pub fn merge(hosts: Vec<HostRun>) -> Result<Merged, MergeError> {
             .flatten(),
         machine: Machine {
             cpu_model: distinct(runs.iter().map(|r| r.machine.cpu_model.as_str())),
-            cores: runs.iter().map(|r| r.machine.cores).sum(),
+            // Hosts of one name are one machine (load hosts in network namespaces, say).
+            cores: runs
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| {
+                    !runs[..*i]
+                        .iter()
+                        .any(|o| o.machine.hostname == r.machine.hostname)
+                })
+                .map(|(_, r)| r.machine.cores)
+                .sum(),
             kernel: distinct(runs.iter().map(|r| r.machine.kernel.as_str())),
             hostname: distinct(runs.iter().map(|r| r.machine.hostname.as_str())),
         },
@@ -596,6 +606,16 @@ mod tests {
 
         assert_eq!(merged.result.hosts.len(), 3, "per-host results are kept");
         assert_eq!(merged.result.config.clients, 30);
+        assert_eq!(merged.result.machine.cores, 6, "three machines of 2 cores");
+        let mut same_box = three_hosts([T0, T0 + 1_000, T0 + 2_000]);
+        for h in &mut same_box {
+            h.result.machine.hostname = "box".into();
+        }
+        let one_machine = merge(same_box).unwrap().result.machine;
+        assert_eq!(
+            (one_machine.cores, one_machine.hostname.as_str()),
+            (2, "box")
+        );
         assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
     }
 
