@@ -35,11 +35,20 @@ pub fn parse_start_at(text: &str, now: SystemTime) -> Result<SystemTime, String>
         return Err(format!(
             "--start-at {text} is already past ({} ago, by this host's clock, now {}): give a \
              time far enough ahead to start loadgen on every host",
-            format_duration(now.duration_since(at).unwrap_or_default()),
+            ago(now.duration_since(at).unwrap_or_default()),
             humantime::format_rfc3339_seconds(now)
         ));
     }
     Ok(at)
+}
+
+/// `1.50s`, or `3h 20m 5s` for longer: whole seconds are enough once it is minutes.
+fn ago(d: Duration) -> String {
+    if d < Duration::from_secs(60) {
+        format_duration(d)
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    }
 }
 
 /// The moment on this host's monotonic clock that its wall clock now says is `at`.
@@ -120,7 +129,7 @@ mod tests {
         );
         let err = |s| at(s).unwrap_err();
         assert!(
-            err("2026-11-25T17:59:00Z").contains("already past (60.00s ago"),
+            err("2026-11-25T17:59:00Z").contains("already past (1m ago"),
             "{}",
             err("2026-11-25T17:59:00Z")
         );
