@@ -354,6 +354,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             refused: 0,
             bytes_echoed: messages * msg_size as u64,
             errors: 0,
+            resets_by_peer: 0,
             loop_lag_ns: lag_p99.map(|p99| LagSummary {
                 samples: SECONDS * 1000,
                 mean: p99 / 8,
