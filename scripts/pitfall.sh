@@ -5,26 +5,37 @@
 # (offload to the blocking pool), CPU work, and the real-world forms of the mistake (reading a
 # file, querying SQLite) blocking and offloaded. Then the synchronous server against several
 # clients. Prints one table and draws the pitfall chart.
+#
+# Resumable like sweep.sh: a run already measured in full with the same settings is kept (unless
+# --force); Ctrl-C stops after the run being measured.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     cat <<'USAGE'
-usage: scripts/pitfall.sh [--quick] [--out DIR] [--clients N] [--every N] [--work-time DUR]
-                          [--file-size BYTES]
+usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every N]
+                          [--work-time DUR] [--file-size BYTES]
 
-  --quick       2s windows instead of 5s (about 3 minutes instead of 6)
+  --quick       2s windows and 500ms warm-ups instead of 5s and 1s
+  --force       measure every run again, even one already measured with these settings
   --out DIR     where result files and the chart go (default: results/pitfall)
   --clients N   concurrent clients (default: 100)
   --every N     work on every Nth message of each connection (default: 10)
   --work-time   how long sleep/block/offload/cpu work takes (default: 1ms)
   --file-size   bytes the file work reads per message (default: 1MiB)
+
+Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
+The estimate printed at the start counts warm-up + window + about 0.6 s per target and run.
 USAGE
 }
 
+start_script pitfall "$@"
 out=results/pitfall clients=100 every=10 work_time=1ms file_size=1MiB duration=5s warmup=1s
+force=0
 while (($#)); do
     case $1 in
         --quick) duration=2s warmup=500ms ;;
+        --force) force=1 ;;
         --out) out=$2; shift ;;
         --clients) clients=$2; shift ;;
         --every) every=$2; shift ;;
@@ -36,9 +47,7 @@ while (($#)); do
     shift
 done
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen -p echo-charts
-loadgen=target/release/loadgen
+build_tools
 mkdir -p "$out"
 
 targets=tokio,tokio-current,async-std,smol,threads
@@ -46,21 +55,65 @@ targets=tokio,tokio-current,async-std,smol,threads
 # for contrast), and the real-world forms of the mistake (a file read, a database query).
 waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")
 io=(none "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-offload)
-echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows"
-measure() { # GROUP WORK
-    echo "== $1: --work $2"
-    "$loadgen" --target "$targets" --clients "$clients" --work "$2" --work-every "$every" \
-        --duration "$duration" --warmup "$warmup" --output "$out/$1/${2//[:.]/_}.json" >/dev/null
-}
-for work in "${waits[@]}"; do measure wait "$work"; done
-for work in "${io[@]}"; do measure io "$work"; done
 # The synchronous server: one client is served, the others wait for a turn that never comes.
-echo "== the blocking server, 10 clients"
-"$loadgen" --target blocking --clients 10 --duration "$duration" --warmup "$warmup" \
-    --timeout 1s --output "$out/blocking.json" >/dev/null
+blocking_clients=10 blocking_timeout=1s
+
+runs=$((${#waits[@]} + ${#io[@]}))
+target_runs=$((runs * $(tr , '\n' <<<"$targets" | wc -l) + 1))
+echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows;" \
+     "$(estimate "$target_runs" "$warmup" "$duration") if nothing is measured yet"
+
+# run NAME FILE STATUS-FLAGS -- LOADGEN-FLAGS: measures one run unless FILE already holds it.
+run() {
+    local name=$1 file=$2 state
+    shift 2
+    local status_flags=()
+    while [[ $1 != -- ]]; do status_flags+=("$1"); shift; done
+    shift
+    stop_if_interrupted
+    state=missing
+    if ((force)); then
+        state="redo: --force"
+    else
+        state=$("$charts" status "$file" --duration "$duration" --warmup "$warmup" \
+            "${status_flags[@]}") || true
+    fi
+    stop_if_interrupted
+    case $state in
+        done:*) echo "== $name: kept (already measured)"; return ;;
+        redo:*) echo "== $name: measuring again: ${state#redo: }" ;;
+        *) echo "== $name" ;;
+    esac
+    local log=$out/.$(basename "$file" .json).log
+    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --output "$file" "$@"; then
+        rm -f "$log"
+    elif ((interrupted)); then
+        stop_if_interrupted
+    else
+        echo "   FAILED: $(why_failed "$log") (log: $log)"
+        failed=$((failed + 1))
+    fi
+}
+
+failed=0 start=$SECONDS
+for group in wait io; do
+    declare -n works=${group/wait/waits}
+    for work in "${works[@]}"; do
+        file=$out/$group/${work//[:.]/_}.json
+        run "$group: --work $work" "$file" --target "$targets" --clients "$clients" \
+            --work "$work" --work-every "$every" -- \
+            --target "$targets" --clients "$clients" --work "$work" --work-every "$every"
+    done
+done
+run "the blocking server, $blocking_clients clients" "$out/blocking.json" \
+    --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout" -- \
+    --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout"
+stop_if_interrupted
+echo "pitfall: measured in $((SECONDS - start))s; $failed failed"
 
 echo
 "$loadgen" table "$out/wait" "$out/io" "$out/blocking.json"
 for group in wait io; do
-    target/release/echo-charts "$out/$group" --out "$out/charts/$group" --only pitfall
+    "$charts" "$out/$group" --out "$out/charts/$group" --only pitfall
 done
+((failed == 0))
