@@ -16,6 +16,21 @@ RUN_OVERHEAD_S=0.6
 
 interrupted=0
 trap 'interrupted=1' INT TERM
+# However the script ends after Ctrl-C (at a check, or because a command it was running was
+# killed), it ends with status 130 and says how to resume.
+trap 'finish' EXIT
+finish() {
+    local status=$?
+    if ((interrupted)); then
+        echo "${script:-script}: interrupted. Every point measured in full is kept in" \
+            "${out:-its output directory}/; to resume, run the same command again:" \
+            "${invocation:-}" >&2
+        echo "${script:-script}: points cut short or measured with other settings are" \
+            "measured again." >&2
+        exit 130
+    fi
+    exit "$status"
+}
 
 # start_script NAME ARGS...: names the script in messages, remembers how it was called (to say how
 # to resume), and moves to the repository's root.
@@ -68,12 +83,9 @@ why_failed() {
     grep -m1 -E '(^|: )error: ' "$1" || tail -n1 "$1"
 }
 
-# stop_if_interrupted: after Ctrl-C, stops the script (status 130) with how to resume.
+# stop_if_interrupted: after Ctrl-C, stops the script (see finish).
 stop_if_interrupted() {
     if ((interrupted)); then
-        echo "$script: interrupted. Every point measured in full is kept in $out/; to resume," \
-            "run the same command again: $invocation" >&2
-        echo "$script: points cut short or measured with other settings are measured again." >&2
         exit 130
     fi
 }

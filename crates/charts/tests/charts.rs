@@ -550,7 +550,7 @@ fn a_saturated_load_generator_is_marked_with_a_dagger() {
 }
 
 #[test]
-fn the_timeline_shows_the_longest_stall_not_the_largest_ratio() {
+fn the_timeline_shows_the_slowest_second_not_the_largest_ratio() {
     // A run whose worst second is 100 times its typical one, but only 99 µs longer, beside the
     // fixtures' 10 ms blocking stall, 4.5 times its typical second.
     let dir = common::fixtures_copy();

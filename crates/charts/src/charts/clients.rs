@@ -66,6 +66,8 @@ impl SeriesSet<'_> {
     ) -> (Vec<Mark>, Vec<LegendEntry>) {
         let mut marks = Vec::new();
         let mut legend = Vec::new();
+        // Each target with failed points gets its own row of crosses, so none hides another.
+        let mut failed_row = 0.0;
         for s in &self.series {
             let color = palette.color(s.target);
             let dashed = dashed(s);
@@ -91,9 +93,12 @@ impl SeriesSet<'_> {
             }
             for &x in &s.failed {
                 marks.push(Mark::Failed {
-                    at: (x, y.fraction(FAILED_HEIGHT)),
+                    at: (x, y.fraction(FAILED_HEIGHT - failed_row * FAILED_ROW)),
                     color,
                 });
+            }
+            if !s.failed.is_empty() {
+                failed_row += 1.0;
             }
             legend.push(LegendEntry {
                 label: s.target.to_owned(),
@@ -135,6 +140,9 @@ impl SeriesSet<'_> {
 /// Where a failed point's cross sits: this fraction of the way up the plot, off the scale of
 /// the measured values.
 const FAILED_HEIGHT: f64 = 0.95;
+
+/// The distance between two targets' rows of crosses, as a fraction of the plot's height.
+const FAILED_ROW: f64 = 0.05;
 
 /// How far above its point a `†` sits, as a fraction of the plot's height.
 const DAGGER_LIFT: f64 = 0.07;

@@ -65,11 +65,12 @@ pub fn memory(ctx: &Context) -> Result<Vec<Figure>, NoData> {
     Ok(figures)
 }
 
-/// Whether `s`'s server ran about one thread per connection at its largest measured point.
+/// Whether `s`'s server ran about one thread per connection at its largest measured point where
+/// no client starved (a starved client may never have had its thread).
 fn thread_per_connection(s: &Series) -> bool {
     s.points
         .iter()
-        .filter(|p| p.target().connected >= MIN_CONNS_TO_JUDGE)
+        .filter(|p| p.target().connected >= MIN_CONNS_TO_JUDGE && !p.starved())
         .max_by_key(|p| p.target().connected)
         .and_then(|p| Some((p.target().server?.threads, p.target().connected)))
         .is_some_and(|(threads, conns)| threads as f64 >= THREADS_PER_CONN * conns as f64)

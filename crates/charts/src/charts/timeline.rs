@@ -23,8 +23,7 @@ const MIN_TICK_FRACTION: f64 = 0.5;
 
 /// Every target of one run, second by second: messages per second above, p99 below. The run is
 /// `--timeline-file` (and `--timeline-target`) or, by default, the one holding the target whose
-/// worst second's p99 stands furthest (in time) above its median second's, among points whose
-/// clients did not starve.
+/// worst second has the largest p99, among points whose clients did not starve.
 pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
     let o = &ctx.options;
     let candidates: Vec<&Point> = ctx
@@ -41,13 +40,12 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
         // A run whose clients starved has no stall to show: its figures leave them out.
         .filter(|p| !p.starved() || o.timeline_file.is_some() || o.timeline_target.is_some())
         .collect();
-    // The largest stall is the worst second's p99 furthest above the run's typical second's:
-    // a measure in time, so that a 1 s stall among 10,000 clients outranks a 750 µs blip
-    // that is large only as a ratio.
+    // The largest stall is the second with the largest p99, in time: a 1.5 s second among
+    // 10,000 clients outranks a 750 µs blip that is large only as a ratio to its neighbours.
     let Some((spiky, s)) = candidates
         .iter()
         .filter_map(|p| spike(p).map(|s| (*p, s)))
-        .max_by(|a, b| a.1.excess_ns.total_cmp(&b.1.excess_ns))
+        .max_by(|a, b| a.1.worst_ns.total_cmp(&b.1.worst_ns))
     else {
         let mut why = format!("no result with a timeline of {MIN_TICKS} seconds or more");
         if let Some(f) = &o.timeline_file {
@@ -172,7 +170,7 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
             plain(s.at_s)
         ),
         subtitle: format!(
-            "{}, {} clients · {file} · worst second {:.0}× the median second",
+            "{}, {} clients · {file} · worst second {:.1}× the median second",
             spiky.scenario().label(),
             spiky.clients(),
             s.ratio
@@ -201,8 +199,6 @@ struct Spike {
     at_s: f64,
     /// Its p99 over the median second's p99.
     ratio: f64,
-    /// Its p99 minus the median second's p99, in ns.
-    excess_ns: f64,
 }
 
 fn spike(p: &Point) -> Option<Spike> {
@@ -221,7 +217,6 @@ fn spike(p: &Point) -> Option<Spike> {
         worst_ns: worst.p99_ns as f64,
         at_s: worst.t_s,
         ratio: worst.p99_ns as f64 / typical,
-        excess_ns: worst.p99_ns as f64 - typical,
     })
 }
 
