@@ -8,11 +8,12 @@
 # going on to the next point, and says how to resume.
 
 # Seconds a loadgen run of one target takes beyond its warm-up and window: building the plan,
-# starting and stopping the server, connecting, writing the result. Measured on the 2-vCPU
-# reference machine (2026-11-25): `sweep.sh --quick` (48 runs of 2.5 s) took 133 s, 0.27 s more
-# per run; `pitfall.sh --quick` (51 runs of 2.5 s) took 157 s, 0.58 s more per run (its servers
-# build a file or a database first). Connecting 10,000 clients adds seconds more (see README).
-RUN_OVERHEAD_S=0.6
+# starting and stopping the server, connecting, writing the result. On 2-vCPU VMs, 2026-11-25:
+# issue 16 timed `sweep.sh --quick` at 121 s (48 runs of 2.5 s: almost nothing extra) and
+# `pitfall.sh --quick` at 155 s (51 runs: 0.5 s extra each, its servers build a file or a
+# database first); pitfall.sh --quick's own count here was 140 s (0.25 s extra each). The
+# larger figure is kept, so estimates err long. Connecting 10,000 clients adds seconds more.
+RUN_OVERHEAD_S=0.5
 
 interrupted=0
 trap 'interrupted=1' INT TERM

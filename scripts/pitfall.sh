@@ -25,7 +25,7 @@ usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every
   --file-size   bytes the file work reads per message (default: 1MiB)
 
 Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
-The estimate printed at the start counts warm-up + window + about 0.6 s per target and run.
+The estimate printed at the start counts warm-up + window + about 0.5 s per target and run.
 USAGE
 }
 

@@ -21,7 +21,7 @@ usage: scripts/sweep.sh [--quick] [--force] [--out DIR] [--targets LIST]
   --warmup     warm-up per point (default: 2s)
 
 Ctrl-C stops the sweep and keeps every point measured in full; run the same command again to
-resume. The estimate printed at the start counts warm-up + window + about 0.6 s per point.
+resume. The estimate printed at the start counts warm-up + window + about 0.5 s per point.
 USAGE
 }
 

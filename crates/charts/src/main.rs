@@ -109,10 +109,10 @@ struct DrawArgs {
     /// Client count of the single-point charts (spectrum, pitfall) [default: the one most targets were measured at]
     #[arg(long, value_name = "N")]
     at_clients: Option<usize>,
-    /// Result file of the timeline chart (path, file name or stem) [default: the run with the largest p99 spike]
+    /// Result file of the timeline chart (path, file name or stem) [default: the run whose slowest second had the largest p99]
     #[arg(long, value_name = "FILE")]
     timeline_file: Option<PathBuf>,
-    /// Target whose p99 spike picks the timeline's run [default: any]
+    /// Target whose slowest second picks the timeline's run [default: any]
     #[arg(long, value_name = "NAME")]
     timeline_target: Option<String>,
     /// Also write the Markdown table to this file
