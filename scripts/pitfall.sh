@@ -58,34 +58,58 @@ io=(none "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-o
 # The synchronous server: one client is served, the others wait for a turn that never comes.
 blocking_clients=10 blocking_timeout=1s
 
-runs=$((${#waits[@]} + ${#io[@]}))
-target_runs=$((runs * $(tr , '\n' <<<"$targets" | wc -l) + 1))
-echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows;" \
-     "$(estimate "$target_runs" "$warmup" "$duration") if nothing is measured yet"
+n_targets=$(tr , '\n' <<<"$targets" | wc -l)
 
-# run NAME FILE STATUS-FLAGS -- LOADGEN-FLAGS: measures one run unless FILE already holds it.
+# each_run FUNCTION: calls FUNCTION NAME FILE TARGETS-IN-IT FLAGS... for every run, in order.
+# FLAGS are loadgen's, and also what `echo-charts status` checks the file against.
+each_run() {
+    local group work
+    for group in wait io; do
+        local -n works=${group/wait/waits}
+        for work in "${works[@]}"; do
+            "$1" "$group: --work $work" "$out/$group/${work//[:.]/_}.json" "$n_targets" \
+                --target "$targets" --clients "$clients" --work "$work" --work-every "$every"
+        done
+    done
+    "$1" "the blocking server, $blocking_clients clients" "$out/blocking.json" 1 \
+        --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout"
+}
+
+# state_of FILE FLAGS...: `done: SUMMARY`, `missing` or `redo: WHY` (see sweep.sh's status).
+# Empty if Ctrl-C stopped echo-charts.
+state_of() {
+    local file=$1
+    shift
+    if ((force)); then
+        echo "redo: --force"
+    else
+        "$charts" status "$file" --duration "$duration" --warmup "$warmup" "$@" || true
+    fi
+}
+
+count() {
+    [[ $(state_of "$2" "${@:4}") == done:* ]] || todo=$((todo + $3))
+}
+todo=0
+each_run count
+echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows;" \
+     "$todo target runs to measure, $(estimate "$todo" "$warmup" "$duration")"
+
+# run NAME FILE TARGETS-IN-IT FLAGS...: measures one run unless FILE already holds it.
 run() {
     local name=$1 file=$2 state
-    shift 2
-    local status_flags=()
-    while [[ $1 != -- ]]; do status_flags+=("$1"); shift; done
-    shift
     stop_if_interrupted
-    state=missing
-    if ((force)); then
-        state="redo: --force"
-    else
-        state=$("$charts" status "$file" --duration "$duration" --warmup "$warmup" \
-            "${status_flags[@]}") || true
-    fi
+    state=$(state_of "$file" "${@:4}")
     stop_if_interrupted
     case $state in
         done:*) echo "== $name: kept (already measured)"; return ;;
         redo:*) echo "== $name: measuring again: ${state#redo: }" ;;
         *) echo "== $name" ;;
     esac
-    local log=$out/.$(basename "$file" .json).log
-    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --output "$file" "$@"; then
+    local log
+    log=$out/.$(basename "$file" .json).log
+    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --output "$file" \
+        "${@:4}"; then
         rm -f "$log"
     elif ((interrupted)); then
         stop_if_interrupted
@@ -96,18 +120,7 @@ run() {
 }
 
 failed=0 start=$SECONDS
-for group in wait io; do
-    declare -n works=${group/wait/waits}
-    for work in "${works[@]}"; do
-        file=$out/$group/${work//[:.]/_}.json
-        run "$group: --work $work" "$file" --target "$targets" --clients "$clients" \
-            --work "$work" --work-every "$every" -- \
-            --target "$targets" --clients "$clients" --work "$work" --work-every "$every"
-    done
-done
-run "the blocking server, $blocking_clients clients" "$out/blocking.json" \
-    --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout" -- \
-    --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout"
+each_run run
 stop_if_interrupted
 echo "pitfall: measured in $((SECONDS - start))s; $failed failed"
 
