@@ -8,11 +8,11 @@
 # going on to the next point, and says how to resume.
 
 # Seconds a loadgen run of one target takes beyond its warm-up and window: building the plan,
-# starting and stopping the server, connecting, writing the result. On 2-vCPU VMs, 2026-11-25:
-# issue 16 timed `sweep.sh --quick` at 121 s (48 runs of 2.5 s: almost nothing extra) and
-# `pitfall.sh --quick` at 155 s (51 runs: 0.5 s extra each, its servers build a file or a
-# database first); pitfall.sh --quick's own count here was 140 s (0.25 s extra each). The
-# larger figure is kept, so estimates err long. Connecting 10,000 clients adds seconds more.
+# starting and stopping the server, connecting, writing the result. Timed with --quick (2.5 s
+# per run) on 2-vCPU Intel Xeon VMs, 2026-11-25: here, sweep.sh's 48 runs took 130 s (0.2 s
+# extra each) and pitfall.sh's 51 took 133 s (0.1 s); issue 16 timed them at 121 s and 155 s
+# (0.5 s extra each for pitfall, whose servers build a file or a database first). The largest
+# is kept, so estimates err long. Connecting 10,000 clients adds seconds more.
 RUN_OVERHEAD_S=0.5
 
 interrupted=0
