@@ -81,7 +81,7 @@ measure() {
 
 # why_failed LOG: the error loadgen gave, not a table header that happens to contain "error".
 why_failed() {
-    grep -m1 -E '(^|: )error: ' "$1" || tail -n1 "$1"
+    grep -m1 -iE '(^|: )error: ' "$1" || tail -n1 "$1"
 }
 
 # stop_if_interrupted: after Ctrl-C, stops the script (see finish).
