@@ -412,6 +412,7 @@ mod tests {
             refused: 0,
             bytes_echoed: 0,
             errors: 0,
+            resets_by_peer: 0,
             loop_lag_ns: Some(LagSummary {
                 samples: 5,
                 mean: 0,
