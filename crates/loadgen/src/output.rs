@@ -128,8 +128,7 @@ pub fn results_table(runs: &[RunResult]) -> String {
         .flat_map(|r| r.targets.iter().map(move |t| (r, t)))
         .collect();
     let target_rank = |name: &str| {
-        echo_targets::ALL
-            .iter()
+        echo_targets::every()
             .position(|t| t.name == name)
             .unwrap_or(usize::MAX)
     };
