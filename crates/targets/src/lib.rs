@@ -39,7 +39,10 @@ pub fn find(name: &str) -> Option<&'static Target> {
 
 /// The program behind `target`, if it is one rather than a Rust server.
 pub fn program(target: &Target) -> Option<&'static Program> {
-    PROGRAMS.iter().copied().find(|p| p.target.name == target.name)
+    PROGRAMS
+        .iter()
+        .copied()
+        .find(|p| p.target.name == target.name)
 }
 
 /// Why `target` cannot run on this machine (a program whose interpreter or packages are
@@ -93,7 +96,11 @@ pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::p
         return std::process::ExitCode::from(2);
     };
     if let Some(program) = program(target) {
-        eprintln!("echo-server: cannot start {}: {}", target.name, program.exec(args));
+        eprintln!(
+            "echo-server: cannot start {}: {}",
+            target.name,
+            program.exec(args)
+        );
         return std::process::ExitCode::FAILURE;
     }
     echo_common::main_from(target, std::iter::once(target.binary().into()).chain(args))

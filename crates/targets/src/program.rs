@@ -110,7 +110,15 @@ impl Program {
             Ok(found) => found,
             Err(why) => return Some(why),
         };
-        let imports = format!("import {}", ["sys"].iter().chain(self.packages).copied().collect::<Vec<_>>().join(", "));
+        let imports = format!(
+            "import {}",
+            ["sys"]
+                .iter()
+                .chain(self.packages)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let ok = interpreter(&python)
             .args(["-c", &imports])
             .stdin(Stdio::null())
