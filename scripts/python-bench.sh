@@ -11,21 +11,23 @@ set -euo pipefail
 
 usage() {
     cat <<'USAGE'
-usage: scripts/python-bench.sh [--repeats N] [--duration DUR] [--out DIR] [echo] [pitfall]
+usage: scripts/python-bench.sh [--repeats N] [--duration DUR] [--out DIR] [--tables] [echo] [pitfall]
 
   --repeats N   runs of each measurement (default: 3)
   --duration    each target's measured window (default: 5s, after a 1s warm-up)
   --out DIR     where result files go (default: results/python)
+  --tables      measure nothing: print the tables of the runs already in --out
   echo|pitfall  which part to run (default: both)
 USAGE
 }
 
-repeats=3 duration=5s out=results/python parts=()
+repeats=3 duration=5s out=results/python parts=() tables_only=
 while (($#)); do
     case $1 in
         --repeats) repeats=$2; shift ;;
         --duration) duration=$2; shift ;;
         --out) out=$2; shift ;;
+        --tables) tables_only=1 ;;
         echo|pitfall) parts+=("$1") ;;
         -h|--help) usage; exit 0 ;;
         *) echo "python-bench.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
@@ -35,7 +37,7 @@ done
 ((${#parts[@]})) || parts=(echo pitfall)
 
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen
+[[ -n $tables_only ]] || cargo build --release --quiet -p loadgen
 loadgen=target/release/loadgen
 targets=(python-asyncio python-uvloop python-threads tokio-current)
 
@@ -43,6 +45,7 @@ targets=(python-asyncio python-uvloop python-threads tokio-current)
 measure() { # NAME LOADGEN-ARGS...
     local name=$1 rep order
     shift
+    [[ -z $tables_only ]] || return 0
     for ((rep = 0; rep < repeats; rep++)); do
         order=("${targets[@]:rep % 4}" "${targets[@]:0:rep % 4}")
         echo "== $name, run $((rep + 1)) of $repeats: ${order[*]}" >&2
@@ -76,12 +79,14 @@ if kind == "echo":
               f"| {cell(runs, lambda r: r['server']['rss_per_conn_bytes'], lambda v: f'{v / 1024:.1f}')} |")
 else:
     lag = lambda r, q: (r["server_summary"] or {}).get("loop_lag_ns") or {q: float("nan")}
-    print("| target | msgs/s | bystander p50 ms | bystander p99 ms | loop lag p99 ms | loop lag max ms |")
-    print("|---|---|---|---|---|---|")
+    print("| target | msgs/s | bystander p50 ms | bystander p99 ms | working p99 ms "
+          "| loop lag p99 ms | loop lag max ms |")
+    print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         by = lambda q: lambda r: (r["bystander_latency_ns"] or r["latency_ns"])[q]
         print(f"| {name} | {cell(runs, lambda r: r['msgs_per_sec'], lambda v: f'{v:,.0f}')} "
               f"| {cell(runs, by('p50'), ms)} | {cell(runs, by('p99'), ms)} "
+              f"| {cell(runs, lambda r: r['working_latency_ns']['p99'], ms)} "
               f"| {cell(runs, lambda r: lag(r, 'p99')['p99'], ms)} "
               f"| {cell(runs, lambda r: lag(r, 'max')['max'], ms)} |")
 PY
