@@ -25,8 +25,9 @@ ABOUT = "asyncio.start_server, a coroutine per connection"
 SQLITE_POOL = min(32, (os.cpu_count() or 1) + 4)
 
 
-async def make_work(work, data):
-    """The work as one coroutine function, in asyncio's idiom for each kind (None: no work)."""
+async def make_work(work, data, at_shutdown):
+    """The work as one coroutine function, in asyncio's idiom for each kind (None: no work).
+    Appends to `at_shutdown` what must be closed while the loop still runs."""
     seconds = work.seconds
     if work.kind == "none":
         return None
@@ -65,7 +66,9 @@ async def make_work(work, data):
     aiosqlite = common.require("aiosqlite")
     pool = asyncio.Queue()
     for _ in range(SQLITE_POOL):
-        pool.put_nowait(await aiosqlite.connect(data.uri, uri=True))
+        db = await aiosqlite.connect(data.uri, uri=True)
+        pool.put_nowait(db)
+        at_shutdown.append(db.close)
 
     async def sqlite_offload():
         db = await pool.get()
@@ -81,7 +84,8 @@ async def serve(config, target):
     # Set-up: the work's data, the counters, the loop-lag probe, the signals.
     loop = asyncio.get_running_loop()
     data = common.prepare(config.work)
-    work = await make_work(config.work, data)
+    at_shutdown = []
+    work = await make_work(config.work, data, at_shutdown)
     stats = common.Stats(config)
     lag = common.Lag(loop, stats)
     connections = set()
@@ -140,6 +144,8 @@ async def serve(config, target):
     if open_now:
         await asyncio.wait(open_now)
     lag.stop()
+    for close in at_shutdown:
+        await close()
     if data is not None:
         data.remove()
     common.print_summary(stats, target, lag)
