@@ -51,14 +51,14 @@ pub fn unavailable(target: &Target) -> Option<String> {
     program(target).and_then(Program::unavailable)
 }
 
-/// What `--target all` runs: every target that can run here, and a line for each that cannot,
-/// saying why and how to fix it.
+/// What `--target all` runs: every target that can run here, and a line for each that cannot
+/// (`NAME: why, and how to fix it`).
 pub fn available() -> (Vec<&'static Target>, Vec<String>) {
     let mut skipped = Vec::new();
     let targets = every()
         .filter(|t| match unavailable(t) {
             Some(why) => {
-                skipped.push(format!("skipped {}: {why}", t.name));
+                skipped.push(format!("{}: {why}", t.name));
                 false
             }
             None => true,
