@@ -114,7 +114,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// List the targets, one per line with how it works, and exit.
+    /// List the targets this machine can run, one per line with how it works, and exit (the
+    /// others, such as Python servers without their environment, are named on stderr).
     #[arg(long, exclusive = true)]
     pub list_targets: bool,
 }
