@@ -8,6 +8,7 @@ A server script holds only what its concurrency model makes different.
 """
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import re
 import socket
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 
@@ -151,13 +153,13 @@ def parse_config(about, argv=None):
 # The work's data: the same file and database as the Rust servers
 
 
-_next_temp = iter(range(1 << 62))
+_next_temp = itertools.count()
 
 
 def temp_path(kind):
     """A fresh path in the temporary directory, named as crates/common/src/work.rs names it."""
-    import tempfile
-    return os.path.join(tempfile.gettempdir(), f"echo-bench-{os.getpid()}-{kind}-{next(_next_temp)}")
+    name = f"echo-bench-{os.getpid()}-{kind}-{next(_next_temp)}"
+    return os.path.join(tempfile.gettempdir(), name)
 
 
 class DataFile:
