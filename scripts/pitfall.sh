@@ -51,6 +51,8 @@ build_tools
 mkdir -p "$out"
 
 targets=tokio,tokio-current,async-std,smol,threads
+# The article's own servers, once scripts/python-setup.sh has set them up.
+[[ -x .venv/bin/python || -n ${ECHO_BENCH_PYTHON:-} ]] && targets+=,python-asyncio,python-uvloop,python-threads
 # Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
 # for contrast), and the real-world forms of the mistake (a file read, a database query).
 waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")

@@ -108,8 +108,7 @@ pub fn table(sources: &[Source]) -> Table {
         .collect();
     if compare {
         let target_rank = |name: &str| {
-            echo_targets::ALL
-                .iter()
+            echo_targets::every()
                 .position(|t| t.name == name)
                 .unwrap_or(usize::MAX)
         };

@@ -1,5 +1,7 @@
 //! The conformance suite: one set of behaviours, written once, that every server in
-//! [`echo_targets::ALL`] must show, over real sockets on 127.0.0.1.
+//! [`echo_targets::every`] must show, over real sockets on 127.0.0.1. The Python servers run as
+//! child processes throughout, and are skipped, with a line on the terminal saying why, when
+//! their virtual environment is missing (`scripts/python-setup.sh`; CI sets it up).
 //!
 //! Each behaviour is a function taking the target; [`conformance!`] turns every (target,
 //! behaviour) pair into its own test, named `<target>::<behaviour>`, so a failure names both.
@@ -44,7 +46,9 @@ macro_rules! conformance {
         $(
             #[test]
             fn $behaviour() {
-                super::$behaviour(super::support::target($name));
+                if let Some(target) = super::support::runnable($name) {
+                    super::$behaviour(target);
+                }
             }
         )*
     };
@@ -58,6 +62,9 @@ conformance! {
         tokio_current: "tokio-current",
         async_std: "async-std",
         smol: "smol",
+        python_asyncio: "python-asyncio",
+        python_uvloop: "python-uvloop",
+        python_threads: "python-threads",
     }
     behaviours {
         echoes_every_byte_of_every_size,
@@ -79,7 +86,7 @@ conformance! {
 
 #[test]
 fn every_registered_target_is_tested() {
-    let registered: Vec<&str> = echo_targets::ALL.iter().map(|t| t.name).collect();
+    let registered: Vec<&str> = echo_targets::every().map(|t| t.name).collect();
     assert_eq!(
         registered, TESTED,
         "add the new target to the `conformance!` list"
@@ -104,7 +111,7 @@ fn echoes_every_byte_of_every_size(target: &'static Target) {
     }
     drop(client);
     eventually("the server sees the client leave", || {
-        match server.context().active() {
+        match server.active() {
             0 => Ok(()),
             n => Err(n),
         }
@@ -138,11 +145,11 @@ fn serves_200_clients_at_once(target: &'static Target) {
         for mut client in clients.drain(..) {
             client.expect_echo();
             client.echo(SIZE, 1);
-            assert_eq!(server.context().active(), 1, "one connection at a time");
+            assert_eq!(server.active(), 1, "one connection at a time");
         }
     } else {
         eventually("all 200 connections are open at once", || {
-            match server.context().active() {
+            match server.active() {
                 CLIENTS => Ok(()),
                 n => Err(n),
             }
@@ -159,7 +166,7 @@ fn serves_200_clients_at_once(target: &'static Target) {
         clients.clear();
     }
     eventually("every client's connection is closed", || {
-        match server.context().active() {
+        match server.active() {
             0 => Ok(()),
             n => Err(n),
         }
@@ -215,11 +222,9 @@ fn a_client_reset_mid_message_disturbs_no_one(target: &'static Target) {
     let mut after = Client::connect(addr);
     after.echo(65537, 2);
     drop(after);
-    eventually("every connection is closed", || {
-        match server.context().active() {
-            0 => Ok(()),
-            n => Err(n),
-        }
+    eventually("every connection is closed", || match server.active() {
+        0 => Ok(()),
+        n => Err(n),
     });
     let summary = server.stop();
     assert_eq!((summary.accepted, summary.closed), (3, 3));
@@ -320,16 +325,13 @@ fn survives_2000_connects_and_disconnects(target: &'static Target) {
     last.echo(4096, 1);
     bytes += 4096;
     drop(last);
-    eventually(
-        "the server has accepted and closed every connection",
-        || {
-            let s = server.summary_now(target);
-            match (s.accepted, s.closed) {
-                (n, m) if n == CHURN + 1 && m == n => Ok(()),
-                counts => Err(counts),
-            }
-        },
-    );
+    // The last client was served, so every earlier one was accepted before it.
+    eventually("the server has closed every connection", || {
+        match server.active() {
+            0 => Ok(()),
+            n => Err(n),
+        }
+    });
     let summary = server.stop();
     assert_eq!(summary.accepted, CHURN + 1);
     assert_eq!(summary.closed, summary.accepted);

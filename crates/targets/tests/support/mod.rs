@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_common::pattern::Pattern;
-use echo_common::{Config, Context, Running, Summary, Target};
+use echo_common::{Config, Running, Summary, Target};
 use nix::sys::signal::Signal;
 
 /// The longest any single step may take before the test gives up on the server: a guard against
@@ -30,6 +30,30 @@ pub const NOT_SERVED_WAIT: Duration = Duration::from_millis(300);
 /// The target called `name`, from the registry the suite covers.
 pub fn target(name: &str) -> &'static Target {
     echo_targets::find(name).unwrap_or_else(|| panic!("no target called '{name}'"))
+}
+
+/// Set to 1 (as CI does) to fail, rather than skip, the tests of a target this machine cannot run
+/// (a Python server without its virtual environment).
+pub const REQUIRE_ALL: &str = "ECHO_BENCH_REQUIRE_ALL";
+
+/// The target called `name` if this machine can run it. If it cannot, says so once on the
+/// terminal (past the test harness's capture, so a skip is never silent) and returns `None`;
+/// with [`REQUIRE_ALL`] set, panics instead.
+pub fn runnable(name: &str) -> Option<&'static Target> {
+    let target = target(name);
+    let Some(why) = echo_targets::unavailable(target) else {
+        return Some(target);
+    };
+    if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v == "1") {
+        panic!("{name} cannot run here and {REQUIRE_ALL}=1: {why}");
+    }
+    static SAID: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&target.name) {
+        said.push(target.name);
+        let _ = writeln!(io::stderr(), "SKIPPED conformance of {name}: {why}");
+    }
+    None
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` (and the last state seen) once
@@ -334,21 +358,35 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// A server started with [`echo_common::start`] on a port of its own. Stopped when dropped, in
 /// the background so that a server that does not stop cannot hang a test that already failed.
+/// A target that is a program of its own (a Python server) cannot run in this process: it runs
+/// as a child [`Process`] instead, and its open connections are counted from `/proc`.
 pub struct InProcess {
-    running: Option<Running>,
+    server: Server,
     addr: SocketAddr,
+}
+
+enum Server {
+    Thread(Option<Running>),
+    Child(Process),
 }
 
 impl InProcess {
     /// Starts `target` with the default configuration.
     pub fn start(target: &'static Target) -> InProcess {
+        if echo_targets::program(target).is_some() {
+            let child = Process::start(target, &[]);
+            return InProcess {
+                addr: child.addr(),
+                server: Server::Child(child),
+            };
+        }
         let config = Config::on("127.0.0.1:0".parse().unwrap());
         let running = echo_common::start(target, config)
             .unwrap_or_else(|e| panic!("{}: cannot start: {e}", target.name));
         let addr = running.addr();
         assert!(addr.ip().is_loopback());
         InProcess {
-            running: Some(running),
+            server: Server::Thread(Some(running)),
             addr,
         }
     }
@@ -358,23 +396,32 @@ impl InProcess {
         self.addr
     }
 
-    /// Its shared state.
-    pub fn context(&self) -> &Arc<Context> {
-        self.running.as_ref().expect("running").context()
-    }
-
-    /// Its statistics so far.
-    pub fn summary_now(&self, target: &Target) -> Summary {
-        self.context().summary(target.name, target.event_loop)
+    /// Connections open right now.
+    pub fn active(&self) -> usize {
+        match &self.server {
+            Server::Thread(running) => running.as_ref().expect("running").context().active(),
+            Server::Child(child) => child.connections(),
+        }
     }
 
     /// Shuts it down and returns its summary.
     pub fn stop(mut self) -> Summary {
-        let running = self.running.take().expect("running");
-        stop_in_background(running)
-            .recv_timeout(HANG_GUARD)
-            .expect("the server did not stop")
-            .expect("the server failed")
+        match &mut self.server {
+            Server::Thread(running) => stop_in_background(running.take().expect("running"))
+                .recv_timeout(HANG_GUARD)
+                .expect("the server did not stop")
+                .expect("the server failed"),
+            Server::Child(child) => {
+                child.signal(Signal::SIGTERM);
+                let (status, summary) = child.wait_for_exit();
+                assert!(
+                    status.success(),
+                    "exit status {status}; stderr: {}",
+                    child.stderr()
+                );
+                summary
+            }
+        }
     }
 }
 
@@ -388,7 +435,10 @@ fn stop_in_background(running: Running) -> mpsc::Receiver<io::Result<Summary>> {
 
 impl Drop for InProcess {
     fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
+        // A child is killed by its own `Drop`.
+        if let Server::Thread(running) = &mut self.server
+            && let Some(running) = running.take()
+        {
             let _ = stop_in_background(running).recv_timeout(HANG_GUARD);
         }
     }
@@ -572,6 +622,14 @@ impl Process {
             }
         }
         threads
+    }
+
+    /// Its open TCP connections: every socket but listeners and Unix-domain ones.
+    pub fn connections(&self) -> usize {
+        self.sockets()
+            .iter()
+            .filter(|s| !matches!(s.kind, SocketKind::TcpListener | SocketKind::Unix))
+            .count()
     }
 
     /// Its resident memory, in bytes.
