@@ -109,7 +109,7 @@ async def serve(config, target):
         connections.add(task)
         common.nodelay(writer.get_extra_info("socket"), config)
         framer = common.Framer(config.msg_size, config.work_every)
-        echoed = failed = 0
+        echoed, error = 0, None
         try:
             while data := await reader.read(config.buffer):
                 if work is not None:
@@ -122,12 +122,12 @@ async def serve(config, target):
             await writer.wait_closed()
         except asyncio.CancelledError:
             writer.transport.abort()  # Shutdown: close now, even with bytes unsent.
-        except OSError:
-            failed = 1
+        except OSError as e:
+            error = e
             writer.transport.abort()
         finally:
             connections.discard(task)
-            stats.close(echoed, failed)
+            stats.close(echoed, error)
 
     # The accept loop is asyncio's own.
     host, port = config.addr

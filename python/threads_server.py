@@ -60,7 +60,7 @@ def serve(config, target):
             sock = self.request
             common.nodelay(sock, config)
             framer = common.Framer(config.msg_size, config.work_every)
-            echoed = failed = 0
+            echoed, error = 0, None
             try:
                 while data_in := sock.recv(config.buffer):
                     if config.work.kind != "none":
@@ -68,10 +68,10 @@ def serve(config, target):
                             common.run_blocking(config.work, data)
                     sock.sendall(data_in)
                     echoed += len(data_in)
-            except OSError:
-                failed = 1
+            except OSError as e:
+                error = e
             finally:
-                stats.close(echoed, failed)
+                stats.close(echoed, error)
 
     # The accept loop is socketserver's own, on a thread of its own.
     host, port = config.addr
