@@ -33,6 +33,10 @@ pub enum Command {
     /// Print earlier results side by side: one row per target of each result file, named by
     /// its file and time.
     Table(TableArgs),
+    /// Merge the result files of one run made on several load hosts at once (each started with
+    /// the same --start-at): histograms added, counts summed, the rate over the time every host
+    /// was measuring; a row per host and the total.
+    Merge(MergeArgs),
     /// Run one target's server in the foreground, as loadgen starts it: `loadgen server TARGET
     /// [FLAGS]`; every argument goes to the server unchanged (`loadgen server tokio --help`).
     #[command(hide = true, disable_help_flag = true)]
@@ -59,6 +63,20 @@ pub struct TableArgs {
     pub format: Format,
 }
 
+/// `loadgen merge`'s flags.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Result files, one per load host.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged result here (and its .hgrm beside it).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The format of stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 fn after_help() -> String {
     format!(
         "Examples:\n  \
@@ -66,7 +84,9 @@ fn after_help() -> String {
          loadgen --target all --clients 100 --duration 5s\n  \
          loadgen --target tokio-current --clients 100 --work block:1ms --work-every 10\n  \
          loadgen --addr 127.0.0.1:8888 --clients 50      (a server you started, any language)\n  \
-         loadgen table results/                           (earlier results side by side)\n\n\
+         loadgen table results/                           (earlier results side by side)\n  \
+         loadgen --addr HOST:PORT --start-at +30s --output host1.json   (one of several hosts)\n  \
+         loadgen merge host1.json host2.json --output merged.json\n\n\
          Each run writes results/<time>-<targets>-c<clients>-m<size>[-<work>][-r<rate>].json \
          (schema echo-bench/result/v1; rewritten after every target, marked partial until the \
          run ends) and one .hgrm percentile file per target beside it, in microseconds.\n\n{}",

@@ -124,6 +124,8 @@ pub struct Settings {
     pub open_loop: bool,
     /// Persistent connections, or a churn mode.
     pub connection_mode: ConnectionMode,
+    /// `--bind`: source addresses, taken in turn by client id (empty: the kernel's choice).
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 /// What a client thread tells the coordinator.

@@ -5,6 +5,7 @@
 //! writing the result files ([`files`]) after every target; the run is printed ([`output`]) in
 //! the format asked for; [`exit`] maps how it went to the exit status.
 
+mod bind;
 mod capacity;
 mod churn;
 mod cli;
@@ -12,6 +13,7 @@ mod client;
 mod engine;
 mod exit;
 mod files;
+mod merge;
 mod output;
 mod plan;
 mod problem;
@@ -24,6 +26,7 @@ mod scheduler;
 mod search;
 mod server;
 mod sys;
+mod wallclock;
 mod warnings;
 
 use std::process::ExitCode;
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Server { args }) => return server::serve(args),
         Some(Command::Table(args)) => table(args),
+        Some(Command::Merge(args)) => merge::merge(args),
         None => load(cli.run),
     };
     match outcome {
@@ -69,9 +73,12 @@ pub fn main() -> ExitCode {
 /// A load run: flags → plan → every target, saved as it finishes → stdout → exit status.
 fn load(args: RunArgs) -> Result<Exit> {
     if args.list_targets {
-        echo_targets::ALL
+        // What `--target all` would run, so scripts can loop over it; the rest are said on stderr.
+        let (targets, skipped) = echo_targets::available();
+        targets
             .iter()
             .for_each(|t| println!("{:<14} {}", t.name, t.about));
+        skipped.iter().for_each(|line| eprintln!("Skipped {line}"));
         return Ok(Exit::Success);
     }
     let plan = Plan::from_args(args)?;

@@ -108,8 +108,7 @@ pub fn table(sources: &[Source]) -> Table {
         .collect();
     if compare {
         let target_rank = |name: &str| {
-            echo_targets::ALL
-                .iter()
+            echo_targets::every()
                 .position(|t| t.name == name)
                 .unwrap_or(usize::MAX)
         };
@@ -347,6 +346,7 @@ mod tests {
                 work_every: if work == "none" { 1 } else { 10 },
                 rate_ramp: None,
                 connection_mode: None,
+                start_at: None,
             },
             targets: targets
                 .iter()
@@ -357,6 +357,7 @@ mod tests {
                     connected: 100,
                     connect_ns: 0,
                     window_ns: 1_000_000_000,
+                    wall_window: None,
                     messages: 50_000,
                     msgs_per_sec: 50_000.0,
                     mb_per_sec: 3.2,
@@ -389,6 +390,8 @@ mod tests {
                 })
                 .collect(),
             partial: false,
+            clock: None,
+            hosts: Vec::new(),
         }
     }
 
@@ -441,6 +444,7 @@ mod tests {
             refused: 0,
             bytes_echoed: 0,
             errors: 0,
+            resets_by_peer: 0,
             loop_lag_ns: Some(LagSummary {
                 samples: 5,
                 mean: 0,

@@ -2,9 +2,9 @@
 //! plan: a flag that makes no sense, or that this machine cannot meet, is a [`PlanError`] here,
 //! before anything starts.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use echo_common::units::{format_bytes, parse_bytes, parse_duration};
@@ -128,6 +128,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_save: bool,
 
+    /// Spread the client connections over these local source addresses, taken in turn: each
+    /// adds a full ephemeral port range, for more connections to one server port than one
+    /// address allows.
+    #[arg(long, value_name = "IP[,IP...]")]
+    pub bind: Option<String>,
+
+    /// Open the measured window at this wall-clock time (RFC 3339 in UTC, or +DUR from now):
+    /// connect, wait, warm up, and measure from TIME. Give every load host the same TIME, then
+    /// `loadgen merge` their result files.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
     /// What goes to stdout: a table with notes, the result as JSON (and nothing else), or a
     /// Markdown table.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -137,7 +149,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// List the targets, one per line with how it works, and exit.
+    /// List the targets this machine can run, one per line with how it works, and exit (the
+    /// others, such as Python servers without their environment, are named on stderr).
     #[arg(long, exclusive = true)]
     pub list_targets: bool,
 }
@@ -189,6 +202,10 @@ pub struct Plan {
     pub format: Format,
     /// What is legal but probably not what the user meant, said before the run starts.
     pub warnings: Vec<Warning>,
+    /// `--start-at`: when the window opens, on this host's wall clock.
+    pub start_at: Option<SystemTime>,
+    /// `--bind`: the clients' source addresses (empty: the kernel's choice).
+    pub sources: Vec<IpAddr>,
 }
 
 /// The largest message: a benchmark of bigger ones measures memory copies, not servers.
@@ -214,6 +231,14 @@ pub enum PlanError {
         name: String,
         /// The targets there are.
         known: String,
+    },
+    /// A target this machine cannot run (a Python server without its environment).
+    #[error("target '{name}' cannot run here: {why}")]
+    Unavailable {
+        /// The name given.
+        name: String,
+        /// Why, and what to do about it.
+        why: String,
     },
     /// The same target twice in --target.
     #[error("target '{0}' is listed twice in --target")]
@@ -293,7 +318,8 @@ pub enum PlanError {
     /// More clients than local ports.
     #[error(
         "--clients {clients} needs more local ports than the {ports} in \
-         net.ipv4.ip_local_port_range ({range}); lower --clients or widen the range"
+         net.ipv4.ip_local_port_range ({range}) per source address; lower --clients, widen \
+         the range, or add source addresses with --bind"
     )]
     TooFewPorts {
         /// Clients asked for.
@@ -303,6 +329,15 @@ pub enum PlanError {
         /// The range, as the kernel prints it.
         range: String,
     },
+    /// --start-at that is not a time, or not in the future.
+    #[error("{0}")]
+    StartAt(String),
+    /// --start-at with several targets.
+    #[error("--start-at opens one window at one time: drive one target (or --addr) with it")]
+    StartAtSeveralTargets,
+    /// --bind with an address that cannot be a source.
+    #[error("{0}")]
+    Bind(String),
     /// --output without a file name.
     #[error("--output {0}: needs a file name, e.g. results/run.json")]
     OutputNotAFile(PathBuf),
@@ -368,6 +403,27 @@ impl Plan {
             return Err(PlanError::OutputNotAFile(output.clone()));
         }
 
+        let start_at = args
+            .start_at
+            .as_deref()
+            .map(|t| crate::wallclock::parse_start_at(t, SystemTime::now()))
+            .transpose()
+            .map_err(PlanError::StartAt)?;
+        if start_at.is_some() && drives.len() > 1 {
+            return Err(PlanError::StartAtSeveralTargets);
+        }
+        let sources = match &args.bind {
+            None => Vec::new(),
+            Some(list) => {
+                // A server loadgen starts listens on 127.0.0.1.
+                let server = match &drives[0] {
+                    Drive::Addr(addr) => *addr,
+                    Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+                };
+                crate::bind::parse_sources(list, server).map_err(PlanError::Bind)?
+            }
+        };
+
         let online = sys::online_cpus();
         let (server_cpus, client_cpus) = if args.no_pin || online < 2 {
             (Vec::new(), Vec::new())
@@ -397,7 +453,7 @@ impl Plan {
         if !shared.is_empty() && matches!(drives[0], Drive::Start(_)) {
             warnings.push(Warning::SharedCpus(shared));
         }
-        sys::ensure_fds_for(args.clients)?;
+        sys::ensure_fds_for(args.clients, sources.len().max(1))?;
 
         let client_threads = args
             .client_threads
@@ -444,6 +500,8 @@ impl Plan {
             output: args.output,
             format: if args.json { Format::Json } else { args.format },
             warnings,
+            start_at,
+            sources,
         })
     }
 
@@ -469,7 +527,12 @@ impl Plan {
 
 fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
     if list == "all" {
-        return Ok(echo_targets::ALL.iter().map(|t| Drive::Start(t)).collect());
+        // A target this machine cannot run (Python not set up) is skipped, not a failure.
+        let (targets, skipped) = echo_targets::available();
+        for line in skipped {
+            eprintln!("Skipped {line}");
+        }
+        return Ok(targets.into_iter().map(Drive::Start).collect());
     }
     let mut drives = Vec::new();
     for name in list.split(',').map(str::trim) {
@@ -477,6 +540,12 @@ fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
             name: name.to_owned(),
             known: echo_targets::names(),
         })?;
+        if let Some(why) = echo_targets::unavailable(target) {
+            return Err(PlanError::Unavailable {
+                name: name.to_owned(),
+                why,
+            });
+        }
         if drives.iter().any(|d: &Drive| d.name() == name) {
             return Err(PlanError::TargetTwice(name.to_owned()));
         }
@@ -520,7 +589,7 @@ mod tests {
         assert_eq!(names, ["smol", "threads"]);
         assert_eq!(
             plan(&["--target", "all"]).unwrap().drives.len(),
-            echo_targets::ALL.len()
+            echo_targets::available().0.len()
         );
     }
 
@@ -538,6 +607,9 @@ mod tests {
         assert!(
             err(&["--target", "tokio", "--addr", "127.0.0.1:1"]).contains("cannot be used with")
         );
+        assert!(err(&["--target", "tokio", "--start-at", "+0s"]).contains("already past"));
+        assert!(err(&["--target", "tokio,smol", "--start-at", "+1m"]).contains("one target"));
+        assert!(err(&["--target", "tokio", "--bind", "127.0.0.2,x"]).contains("--bind x"));
         assert!(err(&["--target", "tokio", "--find-capacity"]).contains("--slo"));
         assert!(err(&["--target", "tokio", "--slo", "p99=1ms"]).contains("--find-capacity"));
         assert!(

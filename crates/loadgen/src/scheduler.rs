@@ -71,9 +71,14 @@ pub fn new_run(plan: &Plan) -> RunResult {
             rate_ramp: plan.ramp.map(|r| r.to_string()),
             connection_mode: (plan.connection_mode != ConnectionMode::Persistent)
                 .then(|| plan.connection_mode.to_string()),
+            start_at: plan
+                .start_at
+                .map(|t| humantime::format_rfc3339(t).to_string()),
         },
         targets: Vec::new(),
         partial: true,
+        clock: Some(crate::wallclock::facts()),
+        hosts: Vec::new(),
     }
 }
 

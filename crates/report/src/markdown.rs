@@ -217,6 +217,7 @@ mod tests {
                 work_every: 1,
                 rate_ramp: None,
                 connection_mode: None,
+                start_at: None,
             },
             targets: targets
                 .iter()
@@ -227,6 +228,7 @@ mod tests {
                     connected: clients,
                     connect_ns: 0,
                     window_ns: 1_000_000_000,
+                    wall_window: None,
                     messages: rate as u64,
                     msgs_per_sec: rate,
                     mb_per_sec: 0.0,
@@ -261,6 +263,8 @@ mod tests {
                 })
                 .collect(),
             partial: false,
+            clock: None,
+            hosts: Vec::new(),
         }
     }
 

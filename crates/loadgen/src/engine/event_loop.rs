@@ -120,7 +120,13 @@ fn connect(
         while pending < settings.connect_concurrency.max(1) && next < n {
             let i = next;
             next += 1;
-            let stream = TcpStream::connect(settings.addr).and_then(|mut s| {
+            let stream = match crate::bind::source_of(&settings.sources, ids.start + i) {
+                None => TcpStream::connect(settings.addr),
+                Some(source) => {
+                    crate::bind::connect_from(source, settings.addr).map(TcpStream::from_std)
+                }
+            };
+            let stream = stream.and_then(|mut s| {
                 poll.registry().register(
                     &mut s,
                     Token(i),
@@ -555,6 +561,7 @@ mod tests {
             seconds: 1,
             open_loop: false,
             connection_mode: ConnectionMode::Per(1),
+            sources: Vec::new(),
         }
     }
 
