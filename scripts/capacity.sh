@@ -23,13 +23,13 @@ USAGE
 out=results/capacity clients=100 targets=all
 # Each capacity step is a fresh server, a warm-up and a short open-loop window.
 warmup=1s duration=2s start=20000
-ramp=20k..300k/1s ramp_duration=15s
+ramp=10k..160k/1s ramp_duration=16s
 churn_duration=5s
 while (($#)); do
     case $1 in
         --quick)
             warmup=500ms duration=1s
-            ramp=20k..300k/500ms ramp_duration=7s
+            ramp=10k..160k/500ms ramp_duration=8s
             churn_duration=2s
             ;;
         --out) out=$2; shift ;;
