@@ -26,10 +26,3 @@ pub enum Problem {
         why: String,
     },
 }
-
-impl Problem {
-    /// Whether this problem is only the user's own Ctrl-C: a stop, not a failure.
-    pub fn is_interrupt(&self) -> bool {
-        matches!(self, Problem::Interrupted)
-    }
-}
