@@ -634,9 +634,14 @@ mod tests {
 
     fn thousand_messages() -> Record {
         let mut r = Record::new(2, false, false);
-        for i in 0..1000 {
-            r.message(20_000, 20_000, false, i / 500);
+        for _ in 0..500 {
+            r.message(20_000, 20_000, false);
         }
+        r.close_seconds(1);
+        for _ in 0..500 {
+            r.message(20_000, 20_000, false);
+        }
+        r.close_seconds(2);
         r
     }
 
@@ -722,7 +727,7 @@ mod tests {
     #[test]
     fn the_open_loop_reports_its_achieved_rate_and_both_latencies() {
         let mut r = Record::new(2, true, false);
-        r.message(50_000, 10_000, false, 0);
+        r.message(50_000, 10_000, false);
         r.sent = 3000;
         let mut m = measured(r);
         m.rate = Some(1500.0);
