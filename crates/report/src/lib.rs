@@ -7,6 +7,7 @@ mod histogram;
 mod io;
 mod markdown;
 mod schema;
+pub mod stats;
 mod work;
 
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
