@@ -245,6 +245,7 @@ fn run(
             rate: None,
             work: work.spelling().into(),
             work_every: every,
+            repeat: 1,
         },
         targets: models
             .iter()
@@ -364,6 +365,8 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             }),
         }),
         histogram: encode_histogram(&all),
+        noise: None,
+        repeats: None,
     }
 }
 

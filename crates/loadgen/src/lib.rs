@@ -100,6 +100,7 @@ pub fn main(cli: Cli) -> Result<ExitCode> {
             rate: plan.rate,
             work: plan.work.to_string(),
             work_every: plan.work_every,
+            repeat: 1,
         },
         partial: was_interrupted
             || targets.iter().any(|t| t.partial)

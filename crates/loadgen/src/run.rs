@@ -302,6 +302,8 @@ pub fn run(
         }),
         server_summary,
         histogram: encode_histogram(&record.all),
+        noise: None,
+        repeats: None,
     };
     if let Some(c) = &record.first_corruption {
         progress.say(&result.target, format!("CORRUPT ECHO: {c}"));

@@ -6,6 +6,7 @@
 mod histogram;
 mod io;
 mod markdown;
+mod repeat;
 mod schema;
 pub mod stats;
 mod work;
@@ -13,5 +14,6 @@ mod work;
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
 pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
+pub use repeat::Figure;
 pub use schema::*;
 pub use work::work_rank;

@@ -242,6 +242,7 @@ mod tests {
                 rate: None,
                 work: work.into(),
                 work_every: 1,
+                repeat: 1,
             },
             targets: targets
                 .iter()
@@ -281,6 +282,8 @@ mod tests {
                     open_loop: None,
                     server_summary: None,
                     histogram: String::new(),
+                    noise: None,
+                    repeats: None,
                 })
                 .collect(),
             partial: false,
