@@ -5,6 +5,7 @@
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
 mod client;
+pub mod noise;
 mod output;
 mod plan;
 
