@@ -5,9 +5,11 @@
 //! is exported ([`output`]) as a table or JSON on stdout and as result files.
 
 mod client;
+pub mod compare;
 pub mod noise;
 mod output;
 mod plan;
+pub mod repeat;
 
 pub use plan::Cli;
 mod progress;
