@@ -9,8 +9,8 @@ use echo_common::units::format_duration;
 use echo_report::stats::{CONFIDENCE, Spread, Verdict};
 use echo_report::{Figure, RunResult, TargetResult};
 
-/// Marks a target whose throughput this run cannot tell from the fastest's.
-pub const TIE_MARK: &str = "≈";
+/// Flags a target whose throughput this run cannot tell from the fastest's.
+pub const TIE_MARK: &str = "≈ fastest";
 
 /// `figure` of `t` for a table: the value of a single run as before, or over several runs the
 /// median and the larger half-width of its interval (`101.6k ± 3.1%`). `-` if not measured.

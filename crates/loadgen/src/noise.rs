@@ -146,6 +146,40 @@ impl Snapshot {
     }
 }
 
+/// A noise reading under way: /proc/stat as the window opened.
+pub struct Meter {
+    before: Snapshot,
+}
+
+impl Meter {
+    /// Starts a reading; `None` if /proc/stat cannot be read (the meter is a help to the reader,
+    /// never a reason to fail a run).
+    pub fn start() -> Option<Meter> {
+        Snapshot::take().ok().map(|before| Meter { before })
+    }
+
+    /// Ends the reading: the noise on the CPUs in `server_cpus` and `client_cpus` (all CPUs
+    /// when neither is pinned), given the CPU time the server and loadgen used in the window.
+    pub fn stop(
+        self,
+        server_cpus: &[usize],
+        client_cpus: &[usize],
+        own: Option<Duration>,
+    ) -> Option<Noise> {
+        let after = Snapshot::take().ok()?;
+        let mut watched: Vec<usize> = server_cpus.iter().chain(client_cpus).copied().collect();
+        watched.sort_unstable();
+        watched.dedup();
+        Some(measure(
+            &self.before,
+            &after,
+            &watched,
+            own,
+            crate::sys::clock_ticks(),
+        ))
+    }
+}
+
 /// The noise over the window from `before` to `after` on `watched` CPUs (all CPUs if empty).
 /// `own` is the CPU time the server and loadgen used over the window together, `None` if the
 /// server's is unknown (then others' share is unknown too). `ticks_per_sec` is `USER_HZ`.

@@ -9,6 +9,7 @@ mod markdown;
 mod repeat;
 mod schema;
 pub mod stats;
+mod table;
 mod work;
 
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
@@ -16,4 +17,5 @@ pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
 pub use repeat::Figure;
 pub use schema::*;
+pub use table::{Align, Table};
 pub use work::work_rank;
