@@ -17,11 +17,13 @@ usage: scripts/sweep.sh [--quick] [--force] [--out DIR] [--targets LIST]
   --sizes      message sizes (default: 64 1KiB 16KiB)
   --duration   measured window per point (default: 10s)
   --warmup     warm-up per point (default: 2s)
+  --repeat N   runs per point, each with a fresh server; the result holds all of them and the
+               tables their medians with confidence intervals (default: 3)
 USAGE
 }
 
 out=results/sweep targets=all force=0
-clients="1 10 100 1000 10000" sizes="64 1KiB 16KiB" duration=10s warmup=2s
+clients="1 10 100 1000 10000" sizes="64 1KiB 16KiB" duration=10s warmup=2s repeat=3
 while (($#)); do
     case $1 in
         --quick) clients="1 10 100 1000" sizes="64 1KiB" duration=2s warmup=500ms ;;
@@ -32,6 +34,7 @@ while (($#)); do
         --sizes) sizes=$2; shift ;;
         --duration) duration=$2; shift ;;
         --warmup) warmup=$2; shift ;;
+        --repeat) repeat=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "sweep.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -54,7 +57,7 @@ seconds() { # 1.5s / 500ms / 2m -> whole seconds, rounded up
         print (s == int(s)) ? s : int(s) + 1 }'
 }
 # Per point: warm-up + window + about 2 s to start and stop the server and connect.
-per_point=$(($(seconds "$warmup") + $(seconds "$duration") + 2))
+per_point=$((($(seconds "$warmup") + $(seconds "$duration") + 2) * repeat))
 total=$((${#target_list[@]} * ${#client_list[@]} * ${#size_list[@]}))
 todo=0
 for t in "${target_list[@]}"; do for c in "${client_list[@]}"; do for s in "${size_list[@]}"; do
@@ -77,7 +80,7 @@ for t in "${target_list[@]}"; do
             fi
             log=$out/.$t-c$c-m$s.log
             if "$loadgen" --target "$t" --clients "$c" --msg-size "$s" --duration "$duration" \
-                --warmup "$warmup" --output "$file" >"$log" 2>&1; then
+                --warmup "$warmup" --repeat "$repeat" --output "$file" >"$log" 2>&1; then
                 row=$(grep -E "^$t( |$)" "$log" | tr -s ' ' | cut -d' ' -f3,7 || true)
                 echo "$label ${row%% *} msgs/s, p99 ${row##* }  ($((SECONDS - start))s elapsed)"
                 rm -f "$log"

@@ -1,4 +1,4 @@
-//! Verdicts across repeated runs: a figure with its uncertainty (`101.6k ± 3.1%`), one target
+//! Verdicts across repeated runs: a figure with its uncertainty (`101.6k±3.1%`), one target
 //! against another figure by figure (`tokio 1.11× smol [1.04–1.19]`), and which targets a table
 //! cannot tell apart from the fastest.
 
@@ -13,7 +13,7 @@ use echo_report::{Figure, RunResult, TargetResult};
 pub const TIE_MARK: &str = "≈ fastest";
 
 /// `figure` of `t` for a table: the value of a single run as before, or over several runs the
-/// median and the larger half-width of its interval (`101.6k ± 3.1%`). `-` if not measured.
+/// median and the larger half-width of its interval (`101.6k±3.1%`). `-` if not measured.
 pub fn cell(figure: Figure, t: &TargetResult) -> String {
     let Some(spread) = figure.spread(t) else {
         return "-".into();
@@ -24,7 +24,8 @@ pub fn cell(figure: Figure, t: &TargetResult) -> String {
         _ => format_duration(Duration::from_nanos(x.round() as u64)),
     };
     match spread.plus_minus().filter(|_| spread.n > 1) {
-        Some(pm) => format!("{} ± {:.1}%", value(spread.median), pm * 100.0),
+        // No spaces, so that scripts splitting a table row on blanks find every column.
+        Some(pm) => format!("{}±{:.1}%", value(spread.median), pm * 100.0),
         None => value(spread.median),
     }
 }
@@ -240,7 +241,7 @@ mod tests {
             &[100_000.0, 101_600.0, 98_000.0, 103_000.0, 101_000.0],
         );
         // Five runs: min…max; the larger half-width is 101.0k - 98.0k = 3.0%.
-        assert_eq!(cell(Figure::MsgsPerSec, &t), "101.0k ± 3.0%");
+        assert_eq!(cell(Figure::MsgsPerSec, &t), "101.0k±3.0%");
         let note = interval_note(std::slice::from_ref(&t)).unwrap();
         assert!(
             note.contains("5 runs allow only min…max, a 93.8% interval"),

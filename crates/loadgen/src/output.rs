@@ -208,6 +208,12 @@ pub fn table(sources: &[Source]) -> Table {
         if tied {
             flags.push(TIE_MARK);
         }
+        // Earlier runs side by side say only that a window was noisy; a run just measured says
+        // how, in a note.
+        let noise = noise_notes(r);
+        if compare && !noise.is_empty() {
+            flags.push("noisy");
+        }
         // Repeated runs: the median over them, with its interval.
         let repeated = r.runs().len() > 1;
         let spread = |f: Figure| repeated.then(|| compare::cell(f, r));
@@ -228,10 +234,10 @@ pub fn table(sources: &[Source]) -> Table {
             spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
             full.then(|| format!("{:.1}", r.mb_per_sec)),
             spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
-            lat(all, |l| l.p90).filter(|_| full && !repeated),
+            lat(all, |l| l.p90).filter(|_| full),
             spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
-            lat(all, |l| l.p999).filter(|_| full && !repeated),
-            lat(all, |l| l.max).filter(|_| !repeated),
+            lat(all, |l| l.p999).filter(|_| full),
+            lat(all, |l| l.max),
             spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
             lat(r.bystander_latency_ns, |l| l.p99),
             lat(r.working_latency_ns, |l| l.p99),
@@ -247,7 +253,9 @@ pub fn table(sources: &[Source]) -> Table {
             t.notes
                 .extend(notes(r).into_iter().map(|n| format!("  {}: {n}", r.target)));
         }
-        t.notes.extend(noise_notes(r));
+        if full {
+            t.notes.extend(noise);
+        }
     }
     let targets: Vec<TargetResult> = rows.iter().map(|(_, r)| (*r).clone()).collect();
     t.notes.extend(compare::interval_note(&targets));

@@ -117,7 +117,7 @@ fn widest_k(pmf: &[f64], k_max: usize) -> (usize, f64) {
     (k, confidence(k).max(0.0))
 }
 
-/// A figure over repeated runs: what a table prints as `101.6k ± 3.1%`.
+/// A figure over repeated runs: what a table prints as `101.6k±3.1%`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     /// Repetitions.
@@ -149,7 +149,7 @@ impl Spread {
     }
 
     /// The interval's larger half-width as a fraction of the median (the `3.1%` of
-    /// `101.6k ± 3.1%`); `None` for a median of zero.
+    /// `101.6k±3.1%`); `None` for a median of zero.
     pub fn plus_minus(&self) -> Option<f64> {
         let half = (self.interval.hi - self.median).max(self.median - self.interval.lo);
         (self.median != 0.0).then(|| half / self.median.abs())
