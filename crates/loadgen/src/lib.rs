@@ -69,9 +69,12 @@ pub fn main() -> ExitCode {
 /// A load run: flags → plan → every target, saved as it finishes → stdout → exit status.
 fn load(args: RunArgs) -> Result<Exit> {
     if args.list_targets {
-        echo_targets::ALL
+        // What `--target all` would run, so scripts can loop over it; the rest are said on stderr.
+        let (targets, skipped) = echo_targets::available();
+        targets
             .iter()
             .for_each(|t| println!("{:<14} {}", t.name, t.about));
+        skipped.iter().for_each(|line| eprintln!("Skipped {line}"));
         return Ok(Exit::Success);
     }
     let plan = Plan::from_args(args)?;

@@ -111,8 +111,7 @@ pub fn table(sources: &[Source]) -> Table {
         .collect();
     if compare {
         let target_rank = |name: &str| {
-            echo_targets::ALL
-                .iter()
+            echo_targets::every()
                 .position(|t| t.name == name)
                 .unwrap_or(usize::MAX)
         };
@@ -502,6 +501,7 @@ mod tests {
             refused: 0,
             bytes_echoed: 0,
             errors: 0,
+            resets_by_peer: 0,
             loop_lag_ns: Some(LagSummary {
                 samples: 5,
                 mean: 0,

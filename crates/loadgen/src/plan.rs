@@ -124,7 +124,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "TARGET")]
     pub baseline: Option<String>,
 
-    /// List the targets, one per line with how it works, and exit.
+    /// List the targets this machine can run, one per line with how it works, and exit (the
+    /// others, such as Python servers without their environment, are named on stderr).
     #[arg(long, exclusive = true)]
     pub list_targets: bool,
 }
@@ -205,6 +206,14 @@ pub enum PlanError {
         name: String,
         /// The targets there are.
         known: String,
+    },
+    /// A target this machine cannot run (a Python server without its environment).
+    #[error("target '{name}' cannot run here: {why}")]
+    Unavailable {
+        /// The name given.
+        name: String,
+        /// Why, and what to do about it.
+        why: String,
     },
     /// The same target twice in --target.
     #[error("target '{0}' is listed twice in --target")]
@@ -467,7 +476,12 @@ impl Plan {
 
 fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
     if list == "all" {
-        return Ok(echo_targets::ALL.iter().map(|t| Drive::Start(t)).collect());
+        // A target this machine cannot run (Python not set up) is skipped, not a failure.
+        let (targets, skipped) = echo_targets::available();
+        for line in skipped {
+            eprintln!("Skipped {line}");
+        }
+        return Ok(targets.into_iter().map(Drive::Start).collect());
     }
     let mut drives = Vec::new();
     for name in list.split(',').map(str::trim) {
@@ -475,6 +489,12 @@ fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
             name: name.to_owned(),
             known: echo_targets::names(),
         })?;
+        if let Some(why) = echo_targets::unavailable(target) {
+            return Err(PlanError::Unavailable {
+                name: name.to_owned(),
+                why,
+            });
+        }
         if drives.iter().any(|d: &Drive| d.name() == name) {
             return Err(PlanError::TargetTwice(name.to_owned()));
         }
@@ -518,7 +538,7 @@ mod tests {
         assert_eq!(names, ["smol", "threads"]);
         assert_eq!(
             plan(&["--target", "all"]).unwrap().drives.len(),
-            echo_targets::ALL.len()
+            echo_targets::available().0.len()
         );
     }
 

@@ -21,13 +21,14 @@ pub fn p99(ctx: &Context) -> Result<Vec<Figure>, NoData> {
             let max = all().fold(0.0, f64::max);
             let min = all().fold(f64::INFINITY, f64::min);
             let unit = TimeUnit::for_max_ns(max);
-            let (mut marks, legend) = set.lines(&ctx.palette, |v| unit.of(v), |_| false);
-            marks.extend(set.whiskers(&ctx.palette, p99, |v| unit.of(v)));
             let y_desc = format!("p99 round-trip latency ({}, log scale)", unit.name);
+            let y = Axis::decades(y_desc, unit.of(min), unit.of(max), plain);
+            let (mut marks, legend) = set.lines(&ctx.palette, |v| unit.of(v), |_| false, &y);
+            marks.extend(set.whiskers(&ctx.palette, p99, |v| unit.of(v)));
             let panel = Panel {
                 title: None,
                 x: set.clients_axis(),
-                y: Axis::decades(y_desc, unit.of(min), unit.of(max), plain),
+                y,
                 marks,
             };
             set.figure(

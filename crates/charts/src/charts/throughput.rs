@@ -21,12 +21,13 @@ pub fn throughput(ctx: &Context) -> Result<Vec<Figure>, NoData> {
                 .values()
                 .chain(set.interval_bounds(rate))
                 .fold(0.0, f64::max);
-            let (mut marks, legend) = set.lines(&ctx.palette, |v| v, |_| false);
+            let y = Axis::from_zero("round trips per second (msgs/s)", max, si);
+            let (mut marks, legend) = set.lines(&ctx.palette, |v| v, |_| false, &y);
             marks.extend(set.whiskers(&ctx.palette, rate, |v| v));
             let panel = Panel {
                 title: None,
                 x: set.clients_axis(),
-                y: Axis::from_zero("round trips per second (msgs/s)", max, si),
+                y,
                 marks,
             };
             set.figure(
