@@ -1,23 +1,24 @@
 //! The load generator: drives echo servers and measures them.
 //!
 //! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; the
-//! [`scheduler`] runs each target ([`run`]) into a plain-data [`echo_report::TargetResult`],
-//! writing the result files ([`files`]) after every target; the run is printed ([`output`]) in
-//! the format asked for; [`exit`] maps how it went to the exit status.
+//! [`scheduler`] runs each target ([`run`], with a [`noise`] reading of its window) into a
+//! plain-data [`echo_report::TargetResult`], in rounds under `--repeat` ([`repeat`]), writing the
+//! result files ([`files`]) after every run; the run is printed ([`output`]) in the format asked
+//! for, with verdicts between targets ([`compare`]); [`exit`] maps how it went to the exit status.
 
 mod cli;
 mod client;
-pub mod compare;
+mod compare;
 mod engine;
 mod exit;
 mod files;
-pub mod noise;
+mod noise;
 mod output;
 mod plan;
 mod problem;
 mod progress;
 mod record;
-pub mod repeat;
+mod repeat;
 mod run;
 mod schedule;
 mod scheduler;

@@ -140,8 +140,9 @@ impl Snapshot {
             .context("cannot parse /proc/stat")
     }
 
-    /// From /proc/stat's text (for tests and recorded runs).
-    pub fn parse(text: &str) -> Result<Snapshot> {
+    /// From /proc/stat's text.
+    #[cfg(test)]
+    fn parse(text: &str) -> Result<Snapshot> {
         parse_proc_stat(text).map(Snapshot)
     }
 }
