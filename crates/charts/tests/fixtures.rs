@@ -285,6 +285,7 @@ fn run(
             work: work.spelling().into(),
             work_every: every,
             repeat: 1,
+            start_at: None,
         },
         targets: models
             .iter()
@@ -292,6 +293,8 @@ fn run(
             .map(|(i, m)| target(m, msg_size, clients, work, seed + i as u64))
             .collect(),
         partial: false,
+        clock: None,
+        hosts: Vec::new(),
     }
 }
 
@@ -351,6 +354,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         connected: clients,
         connect_ns: (c * 2_000.0) as u64 + 150_000,
         window_ns: SECONDS * 1_000_000_000,
+        wall_window: None,
         messages,
         msgs_per_sec: messages as f64 / SECONDS as f64,
         mb_per_sec: messages as f64 * msg_size as f64 / SECONDS as f64 / 1e6,

@@ -37,6 +37,10 @@ pub enum Command {
     /// target of A over the same target of B (or the only target of each), with a confidence
     /// interval from their repeated runs, saying plainly when it includes 1.
     Compare(CompareArgs),
+    /// Merge the result files of one run made on several load hosts at once (each started with
+    /// the same --start-at): histograms added, counts summed, the rate over the time every host
+    /// was measuring; a row per host and the total.
+    Merge(MergeArgs),
     /// Run one target's server in the foreground, as loadgen starts it: `loadgen server TARGET
     /// [FLAGS]`; every argument goes to the server unchanged (`loadgen server tokio --help`).
     #[command(hide = true, disable_help_flag = true)]
@@ -74,6 +78,20 @@ pub struct CompareArgs {
     pub b: PathBuf,
 }
 
+/// `loadgen merge`'s flags.
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Result files, one per load host.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the merged result here (and its .hgrm beside it).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The format of stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 fn after_help() -> String {
     format!(
         "Examples:\n  \
@@ -83,7 +101,9 @@ fn after_help() -> String {
          loadgen --addr 127.0.0.1:8888 --clients 50      (a server you started, any language)\n  \
          loadgen table results/                           (earlier results side by side)\n  \
          loadgen --target tokio,smol --repeat 5           (medians, intervals and a verdict)\n  \
-         loadgen compare new.json old.json                (every figure, with its interval)\n\n\
+         loadgen compare new.json old.json                (every figure, with its interval)\n  \
+         loadgen --addr HOST:PORT --start-at +30s --output host1.json   (one of several hosts)\n  \
+         loadgen merge host1.json host2.json --output merged.json\n\n\
          Each run writes results/<time>-<targets>-c<clients>-m<size>[-<work>][-r<rate>].json \
          (schema echo-bench/result/v2; rewritten after every target, marked partial until the \
          run ends) and one .hgrm percentile file per target beside it, in microseconds.\n\n{}",

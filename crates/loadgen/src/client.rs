@@ -107,6 +107,8 @@ pub struct Settings {
     pub seconds: usize,
     /// Whether this is an open-loop run.
     pub open_loop: bool,
+    /// `--bind`: source addresses, taken in turn by client id (empty: the kernel's choice).
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 /// What a client thread tells the coordinator.

@@ -28,18 +28,7 @@ impl ResultFiles {
     pub fn prepare(plan: &Plan, run: &RunResult) -> Result<Self, PlanError> {
         let place = match (&plan.output, &plan.results_dir) {
             (_, None) => None,
-            (Some(output), Some(_)) => {
-                let dir = match output.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-                    _ => PathBuf::from("."),
-                };
-                let stem = output
-                    .file_stem()
-                    .ok_or_else(|| PlanError::OutputNotAFile(output.clone()))?
-                    .to_string_lossy()
-                    .into_owned();
-                Some((dir, stem))
-            }
+            (Some(output), Some(_)) => Some(place_at(output)?),
             (None, Some(dir)) => {
                 let names: Vec<String> = plan.drives.iter().map(|d| d.name()).collect();
                 Some((dir.clone(), file_stem(run, &names)))
@@ -49,6 +38,13 @@ impl ResultFiles {
             check_writable(dir)?;
         }
         Ok(ResultFiles { place })
+    }
+
+    /// Files at exactly `output` (as `loadgen merge --output` writes), checked writable now.
+    pub fn at(output: &Path) -> Result<Self, PlanError> {
+        let place = place_at(output)?;
+        check_writable(&place.0)?;
+        Ok(ResultFiles { place: Some(place) })
     }
 
     /// The JSON result's path, if the run writes one.
@@ -78,6 +74,20 @@ impl ResultFiles {
         })
         .with_context(|| format!("cannot write {}", json.display()))
     }
+}
+
+/// The folder and file stem of `output`.
+fn place_at(output: &Path) -> Result<(PathBuf, String), PlanError> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let stem = output
+        .file_stem()
+        .ok_or_else(|| PlanError::OutputNotAFile(output.to_owned()))?
+        .to_string_lossy()
+        .into_owned();
+    Ok((dir, stem))
 }
 
 /// Creates `dir` if need be and writes (then removes) a file in it.

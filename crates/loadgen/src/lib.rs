@@ -6,12 +6,14 @@
 //! result files ([`files`]) after every run; the run is printed ([`output`]) in the format asked
 //! for, with verdicts between targets ([`compare`]); [`exit`] maps how it went to the exit status.
 
+mod bind;
 mod cli;
 mod client;
 mod compare;
 mod engine;
 mod exit;
 mod files;
+mod merge;
 mod noise;
 mod output;
 mod plan;
@@ -24,6 +26,7 @@ mod schedule;
 mod scheduler;
 mod server;
 mod sys;
+mod wallclock;
 mod warnings;
 
 use std::process::ExitCode;
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
         Some(Command::Server { args }) => return server::serve(args),
         Some(Command::Table(args)) => table(args),
         Some(Command::Compare(args)) => compare_files(args),
+        Some(Command::Merge(args)) => merge::merge(args),
         None => load(cli.run),
     };
     match outcome {

@@ -407,6 +407,7 @@ mod tests {
                 work: work.into(),
                 work_every: if work == "none" { 1 } else { 10 },
                 repeat: 1,
+                start_at: None,
             },
             targets: targets
                 .iter()
@@ -417,6 +418,7 @@ mod tests {
                     connected: 100,
                     connect_ns: 0,
                     window_ns: 1_000_000_000,
+                    wall_window: None,
                     messages: 50_000,
                     msgs_per_sec: 50_000.0,
                     mb_per_sec: 3.2,
@@ -449,6 +451,8 @@ mod tests {
                 })
                 .collect(),
             partial: false,
+            clock: None,
+            hosts: Vec::new(),
         }
     }
 

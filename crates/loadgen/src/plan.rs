@@ -2,9 +2,9 @@
 //! plan: a flag that makes no sense, or that this machine cannot meet, is a [`PlanError`] here,
 //! before anything starts.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use echo_common::units::{format_bytes, parse_bytes, parse_duration};
@@ -105,6 +105,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_save: bool,
 
+    /// Spread the client connections over these local source addresses, taken in turn: each
+    /// adds a full ephemeral port range, for more connections to one server port than one
+    /// address allows.
+    #[arg(long, value_name = "IP[,IP...]")]
+    pub bind: Option<String>,
+
+    /// Open the measured window at this wall-clock time (RFC 3339 in UTC, or +DUR from now):
+    /// connect, wait, warm up, and measure from TIME. Give every load host the same TIME, then
+    /// `loadgen merge` their result files.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+
     /// What goes to stdout: a table with notes, the result as JSON (and nothing else), or a
     /// Markdown table.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -176,6 +188,10 @@ pub struct Plan {
     pub baseline: String,
     /// What is legal but probably not what the user meant, said before the run starts.
     pub warnings: Vec<Warning>,
+    /// `--start-at`: when the window opens, on this host's wall clock.
+    pub start_at: Option<SystemTime>,
+    /// `--bind`: the clients' source addresses (empty: the kernel's choice).
+    pub sources: Vec<IpAddr>,
 }
 
 /// The most runs of each target `--repeat` takes: 50 runs a side keep the exact interval of a
@@ -298,7 +314,8 @@ pub enum PlanError {
     /// More clients than local ports.
     #[error(
         "--clients {clients} needs more local ports than the {ports} in \
-         net.ipv4.ip_local_port_range ({range}); lower --clients or widen the range"
+         net.ipv4.ip_local_port_range ({range}) per source address; lower --clients, widen \
+         the range, or add source addresses with --bind"
     )]
     TooFewPorts {
         /// Clients asked for.
@@ -308,6 +325,15 @@ pub enum PlanError {
         /// The range, as the kernel prints it.
         range: String,
     },
+    /// --start-at that is not a time, or not in the future.
+    #[error("{0}")]
+    StartAt(String),
+    /// --start-at with several targets.
+    #[error("--start-at opens one window at one time: drive one target (or --addr) with it")]
+    StartAtSeveralTargets,
+    /// --bind with an address that cannot be a source.
+    #[error("{0}")]
+    Bind(String),
     /// --output without a file name.
     #[error("--output {0}: needs a file name, e.g. results/run.json")]
     OutputNotAFile(PathBuf),
@@ -380,6 +406,27 @@ impl Plan {
             return Err(PlanError::OutputNotAFile(output.clone()));
         }
 
+        let start_at = args
+            .start_at
+            .as_deref()
+            .map(|t| crate::wallclock::parse_start_at(t, SystemTime::now()))
+            .transpose()
+            .map_err(PlanError::StartAt)?;
+        if start_at.is_some() && drives.len() > 1 {
+            return Err(PlanError::StartAtSeveralTargets);
+        }
+        let sources = match &args.bind {
+            None => Vec::new(),
+            Some(list) => {
+                // A server loadgen starts listens on 127.0.0.1.
+                let server = match &drives[0] {
+                    Drive::Addr(addr) => *addr,
+                    Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+                };
+                crate::bind::parse_sources(list, server).map_err(PlanError::Bind)?
+            }
+        };
+
         let online = sys::online_cpus();
         let (server_cpus, client_cpus) = if args.no_pin || online < 2 {
             (Vec::new(), Vec::new())
@@ -409,7 +456,7 @@ impl Plan {
         if !shared.is_empty() && matches!(drives[0], Drive::Start(_)) {
             warnings.push(Warning::SharedCpus(shared));
         }
-        sys::ensure_fds_for(args.clients)?;
+        sys::ensure_fds_for(args.clients, sources.len().max(1))?;
 
         let client_threads = args
             .client_threads
@@ -451,6 +498,8 @@ impl Plan {
             repeat: args.repeat,
             baseline,
             warnings,
+            start_at,
+            sources,
         })
     }
 
@@ -556,6 +605,9 @@ mod tests {
         assert!(
             err(&["--target", "tokio", "--addr", "127.0.0.1:1"]).contains("cannot be used with")
         );
+        assert!(err(&["--target", "tokio", "--start-at", "+0s"]).contains("already past"));
+        assert!(err(&["--target", "tokio,smol", "--start-at", "+1m"]).contains("one target"));
+        assert!(err(&["--target", "tokio", "--bind", "127.0.0.2,x"]).contains("--bind x"));
     }
 
     #[test]

@@ -19,6 +19,17 @@ pub enum Problem {
     /// The server could not be stopped cleanly.
     #[error("{0}")]
     ServerStop(String),
+    /// `--start-at`: connecting was not over by the time the window was to open.
+    #[error(
+        "connecting ended {late} after --start-at {at}: the window could not open on time; \
+         give a later --start-at"
+    )]
+    LateForStart {
+        /// How late.
+        late: String,
+        /// The start asked for.
+        at: String,
+    },
     /// The result holds no measurement: the window never opened, or not one reply came back.
     #[error("nothing was measured: {why}")]
     NothingMeasured {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use echo_report::{
-    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
+    ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, WallWindow, encode_histogram,
 };
 
 use crate::client::{Event, STOP, Settings, Shared, WARMUP};
@@ -20,6 +20,7 @@ use crate::progress::Progress;
 use crate::record::Record;
 use crate::server::ServerProcess;
 use crate::sys::ProcStat;
+use crate::wallclock;
 
 /// How often the coordinator looks at the clock, Ctrl-C and the server while it waits.
 const POLL: Duration = Duration::from_millis(50);
@@ -87,6 +88,7 @@ pub fn run(
         connect_concurrency: plan.connect_concurrency.div_ceil(plan.client_threads),
         seconds: plan.duration.as_secs_f64().ceil() as usize,
         open_loop: plan.rate.is_some(),
+        sources: plan.sources.clone(),
     };
     progress.say(&name, format!("connecting {} clients", plan.clients));
     let connect_start = Instant::now();
@@ -176,26 +178,37 @@ pub fn run(
 
     // Warm-up, then the window. Nothing before `window_start` is recorded.
     let mut window = None;
+    let mut wall_window = None;
     if problem.is_none() {
         if let Some(rate) = plan.rate {
             shared.set_rate_per_conn(rate / connected as f64);
         }
-        shared.set_phase(WARMUP);
-        progress.phase(&name, "warm-up", plan.warmup);
-        problem = wait(
-            plan.warmup,
-            &shared,
-            &mut server,
-            interrupted,
-            progress,
-            |_| None,
-        );
+        let mut warmup = plan.warmup;
+        if let Some(at) = plan.start_at {
+            (warmup, problem) = wait_for_start(
+                &name,
+                at,
+                plan.warmup,
+                &shared,
+                &mut server,
+                interrupted,
+                progress,
+            );
+        }
+        if problem.is_none() {
+            shared.set_phase(WARMUP);
+            progress.phase(&name, "warm-up", warmup);
+            problem = wait(warmup, &shared, &mut server, interrupted, progress, |_| {
+                None
+            });
+        }
     }
     let mut client_before = client_idle;
     let mut server_before = server_idle;
     let mut meter = None;
     if problem.is_none() {
         let start = shared.open_window();
+        let wall_start = wallclock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
         meter = crate::noise::Meter::start();
@@ -213,6 +226,10 @@ pub fn run(
             },
         );
         window = Some(start.elapsed());
+        wall_window = Some(WallWindow {
+            start_unix_ns: wallclock::unix_ns(wall_start),
+            end_unix_ns: wallclock::unix_ns(SystemTime::now()),
+        });
     }
     shared.set_phase(STOP);
     progress.finish();
@@ -278,6 +295,7 @@ pub fn run(
         connected,
         connect: connect_time,
         window: window.unwrap_or_default(),
+        wall_window,
         record,
         connect_failures,
         msg_size: plan.msg_size,
@@ -351,6 +369,8 @@ pub struct Measured {
     pub connect: Duration,
     /// The measured window; zero if it never opened.
     pub window: Duration,
+    /// The same window on the wall clock, if it opened.
+    pub wall_window: Option<WallWindow>,
     /// Every client thread's record, merged.
     pub record: Record,
     /// The connect phase's failures.
@@ -417,6 +437,7 @@ pub fn summarize(m: Measured) -> Summary {
         connected: m.connected,
         connect_ns: m.connect.as_nanos() as u64,
         window_ns: m.window.as_nanos() as u64,
+        wall_window: m.wall_window,
         messages,
         msgs_per_sec: per_sec(messages as f64),
         mb_per_sec: per_sec(messages as f64 * m.msg_size as f64) / 1e6,
@@ -513,6 +534,52 @@ fn wait(
     }
 }
 
+/// `--start-at`: waits, connected, until the warm-up must begin for the window to open at `at`;
+/// returns the warm-up left (shorter than asked if connecting ran late) and why it stopped
+/// early, if it did.
+fn wait_for_start(
+    name: &str,
+    at: SystemTime,
+    warmup: Duration,
+    shared: &Shared,
+    server: &mut Option<ServerProcess>,
+    interrupted: &AtomicBool,
+    progress: &mut Progress,
+) -> (Duration, Option<Problem>) {
+    let opens = wallclock::instant_of(at);
+    let now = Instant::now();
+    if now >= opens {
+        let problem = Problem::LateForStart {
+            late: echo_common::units::format_duration(now - opens),
+            at: humantime::format_rfc3339_millis(at).to_string(),
+        };
+        return (Duration::ZERO, Some(problem));
+    }
+    let warm_from = opens.checked_sub(warmup).unwrap_or(now);
+    if warm_from > now {
+        progress.phase(name, "waiting for --start-at", warm_from - now);
+        if let Some(p) = wait(
+            warm_from - now,
+            shared,
+            server,
+            interrupted,
+            progress,
+            |_| None,
+        ) {
+            return (Duration::ZERO, Some(p));
+        }
+    } else {
+        progress.say(
+            name,
+            format!(
+                "connecting ran into the warm-up: {} of warm-up left before --start-at",
+                echo_common::units::format_duration(opens - now)
+            ),
+        );
+    }
+    (opens.saturating_duration_since(Instant::now()), None)
+}
+
 fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) -> Option<Problem> {
     if interrupted.load(Relaxed) {
         return Some(Problem::Interrupted);
@@ -572,6 +639,7 @@ mod tests {
             connected: 10,
             connect: SEC / 10,
             window: 2 * SEC,
+            wall_window: None,
             record,
             connect_failures: Record::new(0, false, false),
             msg_size: 64,

@@ -70,9 +70,14 @@ pub fn new_run(plan: &Plan) -> RunResult {
             work: plan.work.to_string(),
             work_every: plan.work_every,
             repeat: plan.repeat,
+            start_at: plan
+                .start_at
+                .map(|t| humantime::format_rfc3339(t).to_string()),
         },
         targets: Vec::new(),
         partial: true,
+        clock: Some(crate::wallclock::facts()),
+        hosts: Vec::new(),
     }
 }
 

@@ -76,8 +76,9 @@ pub fn pin_current_thread(cpus: &[usize]) -> Result<()> {
 const FD_HEADROOM: u64 = 64;
 
 /// Raises the soft descriptor limit to the hard one (children inherit it), then checks that
-/// `clients` connections fit in it and in the local port range; refuses with what to do if not.
-pub fn ensure_fds_for(clients: usize) -> Result<(), PlanError> {
+/// `clients` connections fit in it and in the local port range (once per source address, with
+/// `--bind`); refuses with what to do if not.
+pub fn ensure_fds_for(clients: usize, sources: usize) -> Result<(), PlanError> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, u64::MAX));
     if soft < hard {
         // If this fails the check below still tells the truth about what fits.
@@ -100,7 +101,7 @@ pub fn ensure_fds_for(clients: usize) -> Result<(), PlanError> {
             Some((it.next()??, it.next()??))
         })
     {
-        let ports = hi.saturating_sub(lo) + 1;
+        let ports = (hi.saturating_sub(lo) + 1) * sources;
         if clients > ports {
             return Err(PlanError::TooFewPorts {
                 clients,
@@ -238,11 +239,11 @@ mod tests {
 
     #[test]
     fn too_many_clients_are_refused_with_the_limit() {
-        let err = format!("{:#}", ensure_fds_for(10_000_000).unwrap_err());
+        let err = format!("{:#}", ensure_fds_for(10_000_000, 1).unwrap_err());
         assert!(
             err.contains("hard limit") && err.contains("ulimit -Hn"),
             "{err}"
         );
-        ensure_fds_for(10).unwrap();
+        ensure_fds_for(10, 1).unwrap();
     }
 }

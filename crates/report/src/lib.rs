@@ -6,6 +6,7 @@
 mod histogram;
 mod io;
 mod markdown;
+mod merge;
 mod repeat;
 mod schema;
 pub mod stats;
@@ -15,6 +16,7 @@ mod work;
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
 pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
+pub use merge::{MIN_OVERLAP, MergeError, Merged, merge};
 pub use repeat::Figure;
 pub use schema::*;
 pub use table::{Align, Table};

@@ -234,6 +234,7 @@ mod tests {
                 work: work.into(),
                 work_every: 1,
                 repeat: 1,
+                start_at: None,
             },
             targets: targets
                 .iter()
@@ -244,6 +245,7 @@ mod tests {
                     connected: clients,
                     connect_ns: 0,
                     window_ns: 1_000_000_000,
+                    wall_window: None,
                     messages: rate as u64,
                     msgs_per_sec: rate,
                     mb_per_sec: 0.0,
@@ -278,6 +280,8 @@ mod tests {
                 })
                 .collect(),
             partial: false,
+            clock: None,
+            hosts: Vec::new(),
         }
     }
 

@@ -123,6 +123,7 @@ mod tests {
             connected: 100,
             connect_ns: 0,
             window_ns: 1_000_000_000,
+            wall_window: None,
             messages: msgs_per_sec as u64,
             msgs_per_sec,
             mb_per_sec: 0.0,

@@ -31,6 +31,33 @@ pub struct RunResult {
     pub targets: Vec<TargetResult>,
     /// True if the run was cut short (Ctrl-C, a deadline): figures cover what was measured.
     pub partial: bool,
+    /// What this host's clock could say about itself, for runs on several hosts (absent in
+    /// files written before it was recorded).
+    #[serde(default)]
+    pub clock: Option<Clock>,
+    /// A merge of several hosts' runs (`loadgen merge`): each host's own result, as read.
+    /// Empty for a run on one host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostRun>,
+}
+
+/// The local clock, as far as it can be read cheaply. Windows of several hosts line up only as
+/// well as their clocks agree; this says how far to trust that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// The kernel's clock source (`tsc`, `kvm-clock`, ...), if readable.
+    pub source: Option<String>,
+    /// Whether the system says its clock is synchronised (NTP, chrony), if it can tell.
+    pub synchronized: Option<bool>,
+}
+
+/// One host's part in a merged result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostRun {
+    /// The result file it was read from, as named to `loadgen merge`.
+    pub file: String,
+    /// That file's result, unchanged.
+    pub result: RunResult,
 }
 
 /// Where a run happened.
@@ -73,6 +100,9 @@ pub struct RunConfig {
     pub work: String,
     /// The server's `--work-every`.
     pub work_every: u64,
+    /// `--start-at`: the wall-clock time, RFC 3339 in UTC, the window was to open at.
+    #[serde(default)]
+    pub start_at: Option<String>,
     /// `--repeat`: runs of each target asked for, in interleaved rounds (1 in v1 files).
     #[serde(default = "one")]
     pub repeat: usize,
@@ -97,6 +127,10 @@ pub struct TargetResult {
     pub connect_ns: u64,
     /// Length of the measured window actually covered, in nanoseconds.
     pub window_ns: u64,
+    /// The same window on this host's wall clock: what lets windows of several hosts be
+    /// lined up (absent in files written before it was recorded).
+    #[serde(default)]
+    pub wall_window: Option<WallWindow>,
     /// Round trips completed and verified in the window.
     pub messages: u64,
     /// Messages per second over the window.
@@ -169,6 +203,22 @@ pub struct Noise {
     /// generator (other processes and kernel threads, in user or system mode); `None` when the
     /// server's own CPU time is unknown.
     pub others: Option<f64>,
+}
+
+/// A window on the wall clock, in nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WallWindow {
+    /// When it opened.
+    pub start_unix_ns: u64,
+    /// When it closed.
+    pub end_unix_ns: u64,
+}
+
+impl WallWindow {
+    /// Its length in nanoseconds.
+    pub fn len_ns(&self) -> u64 {
+        self.end_unix_ns.saturating_sub(self.start_unix_ns)
+    }
 }
 
 /// Errors by kind. Every field counts events, not clients.

@@ -6,13 +6,27 @@ use std::path::Path;
 
 use echo_common::{LagSummary, Summary};
 use echo_report::{
-    ClientCost, Errors, Latency, Machine, Noise, OpenLoop, ReadError, RunConfig, RunResult, SCHEMA,
-    ServerCost, TargetResult, Tick, encode_histogram, new_histogram, read_result,
+    ClientCost, Clock, Errors, HostRun, Latency, Machine, Noise, OpenLoop, ReadError, RunConfig,
+    RunResult, SCHEMA, ServerCost, TargetResult, Tick, WallWindow, encode_histogram, new_histogram,
+    read_result,
 };
 use serde_json::Value;
 
-/// A result with every optional part present, so that every key appears.
+/// A result with every optional part present, so that every key appears: a merge of one host,
+/// whose own result is the same again.
 fn full_result() -> RunResult {
+    let host = host_result();
+    RunResult {
+        hosts: vec![HostRun {
+            file: "host1.json".into(),
+            result: host.clone(),
+        }],
+        ..host
+    }
+}
+
+/// One host's result with every optional part present.
+fn host_result() -> RunResult {
     let latency = Latency {
         count: 3,
         min: 1,
@@ -48,6 +62,7 @@ fn full_result() -> RunResult {
             rate: Some(10.0),
             work: "none".into(),
             work_every: 1,
+            start_at: Some("2026-11-25T12:00:00Z".into()),
             repeat: 2,
         },
         targets: vec![TargetResult {
@@ -57,6 +72,10 @@ fn full_result() -> RunResult {
             connected: 1,
             connect_ns: 1,
             window_ns: 1,
+            wall_window: Some(WallWindow {
+                start_unix_ns: 1,
+                end_unix_ns: 2,
+            }),
             messages: 3,
             msgs_per_sec: 3.0,
             mb_per_sec: 0.1,
@@ -114,6 +133,11 @@ fn full_result() -> RunResult {
             repeats: None,
         }],
         partial: false,
+        clock: Some(Clock {
+            source: Some("tsc".into()),
+            synchronized: Some(true),
+        }),
+        hosts: Vec::new(),
     };
     // Two runs of it, so that the repetitions and their spreads appear too.
     let one = run.targets[0].clone();
@@ -181,6 +205,7 @@ fn pinned_keys() -> Vec<String> {
         "config.rate",
         "config.work",
         "config.work_every",
+        "config.start_at",
         "config.repeat",
         "targets",
         "targets[].target",
@@ -189,6 +214,9 @@ fn pinned_keys() -> Vec<String> {
         "targets[].connected",
         "targets[].connect_ns",
         "targets[].window_ns",
+        "targets[].wall_window",
+        "targets[].wall_window.start_unix_ns",
+        "targets[].wall_window.end_unix_ns",
         "targets[].messages",
         "targets[].msgs_per_sec",
         "targets[].mb_per_sec",
@@ -239,6 +267,9 @@ fn pinned_keys() -> Vec<String> {
         "targets[].noise.steal",
         "targets[].noise.others",
         "partial",
+        "clock",
+        "clock.source",
+        "clock.synchronized",
     ]
     .map(String::from)
     .to_vec();
@@ -282,6 +313,10 @@ fn pinned_keys() -> Vec<String> {
         }
         keys.push(spread);
     }
+    // A merge (`loadgen merge`) keeps each host's result whole, in the same layout.
+    let host_keys: Vec<String> = keys.iter().map(|k| format!("hosts[].result.{k}")).collect();
+    keys.extend(["hosts", "hosts[].file", "hosts[].result"].map(String::from));
+    keys.extend(host_keys);
     keys.sort();
     keys
 }

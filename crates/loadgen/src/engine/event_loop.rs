@@ -117,7 +117,13 @@ fn connect(
         while pending < settings.connect_concurrency.max(1) && next < n {
             let i = next;
             next += 1;
-            let stream = TcpStream::connect(settings.addr).and_then(|mut s| {
+            let stream = match crate::bind::source_of(&settings.sources, ids.start + i) {
+                None => TcpStream::connect(settings.addr),
+                Some(source) => {
+                    crate::bind::connect_from(source, settings.addr).map(TcpStream::from_std)
+                }
+            };
+            let stream = stream.and_then(|mut s| {
                 poll.registry().register(
                     &mut s,
                     Token(i),

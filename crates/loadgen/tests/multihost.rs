@@ -1,0 +1,539 @@
+//! Several load hosts against one server, for real: loadgen processes started with one
+//! `--start-at`, their result files merged by `loadgen merge`, and the merge checked against
+//! the hosts' own histograms and the server's own count. First on loopback; then, where this
+//! runs as root with iproute2, with every host in its own network namespace, joined by a bridge
+//! on 192.0.2.0/24 (a documentation range) inside namespaces this test creates and deletes.
+//! Durations here are hang guards and short windows, never assertions.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use echo_report::{RunResult, decode_histogram, new_histogram, read_result};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Longest any one process here may take before the test calls it hung.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// How far ahead the common start is set: enough for every loadgen to start and connect on a
+/// busy 2-core machine (they connect in milliseconds); the wait is spent idle.
+const START_AHEAD: Duration = Duration::from_secs(4);
+
+/// Clients per load host: few, so that the test is light; more than one, so that each host's
+/// histogram merges several connections of its own first.
+const CLIENTS: usize = 6;
+
+fn loadgen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+}
+
+/// Waits for `child` with the hang guard; kills it and fails if it overruns.
+fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > HANG_GUARD {
+            child.kill().unwrap();
+            panic!("a process hung: {:?}", child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A server started by `cmd`, stopped with SIGTERM (which makes it print its summary).
+struct Server {
+    child: Option<Child>,
+    stdout: BufReader<ChildStdout>,
+    /// Where it listens, as it said.
+    addr: String,
+}
+
+impl Server {
+    /// Starts the tokio target's server through `prefix` (empty, or `ip netns exec NS`), on `addr`.
+    fn start(prefix: &[String], addr: &str) -> Server {
+        let mut cmd = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_loadgen"));
+                c
+            }
+            None => loadgen(),
+        };
+        let mut child = cmd
+            .args(["server", "tokio", "--addr", addr, "--threads", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("server said: {line:?}"))
+            .trim()
+            .to_owned();
+        Server {
+            child: Some(child),
+            stdout,
+            addr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Stops it; returns its summary.
+    fn stop(mut self) -> serde_json::Value {
+        let child = self.child.take().unwrap();
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let out = finish(child);
+        assert!(out.status.success(), "the server stopped cleanly");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        let summary = rest
+            .lines()
+            .rfind(|l| l.starts_with('{'))
+            .expect("a summary");
+        serde_json::from_str(summary).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs one loadgen per entry of `hosts` (a command prefix each, and flags of its own), all at
+/// once, against `addr` with one `--start-at`; the first is given the server's pid. Returns
+/// their result files.
+fn run_hosts(
+    hosts: &[(Vec<String>, Vec<String>)],
+    addr: &str,
+    server_pid: u32,
+    dir: &Path,
+) -> Vec<PathBuf> {
+    let at = humantime::format_rfc3339_millis(SystemTime::now() + START_AHEAD).to_string();
+    let children: Vec<(PathBuf, Child)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, (prefix, flags))| {
+            let file = dir.join(format!("host{}.json", i + 1));
+            let mut cmd = match prefix.split_first() {
+                Some((program, rest)) => {
+                    let mut c = Command::new(program);
+                    c.args(rest).arg(env!("CARGO_BIN_EXE_loadgen"));
+                    c
+                }
+                None => loadgen(),
+            };
+            cmd.args(["--addr", addr, "--clients", &CLIENTS.to_string()])
+                .args(["--duration", "2s", "--warmup", "300ms", "--timeout", "2s"])
+                .args(["--no-pin", "--start-at", &at, "--output"])
+                .arg(&file)
+                .args(flags)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if i == 0 {
+                cmd.args(["--server-pid", &server_pid.to_string()]);
+            }
+            (file, cmd.spawn().expect("loadgen starts"))
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(file, child)| {
+            let out = finish(child);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            file
+        })
+        .collect()
+}
+
+/// `loadgen merge FILES --output DIR/merged.json`; returns the merged result and its stderr.
+fn merge(files: &[PathBuf], dir: &Path) -> (RunResult, String, String) {
+    let merged = dir.join("merged.json");
+    let out = finish(
+        loadgen()
+            .arg("merge")
+            .args(files)
+            .arg("--output")
+            .arg(&merged)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (
+        read_result(&merged).unwrap(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// What every multi-host run must show: the merge is exact, and nothing was lost.
+fn check_merge(files: &[PathBuf], merged: &RunResult, table: &str, server: &serde_json::Value) {
+    let hosts: Vec<RunResult> = files.iter().map(|f| read_result(f).unwrap()).collect();
+    let total = &merged.targets[0];
+    let mut every = new_histogram();
+    for h in &hosts {
+        let t = &h.targets[0];
+        assert!(!t.partial, "{t:?}");
+        assert_eq!((t.connected, t.starved_clients), (CLIENTS, 0));
+        assert_eq!(t.errors.total(), 0, "{:?}", t.errors);
+        assert!(t.messages > 0);
+        // The window waited for --start-at (it opens a moment after, never before).
+        let at = h
+            .config
+            .start_at
+            .as_deref()
+            .expect("--start-at is recorded");
+        let at = humantime::parse_rfc3339(at).unwrap();
+        let opened = t
+            .wall_window
+            .expect("the window is on the wall clock")
+            .start_unix_ns;
+        assert!(
+            Duration::from_nanos(opened) >= at.duration_since(std::time::UNIX_EPOCH).unwrap(),
+            "the window opened before --start-at {at:?}"
+        );
+        every.add(decode_histogram(&t.histogram).unwrap()).unwrap();
+    }
+    assert_eq!(
+        total.messages,
+        hosts.iter().map(|h| h.targets[0].messages).sum::<u64>(),
+        "merged count is the sum"
+    );
+    assert_eq!(decode_histogram(&total.histogram).unwrap(), every);
+    // Every figure exactly, but the mean and deviation: JSON's decimal form of a float may
+    // come back one unit in the last place off.
+    let (got, want) = (total.latency_ns, echo_report::Latency::of(&every));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    assert!(
+        close(got.mean, want.mean) && close(got.stdev, want.stdev),
+        "{got:?} {want:?}"
+    );
+    assert_eq!(
+        echo_report::Latency {
+            mean: want.mean,
+            stdev: want.stdev,
+            ..got
+        },
+        want
+    );
+    assert_eq!(total.errors.total(), 0);
+    assert_eq!(total.connected, CLIENTS * hosts.len());
+    assert!(total.wall_window.is_some(), "the windows overlapped");
+    assert!(total.server.is_some(), "the server's cost came from host 1");
+    assert_eq!(merged.hosts.len(), hosts.len());
+    for (i, h) in hosts.iter().enumerate() {
+        assert_eq!(
+            merged.hosts[i].result, *h,
+            "each host's result is kept as it was"
+        );
+    }
+
+    // The server saw every connection and closed each, and echoed at least every message the
+    // hosts counted (and the warm-up's). (Its `errors` count the connections that loadgen
+    // closed with a message in flight as the window ended: resets, by design.)
+    let n = |k: &str| server[k].as_u64().unwrap();
+    assert_eq!(n("accepted"), (CLIENTS * hosts.len()) as u64, "{server}");
+    assert_eq!(n("closed"), n("accepted"), "{server}");
+    assert!(n("bytes_echoed") >= total.messages * merged.config.msg_size as u64);
+
+    // The table: a row per host, then the total.
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("addr:")).collect();
+    for i in 1..=hosts.len() {
+        assert!(rows[i - 1].contains(&format!("@ host{i} ")), "{table}");
+    }
+    assert!(
+        rows[hosts.len()].contains(&format!("total of {} hosts", hosts.len())),
+        "{table}"
+    );
+}
+
+#[test]
+fn hosts_started_at_one_time_merge_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], "127.0.0.1:0");
+    let files = run_hosts(
+        &vec![Default::default(); 3],
+        &server.addr,
+        server.pid(),
+        dir.path(),
+    );
+    let summary = server.stop();
+    let (merged, table, _) = merge(&files, dir.path());
+    check_merge(&files, &merged, &table, &summary);
+}
+
+#[test]
+fn windows_that_did_not_overlap_are_merged_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], "127.0.0.1:0");
+    let addr = server.addr.clone();
+    // One host after the other: their windows cannot overlap.
+    let first = run_hosts(&[Default::default()], &addr, server.pid(), dir.path());
+    let later = dir.path().join("later");
+    let second = run_hosts(&[Default::default()], &addr, server.pid(), &later);
+    server.stop();
+    let (merged, _, stderr) = merge(&[first[0].clone(), second[0].clone()], dir.path());
+    assert!(
+        stderr.contains("Warning") && stderr.contains("overlap for 0.0%"),
+        "{stderr}"
+    );
+    let t = &merged.targets[0];
+    assert_eq!(t.msgs_per_sec, 0.0, "no rate without an overlap");
+    assert!(t.messages > 0);
+}
+
+#[test]
+fn results_of_different_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], "127.0.0.1:0");
+    let addr = server.addr.clone();
+    let files = run_hosts(&[Default::default()], &addr, server.pid(), dir.path());
+    server.stop();
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    other["config"]["msg_size"] = 1024.into();
+    other["machine"]["hostname"] = "elsewhere".into();
+    let path = dir.path().join("other.json");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(other.to_string().as_bytes())
+        .unwrap();
+    let out = finish(
+        loadgen()
+            .arg("merge")
+            .arg(&files[0])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("other.json") && stderr.contains("message size is 1024 bytes, not 64"),
+        "{stderr}"
+    );
+}
+
+/// The documentation range the namespaces' addresses come from (RFC 5737): routed nowhere.
+const NET: &str = "192.0.2";
+
+/// Network namespaces made for one test run, named uniquely (`eb<pid>-...`), deleted when
+/// dropped, on failure too. Deleting a namespace deletes the veth ends inside it.
+struct Namespaces {
+    tag: String,
+    made: Vec<String>,
+}
+
+impl Namespaces {
+    fn new() -> Namespaces {
+        Namespaces {
+            tag: format!("eb{}", std::process::id()),
+            made: Vec::new(),
+        }
+    }
+
+    fn name(&self, role: &str) -> String {
+        format!("{}-{role}", self.tag)
+    }
+
+    fn add(&mut self, role: &str) -> Result<String, String> {
+        let name = self.name(role);
+        ip(&["netns", "add", &name])?;
+        self.made.push(name.clone());
+        ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        Ok(name)
+    }
+
+    /// A bridge namespace, and one namespace per host in `roles`, each with an `eth0` on the
+    /// bridge at 192.0.2.`host` (the host numbers given; load hosts also at `host` + 100).
+    /// Nothing touches this machine's own namespace.
+    fn build(&mut self, hosts: &[(&str, u8)]) -> Result<(), String> {
+        let bridge = self.add("br")?;
+        ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &bridge, "link", "set", "br0", "up"])?;
+        for (i, (role, host)) in hosts.iter().enumerate() {
+            let ns = self.add(role)?;
+            let port = format!("p{i}");
+            ip(&[
+                "-n", &bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
+            ])?;
+            ip(&["-n", &bridge, "link", "set", &port, "master", "br0", "up"])?;
+            // A load host has a second address, to spread its clients over with --bind.
+            let second = (*host > 1).then_some(host + 100);
+            for h in std::iter::once(*host).chain(second) {
+                let addr = format!("{NET}.{h}/24");
+                ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
+            }
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        }
+        Ok(())
+    }
+
+    /// `ip netns exec NAME`, to put in front of a command.
+    fn exec(&self, role: &str) -> Vec<String> {
+        ["ip", "netns", "exec"]
+            .map(String::from)
+            .into_iter()
+            .chain([self.name(role)])
+            .collect()
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for name in self.made.iter().rev() {
+            if let Err(e) = ip(&["netns", "del", name]) {
+                eprintln!("could not delete network namespace {name}: {e}");
+            }
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            text(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether this process runs as root (its effective uid, from /proc/self/status).
+fn effective_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+            .unwrap_or(false)
+    })
+}
+
+/// Says, past the test harness's capture, that a test did not run and why.
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+#[test]
+fn hosts_in_their_own_network_namespaces_merge_exactly() {
+    const TEST: &str = "hosts_in_their_own_network_namespaces_merge_exactly";
+    if !effective_root() {
+        return skip(
+            TEST,
+            "needs root, to create network namespaces (CI runs it as root)",
+        );
+    }
+    if ip(&["-V"]).is_err() {
+        return skip(TEST, "needs `ip` from iproute2 (apt-get install iproute2)");
+    }
+    let mut namespaces = Namespaces::new();
+    let hosts = [("srv", 1), ("l1", 11), ("l2", 12), ("l3", 13)];
+    if let Err(e) = namespaces.build(&hosts) {
+        // Root without the right to make namespaces (a restricted container, say).
+        return skip(TEST, &format!("cannot build network namespaces here: {e}"));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&namespaces.exec("srv"), &format!("{NET}.1:7000"));
+    let loads: Vec<(Vec<String>, Vec<String>)> = hosts[1..]
+        .iter()
+        .map(|(role, host)| {
+            let bind = format!("{NET}.{host},{NET}.{}", host + 100);
+            (namespaces.exec(role), vec!["--bind".into(), bind])
+        })
+        .collect();
+    let files = run_hosts(&loads, &server.addr, server.pid(), dir.path());
+    let summary = server.stop();
+    let (merged, table, _) = merge(&files, dir.path());
+    check_merge(&files, &merged, &table, &summary);
+    assert_eq!(merged.targets[0].target, format!("addr:{NET}.1:7000"));
+}
+
+#[test]
+fn bind_spreads_connections_over_source_addresses() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+    // An echo server that notes where each connection comes from.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&peers);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            seen.lock().unwrap().push(stream.peer_addr().unwrap().ip());
+            std::thread::spawn(move || {
+                let mut buf = [0; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = finish(
+        loadgen()
+            .args(["--addr", &addr.to_string(), "--clients", "6", "--no-save"])
+            .args(["--duration", "500ms", "--warmup", "100ms"])
+            .args(["--bind", "127.0.0.2,127.0.0.3", "--json"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &result.targets[0];
+    assert_eq!((t.connected, t.errors.total()), (6, 0));
+    assert!(t.messages > 0);
+    let mut peers: Vec<String> = peers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    peers.sort();
+    assert_eq!(
+        peers,
+        [
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.3",
+            "127.0.0.3"
+        ]
+    );
+}
