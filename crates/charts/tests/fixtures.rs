@@ -284,6 +284,7 @@ fn run(
             rate: None,
             work: work.spelling().into(),
             work_every: every,
+            repeat: 1,
             start_at: None,
         },
         targets: models
@@ -414,6 +415,8 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             }),
         }),
         histogram: encode_histogram(&all),
+        noise: None,
+        repeats: None,
     }
 }
 

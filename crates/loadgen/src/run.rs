@@ -205,11 +205,13 @@ pub fn run(
     }
     let mut client_before = client_idle;
     let mut server_before = server_idle;
+    let mut meter = None;
     if problem.is_none() {
         let start = shared.open_window();
         let wall_start = wallclock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
+        meter = crate::noise::Meter::start();
         progress.phase(&name, "measuring", plan.duration);
         let total = || counters.iter().map(|c| c.load(Relaxed)).sum::<u64>();
         problem = wait(
@@ -233,6 +235,15 @@ pub fn run(
     progress.finish();
     let client_after = ProcStat::read(None)?;
     let server_after = server_pid.and_then(|p| ProcStat::read(Some(p)).ok());
+    // What else ran on our CPUs in the window: their busy time less the server's and ours.
+    let own = match (server_before, server_after) {
+        (Some(b), Some(a)) => Some(
+            a.cpu().saturating_sub(b.cpu())
+                + client_after.cpu().saturating_sub(client_before.cpu()),
+        ),
+        _ => None,
+    };
+    let noise = meter.and_then(|m| m.stop(&plan.server_cpus, &plan.client_cpus, own));
     if window.is_none() && problem == Some(Problem::Interrupted) {
         problem = Some(Problem::NothingMeasured {
             why: "interrupted before the measured window opened".into(),
@@ -278,7 +289,7 @@ pub fn run(
             list.len()
         }
     };
-    let summary = summarize(Measured {
+    let mut summary = summarize(Measured {
         target: name,
         clients: plan.clients,
         connected,
@@ -310,6 +321,12 @@ pub fn run(
     if let Some(c) = &summary.first_corruption {
         progress.say(&summary.result.target, format!("CORRUPT ECHO: {c}"));
     }
+    if let Some(n) = &noise {
+        for w in crate::noise::warnings(n) {
+            progress.say(&summary.result.target, format!("noisy window: {w}"));
+        }
+    }
+    summary.result.noise = noise.filter(|_| window.is_some());
     Ok(Outcome {
         result: summary.result,
         problem: problem.or(summary.problem),
@@ -443,6 +460,8 @@ pub fn summarize(m: Measured) -> Summary {
         }),
         server_summary: m.server_summary,
         histogram: encode_histogram(&record.all),
+        noise: None,
+        repeats: None,
     };
     let mut histograms = vec![("", record.all)];
     if let Some(h) = record.uncorrected {

@@ -1,6 +1,7 @@
-//! The drive loop: every target of the plan in turn, under identical settings. Each finished
-//! target is handed on at once (the result file is rewritten after every target, as hyperfine
-//! does), so a failure in the fifth target keeps the first four.
+//! The drive loop: every target of the plan in turn, under identical settings, in rounds when
+//! `--repeat` asks for several runs of each ([`crate::repeat`]). Each finished run is handed on
+//! at once (the result file is rewritten after every run, as hyperfine does), so a failure in
+//! the fifth target keeps the first four.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -12,7 +13,7 @@ use hdrhistogram::Histogram;
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::{run, sys};
+use crate::{repeat, run, sys};
 
 /// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
 pub type Histograms = [(String, Histogram<u64>)];
@@ -33,7 +34,8 @@ impl Finished {
         for p in &self.problems {
             eprintln!("Error: {p}");
         }
-        if self.run.targets.iter().any(|t| t.errors.corrupt > 0) {
+        let runs = || self.run.targets.iter().flat_map(|t| t.runs());
+        if runs().any(|r| r.errors.corrupt > 0) {
             eprintln!("Error: some echoes came back corrupt (see above)");
             Exit::Corrupt
         } else if self.interrupted {
@@ -67,6 +69,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
             rate: plan.rate,
             work: plan.work.to_string(),
             work_every: plan.work_every,
+            repeat: plan.repeat,
             start_at: plan
                 .start_at
                 .map(|t| humantime::format_rfc3339(t).to_string()),
@@ -95,13 +98,22 @@ pub fn drive(
 
     let mut progress = Progress::new();
     let mut problems = Vec::new();
-    for drive in &plan.drives {
+    let targets = plan.drives.len();
+    let mut runs = Vec::new();
+    for (round, i) in repeat::order(targets, plan.repeat) {
+        let drive = &plan.drives[i];
         if interrupted.load(Relaxed) {
             break;
         }
+        if plan.repeat > 1 {
+            progress.say(
+                &drive.name(),
+                format!("round {} of {}", round + 1, plan.repeat),
+            );
+        }
         let outcome = match run::run(plan, drive, &interrupted, &mut progress) {
             Ok(outcome) => outcome,
-            Err(e) if plan.drives.len() > 1 => {
+            Err(e) if targets * plan.repeat > 1 => {
                 progress.say(&drive.name(), format!("failed: {e:#}"));
                 problems.push(format!("{}: {e:#}", drive.name()));
                 continue;
@@ -117,19 +129,22 @@ pub fn drive(
                 problems.push(format!("{target}: {p}"));
             }
         }
-        let stem = target.replace([':', '.'], "_");
+        let mut stem = target.replace([':', '.'], "_");
+        if plan.repeat > 1 {
+            stem.push_str(&format!("-run{}", round + 1));
+        }
         let histograms: Vec<_> = outcome
             .histograms
             .into_iter()
             .map(|(suffix, h)| (format!("{stem}{suffix}"), h))
             .collect();
-        run.targets.push(outcome.result);
+        runs.push((i, outcome.result));
+        run.targets = repeat::gather(targets, runs.clone());
         done(&run, &histograms)?;
     }
     let interrupted = interrupted.load(Relaxed);
-    run.partial = interrupted
-        || run.targets.iter().any(|t| t.partial)
-        || run.targets.len() < plan.drives.len();
+    run.partial =
+        interrupted || run.targets.iter().any(|t| t.partial) || runs.len() < targets * plan.repeat;
     done(&run, &[])?;
     Ok(Finished {
         run,

@@ -411,6 +411,9 @@ fn merge_target(
         }),
         server_summary: parts.iter().find_map(|p| p.1.server_summary.clone()),
         histogram: encode_histogram(&all),
+        // Each host read its own CPUs' noise: it stays in that host's result.
+        noise: None,
+        repeats: None,
     };
     Ok((result, all))
 }
@@ -517,6 +520,8 @@ mod tests {
             open_loop: None,
             server_summary: None,
             histogram: encode_histogram(&h),
+            noise: None,
+            repeats: None,
         };
         HostRun {
             file: file.into(),
@@ -543,6 +548,7 @@ mod tests {
                     rate: None,
                     work: "none".into(),
                     work_every: 1,
+                    repeat: 1,
                     start_at: None,
                 },
                 targets: vec![target],

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use echo_common::{LagSummary, Summary};
 use echo_report::{
-    ClientCost, Clock, Errors, HostRun, Latency, Machine, OpenLoop, ReadError, RunConfig,
+    ClientCost, Clock, Errors, HostRun, Latency, Machine, Noise, OpenLoop, ReadError, RunConfig,
     RunResult, SCHEMA, ServerCost, TargetResult, Tick, WallWindow, encode_histogram, new_histogram,
     read_result,
 };
@@ -39,7 +39,7 @@ fn host_result() -> RunResult {
         p9999: 3,
         max: 3,
     };
-    RunResult {
+    let mut run = RunResult {
         schema: SCHEMA.into(),
         started_at: "2026-11-25T12:00:00Z".into(),
         git_commit: Some("abc".into()),
@@ -63,6 +63,7 @@ fn host_result() -> RunResult {
             work: "none".into(),
             work_every: 1,
             start_at: Some("2026-11-25T12:00:00Z".into()),
+            repeat: 2,
         },
         targets: vec![TargetResult {
             target: "tokio".into(),
@@ -124,6 +125,12 @@ fn host_result() -> RunResult {
                 }),
             }),
             histogram: encode_histogram(&new_histogram()),
+            noise: Some(Noise {
+                cpus: vec![0, 1],
+                steal: 0.001,
+                others: Some(0.01),
+            }),
+            repeats: None,
         }],
         partial: false,
         clock: Some(Clock {
@@ -131,7 +138,13 @@ fn host_result() -> RunResult {
             synchronized: Some(true),
         }),
         hosts: Vec::new(),
-    }
+    };
+    // Two runs of it, so that the repetitions and their spreads appear too.
+    let one = run.targets[0].clone();
+    let mut other = one.clone();
+    other.msgs_per_sec = 4.0;
+    run.targets = vec![TargetResult::from_runs(vec![one, other]).unwrap()];
+    run
 }
 
 /// Every key path of `v`, objects' keys joined with `.`, arrays as `[]`.
@@ -193,6 +206,7 @@ fn pinned_keys() -> Vec<String> {
         "config.work",
         "config.work_every",
         "config.start_at",
+        "config.repeat",
         "targets",
         "targets[].target",
         "targets[].partial",
@@ -248,6 +262,10 @@ fn pinned_keys() -> Vec<String> {
         "targets[].server_summary.loop_lag_ns.p999",
         "targets[].server_summary.loop_lag_ns.max",
         "targets[].histogram",
+        "targets[].noise",
+        "targets[].noise.cpus",
+        "targets[].noise.steal",
+        "targets[].noise.others",
         "partial",
         "clock",
         "clock.source",
@@ -262,6 +280,38 @@ fn pinned_keys() -> Vec<String> {
         "working_latency_ns",
     ] {
         keys.extend(latency_keys(&format!("targets[].{l}")));
+    }
+    // A target's runs under --repeat hold every key a target has, but no runs of their own.
+    let target_keys: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix("targets[]."))
+        .map(|k| format!("targets[].repeats.runs[].{k}"))
+        .collect();
+    keys.extend(target_keys);
+    keys.extend(
+        [
+            "targets[].repeats",
+            "targets[].repeats.runs",
+            "targets[].repeats.representative",
+        ]
+        .map(String::from),
+    );
+    for figure in ["msgs_per_sec", "p50_ns", "p99_ns", "server_cpu_ns_per_msg"] {
+        let spread = format!("targets[].repeats.{figure}");
+        for k in [
+            "n",
+            "median",
+            "interval",
+            "interval.lo",
+            "interval.hi",
+            "interval.confidence",
+            "min",
+            "max",
+            "cv",
+        ] {
+            keys.push(format!("{spread}.{k}"));
+        }
+        keys.push(spread);
     }
     // A merge (`loadgen merge`) keeps each host's result whole, in the same layout.
     let host_keys: Vec<String> = keys.iter().map(|k| format!("hosts[].result.{k}")).collect();
@@ -285,7 +335,7 @@ fn the_json_keys_are_the_pinned_ones() {
         "the layout changed: keys gone {missing:?}, keys new {extra:?} (renaming or removing a \
          key needs a new SCHEMA version; a new key is added to the pinned list)"
     );
-    assert_eq!(SCHEMA, "echo-bench/result/v1");
+    assert_eq!(SCHEMA, "echo-bench/result/v2");
 }
 
 fn write_json(dir: &Path, name: &str, value: &Value) -> std::path::PathBuf {
@@ -346,7 +396,7 @@ fn a_file_without_its_schema_is_refused() {
 #[test]
 fn a_file_of_another_layout_version_is_refused() {
     for other in [
-        "echo-bench/result/v2",
+        "echo-bench/result/v3",
         "echo-bench/result/v10",
         "echo-bench/result",
         "echo-bench/result/v1-beta",
