@@ -303,7 +303,8 @@ pub struct ClientCost {
     pub cpu_ns_per_msg: f64,
     /// Resident memory per connection, bytes.
     pub rss_per_conn_bytes: f64,
-    /// True if its CPUs were nearly always busy: then the figures may measure the client.
+    /// True if the client was the limit: its CPUs were nearly always busy while the server's were
+    /// not (or, with no server to watch, its CPUs alone were), so the figures measure the client.
     pub saturated: bool,
 }
 
