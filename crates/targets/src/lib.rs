@@ -11,6 +11,7 @@ pub const ALL: &[&Target] = &[
     &echo_tokio::TARGET_CURRENT,
     &echo_async_std::TARGET,
     &echo_smol::TARGET,
+    &echo_mio::TARGET,
 ];
 
 /// The target called `name`.

@@ -54,6 +54,7 @@ conformance! {
         tokio_current: "tokio-current",
         async_std: "async-std",
         smol: "smol",
+        mio: "mio",
     }
     behaviours {
         echoes_every_byte_of_every_size,

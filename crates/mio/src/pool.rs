@@ -1,0 +1,99 @@
+//! The event loop's blocking pool: threads that run what must not run on the loop (`offload`,
+//! `file-offload`, `sqlite-offload`), so that the loop can go on serving meanwhile. What an async
+//! runtime calls `spawn_blocking` or `unblock`, in a few lines.
+//!
+//! A job tells the loop it is done itself (see `EventLoop::offload`): the pool only runs jobs.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Most threads the pool grows to: tokio's `spawn_blocking` default, so offloaded work starts
+/// queueing at the same load here as on tokio. Threads are started only when every one is busy.
+const MAX_THREADS: usize = 512;
+
+/// A job: a blocking call and whatever reports its result.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// A pool of threads that grows on demand up to [`MAX_THREADS`]. Dropping it lets its threads
+/// finish the job at hand and exit; nobody waits for them (a sleeping job cannot be cut short).
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when a job is queued or the pool closes.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    closed: bool,
+}
+
+impl Pool {
+    /// A pool with no threads yet.
+    pub fn new() -> Self {
+        Pool {
+            shared: Arc::default(),
+        }
+    }
+
+    /// Runs `job` on a pool thread: an idle one, else a new one, else the first to come free.
+    pub fn run(&self, job: Job) {
+        let mut state = self.shared.lock();
+        state.jobs.push_back(job);
+        // Each idle thread will take one queued job; a job beyond those needs a new thread.
+        if state.jobs.len() > state.idle && state.threads < MAX_THREADS {
+            let shared = Arc::clone(&self.shared);
+            let started = std::thread::Builder::new()
+                .name("mio-blocking".into())
+                .spawn(move || shared.work());
+            match started {
+                Ok(_) => state.threads += 1,
+                // The job waits for a thread that exists; with none at all, it waits forever,
+                // and so does its connection, as on a runtime whose pool cannot grow.
+                Err(e) => eprintln!("cannot start a blocking-pool thread: {e}"),
+            }
+        } else {
+            self.shared.changed.notify_one();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock, so a panicking job cannot poison it mid-change.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A pool thread's life: take a job, run it, until the pool closes.
+    fn work(&self) {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return;
+            }
+            if let Some(job) = state.jobs.pop_front() {
+                drop(state);
+                job();
+                state = self.lock();
+                continue;
+            }
+            state.idle += 1;
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.idle -= 1;
+        }
+    }
+}
