@@ -17,6 +17,7 @@ pub const TARGET: Target = Target {
     multi_threaded: false,
     event_loop: false,
     one_at_a_time: true,
+    pool: None,
 };
 
 /// Serves each connection in turn on the calling thread.

@@ -35,6 +35,10 @@ pub struct Target {
     /// Whether it serves one connection at a time, to completion: every other client waits in the
     /// kernel's accept queue, unserved, until the one being served disconnects.
     pub one_at_a_time: bool,
+    /// For a server with a fixed pool of workers, each serving one connection at a time: how many
+    /// connections it serves at once under a configuration. Connections beyond that are accepted
+    /// but wait, unserved, in the pool's queue until a worker comes free.
+    pub pool: Option<fn(&Config) -> usize>,
 }
 
 impl Target {

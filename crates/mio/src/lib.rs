@@ -44,6 +44,7 @@ pub const TARGET: Target = Target {
     multi_threaded: false,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
 };
 
 /// The listener's token. Connections are numbered from 0 by their slot in the table.

@@ -17,6 +17,7 @@ pub const TARGET: Target = Target {
     multi_threaded: true,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
 };
 
 /// Serves on an executor run by `--threads` threads.

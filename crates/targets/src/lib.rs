@@ -7,6 +7,7 @@ use echo_common::Target;
 pub const ALL: &[&Target] = &[
     &echo_threads::TARGET,
     &echo_blocking::TARGET,
+    &echo_thread_pool::TARGET,
     &echo_tokio::TARGET,
     &echo_tokio::TARGET_CURRENT,
     &echo_async_std::TARGET,

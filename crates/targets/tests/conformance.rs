@@ -10,7 +10,8 @@
 //! The `blocking` target serves one connection at a time by design (`Target::one_at_a_time`).
 //! Where a behaviour needs two clients served at once, the suite asserts that documented
 //! behaviour for it instead: the second client is not served while the first stays connected,
-//! and is served in full once the first leaves.
+//! and is served in full once the first leaves. Likewise a server with a fixed pool of workers
+//! (`Target::pool`) is shown to serve as many clients at once as it has workers, and no more.
 //!
 //! Nothing here asserts a duration or a rate: timeouts only stop a broken server from hanging a
 //! test, and the few pauses only give a server time to reach a state before it is looked at.
@@ -50,6 +51,7 @@ conformance! {
     targets {
         threads: "threads",
         blocking: "blocking",
+        thread_pool: "thread-pool",
         tokio: "tokio",
         tokio_current: "tokio-current",
         async_std: "async-std",
@@ -121,6 +123,9 @@ fn serves_200_clients_at_once(target: &'static Target) {
     const CLIENTS: usize = 200;
     const SIZE: usize = 1000;
     let server = InProcess::start(target);
+    let pool = target
+        .pool
+        .map(|workers| workers(server.context().config()));
     let mut clients: Vec<Client> = (0..CLIENTS)
         .map(|_| Client::connect(server.addr()))
         .collect();
@@ -136,6 +141,26 @@ fn serves_200_clients_at_once(target: &'static Target) {
             client.expect_echo();
             client.echo(SIZE, 1);
             assert_eq!(server.context().active(), 1, "one connection at a time");
+        }
+    } else if let Some(workers) = pool.filter(|&workers| workers < CLIENTS) {
+        // A pool accepts every client but serves `workers` at once; each of the rest is taken
+        // by the first worker to come free, in the order they came.
+        eventually("all 200 connections are accepted", || {
+            match server.context().active() {
+                CLIENTS => Ok(()),
+                n => Err(n),
+            }
+        });
+        for client in &mut clients {
+            client.send(SIZE);
+        }
+        for client in &mut clients[..workers] {
+            client.expect_echo();
+        }
+        clients[workers].assert_not_served();
+        for mut client in clients.drain(..) {
+            client.expect_echo();
+            client.echo(SIZE, 1);
         }
     } else {
         eventually("all 200 connections are open at once", || {

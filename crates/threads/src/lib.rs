@@ -16,6 +16,7 @@ pub const TARGET: Target = Target {
     multi_threaded: false,
     event_loop: false,
     one_at_a_time: false,
+    pool: None,
 };
 
 /// Serves with a new thread for each connection.
