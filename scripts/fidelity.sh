@@ -42,6 +42,7 @@ pairs=(
     "async-std async-std-minimal echo-async-std"
     "smol smol-minimal echo-smol"
     "mio mio-minimal echo-mio"
+    "monoio monoio-minimal echo-monoio"
 )
 selected=()
 for pair in "${pairs[@]}"; do

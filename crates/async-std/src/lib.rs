@@ -21,6 +21,7 @@ pub const TARGET: Target = Target {
     event_loop: true,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// Serves on async-std's executor with `--threads` threads. The executor is global to the

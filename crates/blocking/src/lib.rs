@@ -18,6 +18,7 @@ pub const TARGET: Target = Target {
     event_loop: false,
     one_at_a_time: true,
     pool: None,
+    available: None,
 };
 
 /// Serves each connection in turn on the calling thread.

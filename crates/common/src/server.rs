@@ -39,7 +39,15 @@ pub struct Target {
     /// connections it serves at once under a configuration. Connections beyond that are accepted
     /// but wait, unserved, in the pool's queue until a worker comes free.
     pub pool: Option<fn(&Config) -> usize>,
+    /// For a server whose runtime needs more of the machine than the standard library does
+    /// (io_uring, locked memory): checks that it can run here, before it listens. `Err` names
+    /// what is missing and how to fix it; the binary then prints it and exits with
+    /// [`EXIT_UNAVAILABLE`], which loadgen reports as a skipped target.
+    pub available: Option<fn() -> Result<(), String>>,
 }
+
+/// A server's exit status when its runtime cannot run on this machine (sysexits' `EX_UNAVAILABLE`).
+pub const EXIT_UNAVAILABLE: u8 = 69;
 
 impl Target {
     /// The name of its binary, `echo-<name>`.
@@ -80,6 +88,10 @@ pub fn main_from(target: &'static Target, args: impl IntoIterator<Item = OsStrin
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(Err(why)) = target.available.map(|check| check()) {
+        eprintln!("{}: cannot run on this machine: {why}", target.binary());
+        return ExitCode::from(EXIT_UNAVAILABLE);
+    }
     match run_process(target, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -151,6 +163,12 @@ pub struct Running {
 
 /// Starts `target` on a new thread with `config`; returns once it is listening.
 pub fn start(target: &'static Target, config: Config) -> io::Result<Running> {
+    if let Some(Err(why)) = target.available.map(|check| check()) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} cannot run on this machine: {why}", target.name),
+        ));
+    }
     let listener = bind(&config)?;
     let addr = listener.local_addr()?;
     let context = Context::new(config, Shutdown::new())?;

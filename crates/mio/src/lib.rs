@@ -16,8 +16,6 @@
 //! run right here, on the loop's only thread, while every other connection waits: this is the
 //! loop you block.
 
-mod pool;
-
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
@@ -28,12 +26,10 @@ use std::sync::{Arc, mpsc};
 use std::task::{self, Wake};
 use std::time::{Duration, Instant};
 
-use echo_common::{Conn, Context, How, Target};
+use echo_common::{BlockingPool, Conn, Context, How, Target};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
-
-use crate::pool::Pool;
 
 /// The hand-written event loop.
 pub const TARGET: Target = Target {
@@ -45,6 +41,7 @@ pub const TARGET: Target = Target {
     event_loop: true,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// The listener's token. Connections are numbered from 0 by their slot in the table.
@@ -73,7 +70,7 @@ pub fn serve(listener: StdListener, context: Arc<Context>) -> io::Result<()> {
         listener,
         connections: Slab::new(),
         timers: BinaryHeap::new(),
-        pool: Pool::new(),
+        pool: BlockingPool::new(),
         done,
         finished,
         waker,
@@ -89,7 +86,7 @@ struct EventLoop {
     connections: Slab<Connection>,
     /// What is due when, soonest first.
     timers: BinaryHeap<Reverse<(Instant, Due)>>,
-    pool: Pool,
+    pool: BlockingPool,
     /// Offloaded jobs report here (with their connection's slot) when they finish.
     done: mpsc::Sender<(usize, io::Result<()>)>,
     finished: mpsc::Receiver<(usize, io::Result<()>)>,

@@ -18,6 +18,7 @@ pub const TARGET: Target = Target {
     event_loop: true,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// Serves on an executor run by `--threads` threads: the calling thread and `--threads - 1`

@@ -13,6 +13,7 @@ pub const ALL: &[&Target] = &[
     &echo_async_std::TARGET,
     &echo_smol::TARGET,
     &echo_mio::TARGET,
+    &echo_monoio::TARGET,
 ];
 
 /// The target called `name`.

@@ -57,6 +57,7 @@ conformance! {
         async_std: "async-std",
         smol: "smol",
         mio: "mio",
+        monoio: "monoio",
     }
     behaviours {
         echoes_every_byte_of_every_size,

@@ -22,6 +22,7 @@ pub const TARGET: Target = Target {
     event_loop: false,
     one_at_a_time: false,
     pool: Some(workers),
+    available: None,
 };
 
 /// Workers per `--threads` (whose default is one per CPU). A pool's threads spend most of their

@@ -17,6 +17,7 @@ pub const TARGET: Target = Target {
     event_loop: false,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// Serves with a new thread for each connection.

@@ -20,6 +20,7 @@ pub const TARGET: Target = Target {
     event_loop: true,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// The current-thread runtime.
@@ -31,6 +32,7 @@ pub const TARGET_CURRENT: Target = Target {
     event_loop: true,
     one_at_a_time: false,
     pool: None,
+    available: None,
 };
 
 /// Serves on a multi-thread runtime with `--threads` workers.

@@ -1,8 +1,9 @@
-//! The event loop's blocking pool: threads that run what must not run on the loop (`offload`,
-//! `file-offload`, `sqlite-offload`), so that the loop can go on serving meanwhile. What an async
-//! runtime calls `spawn_blocking` or `unblock`, in a few lines.
+//! A blocking pool for servers whose runtime has none of its own: threads that run what must not
+//! run on the event loop (`offload`, `file-offload`, `sqlite-offload`), so that the loop can go on
+//! serving meanwhile. What tokio calls `spawn_blocking`, in a few lines; the hand-written `mio`
+//! loop uses it, and so do runtimes that ask to be given a pool (monoio).
 //!
-//! A job tells the loop it is done itself (see `EventLoop::offload`): the pool only runs jobs.
+//! A job tells its loop that it is done itself: the pool only runs jobs.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -14,11 +15,14 @@ const MAX_THREADS: usize = 512;
 /// A job: a blocking call and whatever reports its result.
 pub type Job = Box<dyn FnOnce() + Send>;
 
-/// A pool of threads that grows on demand up to [`MAX_THREADS`]. Dropping it lets its threads
-/// finish the job at hand and exit; nobody waits for them (a sleeping job cannot be cut short).
-pub struct Pool {
-    shared: Arc<Shared>,
-}
+/// A pool of threads that grows on demand up to [`MAX_THREADS`]. Clones share the pool. When
+/// the last clone is dropped its threads finish the job at hand and exit; nobody waits for them
+/// (a sleeping job cannot be cut short).
+#[derive(Clone)]
+pub struct BlockingPool(Arc<Owner>);
+
+/// Closes the pool when the last handle goes; the threads hold only [`Shared`].
+struct Owner(Arc<Shared>);
 
 #[derive(Default)]
 struct Shared {
@@ -35,23 +39,22 @@ struct State {
     closed: bool,
 }
 
-impl Pool {
+impl BlockingPool {
     /// A pool with no threads yet.
     pub fn new() -> Self {
-        Pool {
-            shared: Arc::default(),
-        }
+        BlockingPool(Arc::new(Owner(Arc::default())))
     }
 
     /// Runs `job` on a pool thread: an idle one, else a new one, else the first to come free.
     pub fn run(&self, job: Job) {
-        let mut state = self.shared.lock();
+        let shared = &self.0.0;
+        let mut state = shared.lock();
         state.jobs.push_back(job);
         // Each idle thread will take one queued job; a job beyond those needs a new thread.
         if state.jobs.len() > state.idle && state.threads < MAX_THREADS {
-            let shared = Arc::clone(&self.shared);
+            let shared = Arc::clone(shared);
             let started = std::thread::Builder::new()
-                .name("mio-blocking".into())
+                .name("blocking".into())
                 .spawn(move || shared.work());
             match started {
                 Ok(_) => state.threads += 1,
@@ -60,15 +63,21 @@ impl Pool {
                 Err(e) => eprintln!("cannot start a blocking-pool thread: {e}"),
             }
         } else {
-            self.shared.changed.notify_one();
+            shared.changed.notify_one();
         }
     }
 }
 
-impl Drop for Pool {
+impl Default for BlockingPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Owner {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
-        self.shared.changed.notify_all();
+        self.0.lock().closed = true;
+        self.0.changed.notify_all();
     }
 }
 
