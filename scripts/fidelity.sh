@@ -43,6 +43,7 @@ pairs=(
     "smol smol-minimal echo-smol"
     "mio mio-minimal echo-mio"
     "monoio monoio-minimal echo-monoio"
+    "compio compio-minimal echo-compio"
 )
 selected=()
 for pair in "${pairs[@]}"; do

@@ -14,6 +14,7 @@ pub const ALL: &[&Target] = &[
     &echo_smol::TARGET,
     &echo_mio::TARGET,
     &echo_monoio::TARGET,
+    &echo_compio::TARGET,
 ];
 
 /// The target called `name`.

@@ -58,6 +58,7 @@ conformance! {
         smol: "smol",
         mio: "mio",
         monoio: "monoio",
+        compio: "compio",
     }
     behaviours {
         echoes_every_byte_of_every_size,
