@@ -106,3 +106,35 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Only a guard against a hang, not a bound on speed.
+    const HANG_GUARD: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_job_never_waits_behind_busy_threads() {
+        let pool = BlockingPool::new();
+        // Three jobs block until the gate opens: each holds a thread of its own.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        for _ in 0..3 {
+            let gate = Arc::clone(&gate);
+            pool.run(Box::new(move || {
+                let (open, opened) = &*gate;
+                let _open = opened
+                    .wait_while(open.lock().unwrap(), |open| !*open)
+                    .unwrap();
+            }));
+        }
+        let (done, finished) = mpsc::channel();
+        pool.run(Box::new(move || done.send(()).unwrap()));
+        let ran = finished.recv_timeout(HANG_GUARD);
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        assert!(ran.is_ok(), "the last job waited for the blocked ones");
+    }
+}

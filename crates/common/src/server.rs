@@ -218,3 +218,38 @@ impl Drop for Running {
         let _ = self.join();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never(_: TcpListener, _: Arc<Context>) -> io::Result<()> {
+        panic!("served although it cannot run here")
+    }
+
+    static UNAVAILABLE: Target = Target {
+        name: "nowhere",
+        about: "a runtime this machine lacks",
+        serve: never,
+        multi_threaded: false,
+        event_loop: true,
+        one_at_a_time: false,
+        pool: None,
+        available: Some(|| Err("no ring here; add one".into())),
+    };
+
+    #[test]
+    fn a_target_that_cannot_run_here_says_so_and_never_listens() {
+        let args = ["echo-nowhere", "--addr", "127.0.0.1:0"].map(OsString::from);
+        assert_eq!(
+            main_from(&UNAVAILABLE, args),
+            ExitCode::from(EXIT_UNAVAILABLE)
+        );
+        let refused = start(&UNAVAILABLE, Config::on("127.0.0.1:0".parse().unwrap()));
+        let e = refused
+            .err()
+            .expect("start refuses a target that cannot run");
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("no ring here; add one"), "{e}");
+    }
+}

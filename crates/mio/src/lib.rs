@@ -151,7 +151,7 @@ impl EventLoop {
                     Token(slot) => self.drive(slot, !event.is_read_closed()),
                 }
             }
-            self.fire_timers();
+            self.fire_timers()?;
         }
         self.stop();
         Ok(())
@@ -231,22 +231,19 @@ impl EventLoop {
     }
 
     /// Moves on every timer that is due.
-    fn fire_timers(&mut self) {
+    fn fire_timers(&mut self) -> io::Result<()> {
         let now = Instant::now();
         while let Some(&Reverse((at, due))) = self.timers.peek() {
             if at > now {
-                return;
+                break;
             }
             self.timers.pop();
             match due {
                 Due::Connection(slot) => self.resume(slot, Ok(())),
-                Due::Accept => {
-                    if let Err(e) = self.accept() {
-                        eprintln!("accept failed: {e}");
-                    }
-                }
+                Due::Accept => self.accept()?,
             }
         }
+        Ok(())
     }
 
     /// A connection's wait or offloaded work is over: on with its message.
