@@ -75,10 +75,13 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 # here or below, so that the traps above always know the children's process ids.
 start_server() {
     addr=""
+    # Removed first: the shell truncates them only once the child runs, and a line left by the
+    # previous server would send the client to an address nobody listens on.
+    rm -f "$work/stdout" "$work/stderr"
     taskset -c 0 "$@" >"$work/stdout" 2>"$work/stderr" &
     server=$!
     for _ in $(seq 100); do
-        if grep -q '^listening on ' "$work/stdout"; then
+        if grep -qs '^listening on ' "$work/stdout"; then
             addr=$(sed -n 's/^listening on //p' "$work/stdout")
             return
         fi
@@ -103,12 +106,16 @@ run_one() {
     start_server "$@"
     [[ -n $addr ]] || return 1
     before=$(cpu_ns "$server")
-    taskset -c 1 "$bin/examples/pingpong" "$addr" "$clients" "$duration" "$size" >"$work/client" &
+    taskset -c 1 "$bin/examples/pingpong" "$addr" "$clients" "$duration" "$size" >"$work/client" 2>&1 &
     client=$!
     wait "$client"
     client=""
     cpu=$(($(cpu_ns "$server") - before))
     rate=$(sed -E 's/.*: ([0-9]+) msgs\/s.*/\1/' "$work/client")
+    if ! [[ $rate =~ ^[0-9]+$ ]]; then
+        echo "fidelity.sh: the client failed against '$*': $(cat "$work/client")" >&2
+        exit 1
+    fi
     trips=$(sed -E 's/.* ([0-9]+) round trips.*/\1/' "$work/client")
     cpu=$((cpu / (trips > 0 ? trips : 1)))
     stop_children
