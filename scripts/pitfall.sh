@@ -5,26 +5,37 @@
 # (offload to the blocking pool), CPU work, and the real-world forms of the mistake (reading a
 # file, querying SQLite) blocking and offloaded. Then the synchronous server against several
 # clients. Prints one table and draws the pitfall chart.
+#
+# Resumable like sweep.sh: a run already measured in full with the same settings is kept (unless
+# --force); Ctrl-C stops after the run being measured.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     cat <<'USAGE'
-usage: scripts/pitfall.sh [--quick] [--out DIR] [--clients N] [--every N] [--work-time DUR]
-                          [--file-size BYTES]
+usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every N]
+                          [--work-time DUR] [--file-size BYTES]
 
-  --quick       2s windows instead of 5s (about 3 minutes instead of 6)
+  --quick       2s windows and 500ms warm-ups instead of 5s and 1s
+  --force       measure every run again, even one already measured with these settings
   --out DIR     where result files and the chart go (default: results/pitfall)
   --clients N   concurrent clients (default: 100)
   --every N     work on every Nth message of each connection (default: 10)
   --work-time   how long sleep/block/offload/cpu work takes (default: 1ms)
   --file-size   bytes the file work reads per message (default: 1MiB)
+
+Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
+The estimate printed at the start counts warm-up + window + about 0.5 s per target and run.
 USAGE
 }
 
+start_script pitfall "$@"
 out=results/pitfall clients=100 every=10 work_time=1ms file_size=1MiB duration=5s warmup=1s
+force=0
 while (($#)); do
     case $1 in
         --quick) duration=2s warmup=500ms ;;
+        --force) force=1 ;;
         --out) out=$2; shift ;;
         --clients) clients=$2; shift ;;
         --every) every=$2; shift ;;
@@ -36,31 +47,88 @@ while (($#)); do
     shift
 done
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen -p echo-charts
-loadgen=target/release/loadgen
+build_tools
 mkdir -p "$out"
 
 targets=tokio,tokio-current,async-std,smol,threads
+# The article's own servers, once scripts/python-setup.sh has set them up.
+[[ -x .venv/bin/python || -n ${ECHO_BENCH_PYTHON:-} ]] && targets+=,python-asyncio,python-uvloop,python-threads
 # Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
 # for contrast), and the real-world forms of the mistake (a file read, a database query).
 waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")
 io=(none "file-block:$file_size" "file-offload:$file_size" sqlite-block sqlite-offload)
-echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows"
-measure() { # GROUP WORK
-    echo "== $1: --work $2"
-    "$loadgen" --target "$targets" --clients "$clients" --work "$2" --work-every "$every" \
-        --duration "$duration" --warmup "$warmup" --output "$out/$1/${2//[:.]/_}.json" >/dev/null
-}
-for work in "${waits[@]}"; do measure wait "$work"; done
-for work in "${io[@]}"; do measure io "$work"; done
 # The synchronous server: one client is served, the others wait for a turn that never comes.
-echo "== the blocking server, 10 clients"
-"$loadgen" --target blocking --clients 10 --duration "$duration" --warmup "$warmup" \
-    --timeout 1s --output "$out/blocking.json" >/dev/null
+blocking_clients=10 blocking_timeout=1s
+
+n_targets=$(tr , '\n' <<<"$targets" | wc -l)
+
+# each_run FUNCTION: calls FUNCTION NAME FILE TARGETS-IN-IT FLAGS... for every run, in order.
+# FLAGS are loadgen's, and also what `echo-charts status` checks the file against.
+each_run() {
+    local group work
+    for group in wait io; do
+        local -n works=${group/wait/waits}
+        for work in "${works[@]}"; do
+            "$1" "$group: --work $work" "$out/$group/${work//[:.]/_}.json" "$n_targets" \
+                --target "$targets" --clients "$clients" --work "$work" --work-every "$every"
+        done
+    done
+    "$1" "the blocking server, $blocking_clients clients" "$out/blocking.json" 1 \
+        --target blocking --clients "$blocking_clients" --timeout "$blocking_timeout"
+}
+
+# state_of FILE FLAGS...: `done: SUMMARY`, `missing` or `redo: WHY` (see sweep.sh's status).
+# Empty if Ctrl-C stopped echo-charts.
+state_of() {
+    local file=$1
+    shift
+    if ((force)); then
+        echo "redo: --force"
+    else
+        "$charts" status "$file" --duration "$duration" --warmup "$warmup" "$@" || true
+    fi
+}
+
+count() {
+    [[ $(state_of "$2" "${@:4}") == done:* ]] || todo=$((todo + $3))
+}
+todo=0
+each_run count
+echo "pitfall: $targets, $clients clients, work on 1 message in $every, $duration windows;" \
+     "$todo target runs to measure, $(estimate "$todo" "$warmup" "$duration")"
+
+# run NAME FILE TARGETS-IN-IT FLAGS...: measures one run unless FILE already holds it.
+run() {
+    local name=$1 file=$2 state
+    stop_if_interrupted
+    state=$(state_of "$file" "${@:4}")
+    stop_if_interrupted
+    case $state in
+        done:*) echo "== $name: kept (already measured)"; return ;;
+        redo:*) echo "== $name: measuring again: ${state#redo: }" ;;
+        *) echo "== $name" ;;
+    esac
+    local log
+    log=$out/.$(basename "$file" .json).log
+    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --output "$file" \
+        "${@:4}"; then
+        rm -f "$log"
+    elif ((interrupted)); then
+        stop_if_interrupted
+    else
+        echo "   FAILED: $(why_failed "$log") (log: $log)"
+        failed=$((failed + 1))
+    fi
+}
+
+failed=0 start=$SECONDS
+each_run run
+stop_if_interrupted
+echo "pitfall: measured in $((SECONDS - start))s; $failed failed"
 
 echo
 "$loadgen" table "$out/wait" "$out/io" "$out/blocking.json"
 for group in wait io; do
-    target/release/echo-charts "$out/$group" --out "$out/charts/$group" --only pitfall
+    "$charts" "$out/$group" --out "$out/charts/$group" --only pitfall
 done
+((failed == 0))

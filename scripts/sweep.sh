@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Sweep every target x clients x message size with loadgen: one result file per point.
-# Resumable: a point whose result file exists is skipped (unless --force), so an interrupted
-# sweep picks up where it stopped. Charts: scripts/charts.sh afterwards.
+# Resumable: a point whose result file is complete and was measured with the same settings is
+# skipped (unless --force); one cut short or measured otherwise is measured again, and the script
+# says why. Ctrl-C stops the sweep after the point being measured. Charts: scripts/charts.sh.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     cat <<'USAGE'
 usage: scripts/sweep.sh [--quick] [--force] [--out DIR] [--targets LIST]
                         [--clients "N ..."] [--sizes "BYTES ..."] [--duration DUR] [--warmup DUR]
 
-  --quick      a few minutes: clients 1 10 100 1000, sizes 64 1KiB, 2s windows
-  --force      measure points again even if their result file exists
+  --quick      clients 1 10 100 1000, sizes 64 1KiB, 2s windows, 500ms warm-up
+  --force      measure every point again, even one already measured with these settings
   --out DIR    where result files go (default: results/sweep)
   --targets    comma-separated targets (default: all; see `loadgen --list-targets`)
   --clients    client counts (default: 1 10 100 1000 10000)
   --sizes      message sizes (default: 64 1KiB 16KiB)
   --duration   measured window per point (default: 10s)
   --warmup     warm-up per point (default: 2s)
+
+Ctrl-C stops the sweep and keeps every point measured in full; run the same command again to
+resume. The estimate printed at the start counts warm-up + window + about 0.5 s per point.
 USAGE
 }
 
+start_script sweep "$@"
 out=results/sweep targets=all force=0
 clients="1 10 100 1000 10000" sizes="64 1KiB 16KiB" duration=10s warmup=2s
 while (($#)); do
@@ -38,9 +44,7 @@ while (($#)); do
     shift
 done
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen
-loadgen=target/release/loadgen
+build_tools
 if [[ $targets == all ]]; then
     targets=$("$loadgen" --list-targets | awk '{print $1}' | paste -sd, -)
 fi
@@ -48,45 +52,57 @@ IFS=, read -ra target_list <<<"$targets"
 read -ra client_list <<<"$clients"
 read -ra size_list <<<"$sizes"
 
-seconds() { # 1.5s / 500ms / 2m -> whole seconds, rounded up
-    awk -v d="$1" 'BEGIN { n = d + 0; u = substr(d, length(n "") + 1);
-        m = (u == "ms") ? 0.001 : (u == "m") ? 60 : (u == "us") ? 1e-6 : 1; s = n * m;
-        print (s == int(s)) ? s : int(s) + 1 }'
+# status TARGET CLIENTS SIZE: `done: SUMMARY`, `missing` or `redo: WHY` for that point's file: it
+# counts as done only if complete and measured with these settings (`echo-charts status`).
+status() {
+    "$charts" status "$out/$1-c$2-m$3.json" --target "$1" --clients "$2" --msg-size "$3" \
+        --duration "$duration" --warmup "$warmup"
 }
-# Per point: warm-up + window + about 2 s to start and stop the server and connect.
-per_point=$(($(seconds "$warmup") + $(seconds "$duration") + 2))
+
+# plan TARGET CLIENTS SIZE: its status, unless --force measures everything again.
+plan() {
+    if ((force)); then echo "redo: --force"; else status "$@"; fi
+}
+
 total=$((${#target_list[@]} * ${#client_list[@]} * ${#size_list[@]}))
 todo=0
 for t in "${target_list[@]}"; do for c in "${client_list[@]}"; do for s in "${size_list[@]}"; do
-    [[ $force == 1 || ! -e $out/$t-c$c-m$s.json ]] && todo=$((todo + 1))
+    [[ $(plan "$t" "$c" "$s") == done:* ]] || todo=$((todo + 1))
 done; done; done
 echo "sweep: $total points ($todo to measure, $((total - todo)) already done) into $out/;" \
-     "about $(((todo * per_point + 59) / 60)) min"
+     "$(estimate "$todo" "$warmup" "$duration")"
 
 mkdir -p "$out"
 i=0 failed=0 start=$SECONDS
 for t in "${target_list[@]}"; do
     for c in "${client_list[@]}"; do
         for s in "${size_list[@]}"; do
+            stop_if_interrupted
             i=$((i + 1))
             file=$out/$t-c$c-m$s.json
             label=$(printf '[%d/%d] %-13s clients %-5s size %-5s' "$i" "$total" "$t" "$c" "$s")
-            if [[ $force == 0 && -e $file ]]; then
-                echo "$label skipped (already measured)"
-                continue
-            fi
+            # (Empty if Ctrl-C stopped echo-charts: the next turn stops the sweep.)
+            state=$(plan "$t" "$c" "$s") || true
+            stop_if_interrupted
+            case $state in
+                done:*) echo "$label skipped (already measured: ${state#done: })"; continue ;;
+                redo:*) echo "$label measuring again: ${state#redo: }" ;;
+            esac
             log=$out/.$t-c$c-m$s.log
-            if "$loadgen" --target "$t" --clients "$c" --msg-size "$s" --duration "$duration" \
-                --warmup "$warmup" --output "$file" >"$log" 2>&1; then
-                row=$(grep -E "^$t( |$)" "$log" | tr -s ' ' | cut -d' ' -f3,7 || true)
-                echo "$label ${row%% *} msgs/s, p99 ${row##* }  ($((SECONDS - start))s elapsed)"
+            if measure "$log" "$loadgen" --target "$t" --clients "$c" --msg-size "$s" \
+                --duration "$duration" --warmup "$warmup" --output "$file"; then
+                state=$(status "$t" "$c" "$s") || true
+                echo "$label ${state#done: }  ($((SECONDS - start))s elapsed)"
                 rm -f "$log"
+            elif ((interrupted)); then
+                echo "$label interrupted"
             else
                 failed=$((failed + 1))
-                echo "$label FAILED: $(grep -m1 'error' "$log" || tail -n1 "$log") (log: $log)"
+                echo "$label FAILED: $(why_failed "$log") (log: $log)"
             fi
         done
     done
 done
+stop_if_interrupted
 echo "sweep: done in $((SECONDS - start))s; $failed failed"
 ((failed == 0))

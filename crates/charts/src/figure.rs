@@ -100,10 +100,17 @@ pub enum Mark {
     },
     /// A small note at a point (`n/a` where a bar has no value).
     Note {
-        /// Where, in data coordinates (the text's top-left corner).
+        /// Where, in data coordinates (the centre of the text's top edge).
         at: (f64, f64),
         /// What.
         text: String,
+    },
+    /// A cross: a point that failed (some clients starved), so no figure of it is drawn.
+    Failed {
+        /// Where, in data coordinates.
+        at: (f64, f64),
+        /// Colour.
+        color: RGBColor,
     },
 }
 
@@ -127,7 +134,32 @@ pub enum Swatch {
     Dashed,
     /// A filled square, for bars.
     Block,
+    /// A cross, for failed points.
+    Cross,
+    /// No sample: the label explains a mark written into the plot (`†`).
+    Text,
 }
+
+/// The legend entry for failed points: what a [`Mark::Failed`] cross means.
+pub fn failed_entry() -> LegendEntry {
+    LegendEntry {
+        label: "clients starved: failed".into(),
+        color: MUTED,
+        swatch: Swatch::Cross,
+    }
+}
+
+/// The legend entry for points where the load generator was saturated (marked `†`).
+pub fn saturated_entry() -> LegendEntry {
+    LegendEntry {
+        label: "† client saturated".into(),
+        color: MUTED,
+        swatch: Swatch::Text,
+    }
+}
+
+/// Grey for marks and notes that are about the measurement rather than a series.
+pub const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
 
 impl Figure {
     /// A figure with one panel and the default size.
@@ -266,6 +298,16 @@ impl Axis {
             start * (end / start).powf(f)
         } else {
             start + (end - start) * f
+        }
+    }
+
+    /// The inverse of [`Axis::fraction`]: how far up the axis `v` is (0 at its start).
+    pub fn fraction_of(&self, v: f64) -> f64 {
+        let Range { start, end } = self.range;
+        if self.log {
+            (v / start).ln() / (end / start).ln()
+        } else {
+            (v - start) / (end - start)
         }
     }
 

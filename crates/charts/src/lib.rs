@@ -11,6 +11,7 @@ pub mod figure;
 pub mod load;
 pub mod render;
 pub mod scenario;
+pub mod status;
 pub mod style;
 
 use std::path::{Path, PathBuf};

@@ -44,6 +44,18 @@ impl Point {
         self.target().clients
     }
 
+    /// Whether some of its clients never got a reply in the window (the table's `starved`
+    /// column): its latency figures then leave those clients out, so charts show it as failed.
+    pub fn starved(&self) -> bool {
+        self.target().starved_clients > 0
+    }
+
+    /// Whether the load generator's CPUs were saturated (the table's `†`): its figures may
+    /// measure the client rather than the server.
+    pub fn saturated(&self) -> bool {
+        self.target().client.saturated
+    }
+
     /// The settings this point shares with the others it can be compared with.
     pub fn scenario(&self) -> Scenario {
         Scenario::of(&self.run.config)

@@ -10,6 +10,7 @@ use std::ops::Range;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
 
@@ -35,7 +36,7 @@ const SWATCH_W: i32 = 28;
 const STROKE: u32 = 2;
 
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
-const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+use crate::figure::MUTED;
 const GRID: RGBColor = RGBColor(0xd8, 0xd8, 0xd8);
 const GRID_LIGHT: RGBColor = RGBColor(0xee, 0xee, 0xee);
 
@@ -203,6 +204,14 @@ fn draw_legend<DB: DrawingBackend>(
                     color.filled(),
                 ))?;
             }
+            Swatch::Cross => {
+                area.draw(&Cross::new(
+                    (x0 + 13, mid),
+                    6,
+                    color.stroke_width(STROKE + 1),
+                ))?;
+            }
+            Swatch::Text => {}
             Swatch::Line | Swatch::Dashed => {
                 let style = color.stroke_width(STROKE + 1);
                 if *swatch == Swatch::Dashed {
@@ -223,7 +232,12 @@ fn draw_legend<DB: DrawingBackend>(
                 ))?;
             }
         }
-        area.draw_text(label, &font, (x0 + SWATCH_W + 6, y))?;
+        let x = if *swatch == Swatch::Text {
+            x0
+        } else {
+            x0 + SWATCH_W + 6
+        };
+        area.draw_text(label, &font, (x, y))?;
         y += LEGEND_ROW;
     }
     Ok(())
@@ -366,8 +380,14 @@ where
                 )])?;
             }
             Mark::Note { at, text } => {
-                let font = (FONT, NOTE_PX).into_font().color(&MUTED);
+                let font = (FONT, NOTE_PX)
+                    .into_font()
+                    .color(&MUTED)
+                    .pos(Pos::new(HPos::Center, VPos::Top));
                 chart.draw_series([Text::new(text.clone(), *at, font)])?;
+            }
+            Mark::Failed { at, color } => {
+                chart.draw_series([Cross::new(*at, 7, color.stroke_width(STROKE + 1))])?;
             }
         }
     }

@@ -65,9 +65,15 @@ pub fn plain(x: f64) -> String {
     }
 }
 
-/// `x` with up to two decimals, trailing zeros dropped.
+/// `x` with up to two decimals (below 1, up to three significant digits, so that a log axis'
+/// 0.001 does not read `0`), trailing zeros dropped.
 fn trim(x: f64) -> String {
-    let s = format!("{x:.2}");
+    let decimals = if x != 0.0 && x.abs() < 1.0 {
+        (2 - x.abs().log10().floor() as i32).max(2) as usize
+    } else {
+        2
+    };
+    let s = format!("{x:.decimals$}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".into() } else { s.into() }
 }
@@ -149,6 +155,8 @@ mod tests {
         assert_eq!(si(10_000.0), "10k");
         assert_eq!(si(1_500_000.0), "1.5M");
         assert_eq!(plain(0.25), "0.25");
+        assert_eq!(plain(0.001), "0.001", "a log axis' small ticks are not 0");
+        assert_eq!(plain(0.0123), "0.0123");
         assert_eq!(plain(10_000.0), "10,000");
     }
 

@@ -163,7 +163,8 @@ fn memory_dashes_servers_with_a_thread_per_connection() {
         "{}",
         f.subtitle
     );
-    assert!(f.panels[0].y.desc.contains("(KiB)"));
+    let y = &f.panels[0].y;
+    assert!(y.log && y.desc.contains("(KiB, log scale)"), "{}", y.desc);
     draw(ChartKind::Memory);
 }
 
@@ -218,7 +219,10 @@ fn pitfall_compares_each_work_per_target() {
         .iter()
         .filter(|m| matches!(m, Mark::Note { text, .. } if text == "n/a"))
         .count();
-    assert_eq!(notes, 3, "n/a for threads under each work");
+    assert_eq!(
+        notes, 1,
+        "one n/a for threads' whole group, not one per bar"
+    );
 
     // On the single-threaded loop, a blocking call makes bystanders wait: its bar stands
     // far above the plain echo's; offloaded, it does not.
@@ -292,6 +296,11 @@ fn every_chart_carries_title_axes_with_units_legend_and_machine() {
                     assert!(
                         !axis.desc.is_empty() && !axis.ticks.is_empty(),
                         "{}: {axis:?}",
+                        f.name
+                    );
+                    assert!(
+                        !axis.log || axis.ticks.iter().all(|t| t.label != "0"),
+                        "{}: a log axis has no 0, yet a tick reads 0: {axis:?}",
                         f.name
                     );
                 }
@@ -417,4 +426,154 @@ fn filters_choose_the_points() {
     let loaded = load(&[fixtures()], &filter).unwrap();
     assert_eq!(loaded.target_names(), ["tokio"]);
     assert!(loaded.points.iter().all(|p| p.run().config.work == "none"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starved clients and a saturated load generator (fixtures in `failing/`)
+
+fn failing() -> Loaded {
+    load(&[fixtures().join("../failing")], &Filter::default()).unwrap()
+}
+
+fn build_failing(kind: ChartKind) -> Vec<Figure> {
+    let loaded = failing();
+    let ctx = Context::new(&loaded, Options::default());
+    kind.build(&ctx)
+        .unwrap_or_else(|e| panic!("{kind} has no data: {e}"))
+}
+
+/// The x of every mark of `kind` in `f`'s first panel drawn in `color`.
+fn xs(f: &Figure, color: plotters::style::RGBColor, failed: bool) -> Vec<f64> {
+    f.panels[0]
+        .marks
+        .iter()
+        .flat_map(|m| match m {
+            Mark::Line {
+                points, color: c, ..
+            } if !failed && *c == color => points.iter().map(|p| p.0).collect(),
+            Mark::Failed { at, color: c } if failed && *c == color => vec![at.0],
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn starved_points_look_failed_on_every_chart_against_clients() {
+    let loaded = failing();
+    let palette = Context::new(&loaded, Options::default()).palette;
+    let blocking = palette.color("blocking");
+    for kind in [ChartKind::Throughput, ChartKind::P99, ChartKind::Memory] {
+        let f = &build_failing(kind)[0];
+        assert_eq!(
+            xs(f, blocking, false),
+            [1.0],
+            "{kind}: no line through the starved points"
+        );
+        assert_eq!(
+            xs(f, blocking, true),
+            [10.0, 100.0],
+            "{kind}: a cross at each starved point"
+        );
+        let entry = f
+            .legend
+            .iter()
+            .find(|e| e.swatch == Swatch::Cross)
+            .unwrap_or_else(|| panic!("{kind}: no legend note for the crosses"));
+        assert!(entry.label.contains("starved"), "{}", entry.label);
+    }
+    let cpu = &build_failing(ChartKind::Cpu)[0];
+    let crosses = cpu
+        .marks()
+        .filter(|m| matches!(m, Mark::Failed { .. }))
+        .count();
+    assert_eq!(
+        crosses, 2,
+        "blocking at 10 and 100 clients: crosses, not bars"
+    );
+    let svg = {
+        let dir = tempfile::tempdir().unwrap();
+        draw_charts(&loaded, &[ChartKind::P99], &Options::default(), dir.path()).unwrap();
+        fs::read_to_string(dir.path().join("p99-64B.svg")).unwrap()
+    };
+    assert!(svg.contains("clients starved: failed"), "{svg}");
+}
+
+#[test]
+fn the_spectrum_draws_no_curve_for_starved_clients() {
+    let loaded = failing();
+    let ctx = Context::new(
+        &loaded,
+        Options {
+            at_clients: Some(100),
+            ..Options::default()
+        },
+    );
+    let f = &ChartKind::Spectrum.build(&ctx).unwrap()[0];
+    let lines = f.marks().filter(|m| matches!(m, Mark::Line { .. })).count();
+    assert_eq!(lines, 1, "only tokio has a curve");
+    let labels: Vec<(&str, Swatch)> = f
+        .legend
+        .iter()
+        .map(|e| (e.label.as_str(), e.swatch))
+        .collect();
+    assert!(
+        labels.contains(&("blocking: 99 of 100 clients starved", Swatch::Cross)),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&("tokio †", Swatch::Line)), "{labels:?}");
+}
+
+#[test]
+fn a_saturated_load_generator_is_marked_with_a_dagger() {
+    let loaded = failing();
+    let tokio = Context::new(&loaded, Options::default())
+        .palette
+        .color("tokio");
+    for kind in [ChartKind::Throughput, ChartKind::P99, ChartKind::Cpu] {
+        let f = &build_failing(kind)[0];
+        let daggers = f
+            .marks()
+            .filter(|m| matches!(m, Mark::Note { text, .. } if text == "†"))
+            .count();
+        assert_eq!(daggers, 1, "{kind}: tokio at 100 clients");
+        assert!(
+            f.legend
+                .iter()
+                .any(|e| e.label.contains("† client saturated")),
+            "{kind}: {:?}",
+            legend(f)
+        );
+    }
+    // Only the saturated point is marked: tokio's line still runs through all three.
+    let f = &build_failing(ChartKind::Throughput)[0];
+    assert_eq!(xs(f, tokio, false), [1.0, 10.0, 100.0]);
+}
+
+#[test]
+fn the_timeline_shows_the_slowest_second_not_the_largest_ratio() {
+    // A run whose worst second is 100 times its typical one, but only 99 µs longer, beside the
+    // fixtures' 10 ms blocking stall, 4.5 times its typical second.
+    let dir = common::fixtures_copy();
+    let path = dir.path().join("sweep/64B-1c.json");
+    let mut run: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    for (i, tick) in run["targets"][0]["timeline"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        tick["p99_ns"] = serde_json::Value::from(if i == 2 { 100_000 } else { 1_000 });
+    }
+    fs::write(&path, run.to_string()).unwrap();
+    let loaded = load(&[dir.path().to_owned()], &Filter::default()).unwrap();
+    let ctx = Context::new(&loaded, Options::default());
+    let f = &ChartKind::Timeline.build(&ctx).unwrap()[0];
+    assert!(f.subtitle.contains("64B-100c-block.json"), "{}", f.subtitle);
+
+    // A run whose clients starved is not a stall to show.
+    let loaded = failing();
+    let ctx = Context::new(&loaded, Options::default());
+    let f = &ChartKind::Timeline.build(&ctx).unwrap()[0];
+    assert!(f.title.contains("tokio"), "{}", f.title);
 }

@@ -65,10 +65,10 @@ fn draws_every_chart_and_the_table_into_the_output_directory() {
         &["Latency by percentile", "99.99%"],
     );
     check_png(&out_dir.join("pitfall.png"), (1300, 900));
+    let table = fs::read_to_string(&table).unwrap();
     assert!(
-        fs::read_to_string(&table)
-            .unwrap()
-            .starts_with("| target | clients |")
+        table.starts_with("Measured on ") && table.contains("\n| target | clients |"),
+        "the machine, then the table: {table}"
     );
 }
 

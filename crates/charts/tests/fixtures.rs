@@ -3,7 +3,8 @@
 //! The fixtures are small but shaped like a real sweep on the project's 2-core machine: three
 //! targets at 1 to 1000 clients with 64-byte messages, two at 1 KiB, and the pitfall runs (a
 //! 10 ms blocking call on 1 message in 10, and the same call offloaded) at 100 clients, where the
-//! single-threaded event loop stalls. Every histogram is a real encoded HdrHistogram of
+//! single-threaded event loop stalls. `failing/` holds a small sweep of the one-at-a-time server,
+//! whose clients starve, beside a tokio whose load generator saturates. Every histogram is a real encoded HdrHistogram of
 //! deterministic pseudo-random samples.
 //!
 //! After changing the generator or the schema, rewrite them with
@@ -23,7 +24,7 @@ const SECONDS: u64 = 5;
 const MS: f64 = 1e6;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 #[test]
@@ -117,6 +118,10 @@ struct Model {
     loops: u64,
     cpu_ns: f64,
     kib_per_conn: f64,
+    /// Serves one client at a time: the others starve.
+    one_at_a_time: bool,
+    /// From this many clients on, the load generator's CPUs are saturated.
+    saturates_client_at: usize,
 }
 
 const THREADS: Model = Model {
@@ -127,6 +132,8 @@ const THREADS: Model = Model {
     loops: 0,
     cpu_ns: 9_500.0,
     kib_per_conn: 14.0,
+    one_at_a_time: false,
+    saturates_client_at: usize::MAX,
 };
 const TOKIO: Model = Model {
     name: "tokio",
@@ -136,6 +143,8 @@ const TOKIO: Model = Model {
     loops: 2,
     cpu_ns: 6_200.0,
     kib_per_conn: 2.3,
+    one_at_a_time: false,
+    saturates_client_at: usize::MAX,
 };
 const TOKIO_CURRENT: Model = Model {
     name: "tokio-current",
@@ -145,6 +154,25 @@ const TOKIO_CURRENT: Model = Model {
     loops: 1,
     cpu_ns: 5_100.0,
     kib_per_conn: 2.1,
+    one_at_a_time: false,
+    saturates_client_at: usize::MAX,
+};
+/// The one-at-a-time server: every client but one starves.
+const BLOCKING: Model = Model {
+    name: "blocking",
+    base_ns: 20_000.0,
+    capacity: 9_000.0,
+    threads: false,
+    loops: 0,
+    cpu_ns: 40_000.0,
+    kib_per_conn: 0.01,
+    one_at_a_time: true,
+    saturates_client_at: usize::MAX,
+};
+/// tokio, with the load generator saturated from 100 clients on.
+const TOKIO_SATURATING: Model = Model {
+    saturates_client_at: 100,
+    ..TOKIO
 };
 
 /// What the server does per message in a run.
@@ -180,7 +208,7 @@ fn generate() -> Vec<(String, RunResult)> {
     };
     for clients in [1, 10, 100, 1000] {
         add(
-            format!("sweep/64B-{clients}c.json"),
+            format!("results/sweep/64B-{clients}c.json"),
             64,
             clients,
             Work::None,
@@ -189,7 +217,7 @@ fn generate() -> Vec<(String, RunResult)> {
     }
     for clients in [10, 100] {
         add(
-            format!("sweep/1KiB-{clients}c.json"),
+            format!("results/sweep/1KiB-{clients}c.json"),
             1024,
             clients,
             Work::None,
@@ -197,19 +225,30 @@ fn generate() -> Vec<(String, RunResult)> {
         );
     }
     add(
-        "pitfall/64B-100c-block.json".into(),
+        "results/pitfall/64B-100c-block.json".into(),
         64,
         100,
         Work::Block,
         &[THREADS, TOKIO, TOKIO_CURRENT],
     );
     add(
-        "pitfall/64B-100c-offload.json".into(),
+        "results/pitfall/64B-100c-offload.json".into(),
         64,
         100,
         Work::Offload,
         &[THREADS, TOKIO, TOKIO_CURRENT],
     );
+    // Kept apart (`failing/`): a sweep where the one-at-a-time server starves its clients and
+    // the load generator saturates, for the charts' failed and saturated marks.
+    for clients in [1, 10, 100] {
+        add(
+            format!("failing/64B-{clients}c.json"),
+            64,
+            clients,
+            Work::None,
+            &[BLOCKING, TOKIO_SATURATING],
+        );
+    }
     out
 }
 
@@ -257,7 +296,9 @@ fn run(
 
 fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> TargetResult {
     let mut rng = Rng(seed);
-    let c = clients as f64;
+    // A one-at-a-time server serves a single client; the rest are connected and starve.
+    let starved = if m.one_at_a_time { clients - 1 } else { 0 };
+    let c = (clients - starved) as f64;
     // Larger messages cost a little more per round trip.
     let base = m.base_ns * (1.0 + msg_size as f64 / 4096.0);
     // Closed loop: every client waits for its reply, so latency grows once the server saturates.
@@ -317,10 +358,14 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         bystander_latency_ns: (work != Work::None).then(|| Latency::of(&bystanders)),
         working_latency_ns: (work != Work::None).then(|| Latency::of(&working)),
         errors: Errors {
-            timeout: if m.threads && clients >= 1000 { 3 } else { 0 },
+            timeout: if m.threads && clients >= 1000 {
+                3
+            } else {
+                starved as u64
+            },
             ..Errors::default()
         },
-        starved_clients: 0,
+        starved_clients: starved,
         timeline: timeline(
             &mut rng,
             messages,
@@ -344,7 +389,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         client: ClientCost {
             cpu_ns_per_msg: 3_100.0,
             rss_per_conn_bytes: 4_096.0,
-            saturated: false,
+            saturated: clients >= m.saturates_client_at,
         },
         open_loop: None,
         server_summary: Some(Summary {
@@ -354,6 +399,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             refused: 0,
             bytes_echoed: messages * msg_size as u64,
             errors: 0,
+            resets_by_peer: 0,
             loop_lag_ns: lag_p99.map(|p99| LagSummary {
                 samples: SECONDS * 1000,
                 mean: p99 / 8,

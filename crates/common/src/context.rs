@@ -196,10 +196,28 @@ impl Conn {
         self.bytes += n as u64;
     }
 
-    /// Counts the connection as ended by an error.
-    pub fn failed(&self, _error: &io::Error) {
-        self.context.stats.errors.fetch_add(1, Relaxed);
+    /// Counts the connection as ended by `error`: the peer's doing (it reset the connection or
+    /// went away mid-echo) or, for anything else, a failure of the server's.
+    pub fn failed(&self, error: &io::Error) {
+        let stats = &self.context.stats;
+        let counter = if by_peer(error) {
+            &stats.resets_by_peer
+        } else {
+            &stats.errors
+        };
+        counter.fetch_add(1, Relaxed);
     }
+}
+
+/// Whether `error` is the peer ending the connection abruptly: a reset (`SO_LINGER` 0, or a
+/// close with bytes unread), a write to a connection it has closed, or an abort.
+fn by_peer(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 impl Drop for Conn {
@@ -208,5 +226,28 @@ impl Drop for Conn {
         stats.bytes.fetch_add(self.bytes, Relaxed);
         stats.closed.fetch_add(1, Relaxed);
         self.context.close_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_ending_the_connection_is_not_a_server_error() {
+        for kind in [
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::ConnectionAborted,
+        ] {
+            assert!(by_peer(&io::Error::from(kind)), "{kind:?}");
+        }
+        for kind in [
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::OutOfMemory,
+            io::ErrorKind::Other,
+        ] {
+            assert!(!by_peer(&io::Error::from(kind)), "{kind:?}");
+        }
     }
 }

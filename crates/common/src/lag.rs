@@ -82,3 +82,36 @@ pub(crate) fn ticker(tx: async_channel::Sender<Instant>, serving: impl Fn() -> b
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_reads_the_recorded_distribution() {
+        // Values below 2048 ns, which the histogram holds exactly: 50 probes of 1 µs, 49 of
+        // 1.5 µs and one of 2 µs.
+        let lag = Lag::default();
+        for (ns, times) in [(1_000, 50), (1_500, 49), (2_000, 1)] {
+            for _ in 0..times {
+                lag.record(Duration::from_nanos(ns));
+            }
+        }
+        let s = lag.summary();
+        assert_eq!(
+            (s.samples, s.p50, s.p99, s.p999, s.max),
+            (100, 1_000, 1_500, 2_000, 2_000)
+        );
+        assert_eq!(s.mean, (50 * 1_000 + 49 * 1_500 + 2_000) / 100);
+    }
+
+    #[test]
+    fn a_lag_beyond_the_bound_is_kept_at_the_bound() {
+        let lag = Lag::default();
+        lag.record(Duration::ZERO);
+        lag.record(MAX_LAG * 2);
+        let s = lag.summary();
+        assert_eq!(s.samples, 2);
+        assert!(s.max >= MAX_LAG.as_nanos() as u64, "{s:?}");
+    }
+}

@@ -16,6 +16,7 @@ pub(crate) struct Stats {
     pub refused: AtomicU64,
     pub bytes: AtomicU64,
     pub errors: AtomicU64,
+    pub resets_by_peer: AtomicU64,
     pub active: AtomicUsize,
     /// Notified when `active` drops to zero.
     pub drained: Event,
@@ -34,8 +35,14 @@ pub struct Summary {
     pub refused: u64,
     /// Bytes echoed back over all connections.
     pub bytes_echoed: u64,
-    /// Connections that ended in an I/O error (a reset, say), plus failed accepts.
+    /// The server's own failures: connections that ended in an I/O error of its making, plus
+    /// failed accepts. A peer that resets or goes away is counted in `resets_by_peer` instead.
     pub errors: u64,
+    /// Connections the peer reset or abandoned mid-echo (`ECONNRESET`, `EPIPE`,
+    /// `ECONNABORTED`): how a load generator's clients may leave at the end of a run, and no
+    /// failure of the server's. Absent from summaries written before it was counted (read as 0).
+    #[serde(default)]
+    pub resets_by_peer: u64,
     /// How late the event loop ran a task that was ready, while serving; `null` for servers
     /// without an event loop.
     pub loop_lag_ns: Option<LagSummary>,
@@ -50,6 +57,7 @@ impl Stats {
             refused: self.refused.load(Relaxed),
             bytes_echoed: self.bytes.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            resets_by_peer: self.resets_by_peer.load(Relaxed),
             loop_lag_ns,
         }
     }

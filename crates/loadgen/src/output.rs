@@ -1,224 +1,263 @@
-//! What a run leaves behind: a table on stdout (or JSON), and result files under `results/`.
+//! What loadgen prints on stdout: one output format chosen once, and the one table of results
+//! (a run just measured, or earlier runs side by side) drawn by [`echo_report::Table`].
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
-use echo_common::units::format_duration;
-use echo_report::{Latency, RunResult, TargetResult, write_atomic, write_hgrm};
-use hdrhistogram::Histogram;
+use anyhow::Result;
+use clap::ValueEnum;
+use echo_common::units::{format_bytes, format_duration};
+use echo_report::{Align, Latency, RunResult, Table, TargetResult, markdown_rows, measured_on};
 
 use crate::run::describe_errors;
+use crate::warnings::Warning;
 
-fn us(ns: u64) -> String {
-    format_duration(std::time::Duration::from_nanos(ns))
+/// The format of stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table with notes under it.
+    Table,
+    /// The result file's JSON, and nothing else (an array of them for `loadgen table`).
+    Json,
+    /// A Markdown table, as the README's.
+    Markdown,
 }
 
-/// The human-readable table of a run, with notes under it.
-pub fn table(run: &RunResult) -> String {
-    let split = run.targets.iter().any(|t| t.bystander_latency_ns.is_some());
-    let lag = run.targets.iter().any(|t| {
-        t.server_summary
-            .as_ref()
-            .is_some_and(|s| s.loop_lag_ns.is_some())
-            && run.config.work != "none"
+/// Results to print: each run, with a label naming where it came from when there are several.
+pub struct Source<'a> {
+    /// The run.
+    pub run: &'a RunResult,
+    /// Its file, relative to the files' shared folder; `None` for the run just measured.
+    pub label: Option<&'a str>,
+}
+
+/// Prints `sources` on stdout in `format`, and warnings where they belong: under the table, or on
+/// stderr when stdout is data.
+pub fn print(sources: &[Source], format: Format) -> Result<()> {
+    let warnings = saturation(sources);
+    let targets = sources.iter().map(|s| s.run.targets.len()).sum::<usize>();
+    match format {
+        // Nothing was measured: stderr has said why, and an empty table would say nothing.
+        Format::Table | Format::Markdown if targets == 0 => {}
+        Format::Table => {
+            let mut table = table(sources);
+            table
+                .notes
+                .extend(warnings.iter().map(|w| format!("WARNING: {w}")));
+            print!("{}", table.text());
+            return Ok(());
+        }
+        Format::Json => match sources {
+            [one] if one.label.is_none() => {
+                println!("{}", serde_json::to_string_pretty(one.run)?)
+            }
+            _ => {
+                let runs: Vec<&RunResult> = sources.iter().map(|s| s.run).collect();
+                println!("{}", serde_json::to_string_pretty(&runs)?)
+            }
+        },
+        Format::Markdown => print!(
+            "{}",
+            markdown_rows(
+                sources
+                    .iter()
+                    .flat_map(|s| s.run.targets.iter().map(move |t| (s.run, t)))
+            )
+        ),
+    }
+    if let Some(w) = warnings {
+        eprintln!("Warning: {w}");
+    }
+    Ok(())
+}
+
+/// One warning for every target whose load generator was saturated.
+fn saturation(sources: &[Source]) -> Option<Warning> {
+    let targets: Vec<String> = sources
+        .iter()
+        .flat_map(|s| s.run.targets.iter())
+        .filter(|t| t.client.saturated)
+        .map(|t| t.target.clone())
+        .collect();
+    (!targets.is_empty()).then(|| Warning::ClientSaturated(dedup(targets)))
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    v.retain(|x| {
+        let new = !seen.contains(x);
+        if new {
+            seen.push(x.clone());
+        }
+        new
     });
-    let mut header = vec![
-        "target", "clients", "msgs/s", "MB/s", "p50", "p90", "p99", "p99.9", "max",
-    ];
-    if split {
-        header.extend(["bystander p99", "working p99"]);
-    }
-    if lag {
-        header.push("loop lag p99");
-    }
-    let open = run.targets.iter().any(|t| t.open_loop.is_some());
-    if open {
-        header.extend(["uncorrected p50", "uncorrected p99", "sent/s"]);
-    }
-    header.extend(["errors", "starved"]);
-    let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
-    for t in &run.targets {
-        let l = &t.latency_ns;
-        let mut row = vec![
-            format!("{}{}", t.target, if t.partial { " (partial)" } else { "" }),
-            if t.connected == t.clients {
-                t.clients.to_string()
-            } else {
-                format!("{}/{}", t.connected, t.clients)
-            },
-            format!("{:.0}", t.msgs_per_sec),
-            format!("{:.1}", t.mb_per_sec),
-        ];
-        row.extend(
-            [l.p50, l.p90, l.p99, l.p999, l.max]
-                .map(|v| if l.count == 0 { "-".into() } else { us(v) }),
-        );
-        if split {
-            let p99 =
-                |l: &Option<Latency>| l.filter(|l| l.count > 0).map_or("-".into(), |l| us(l.p99));
-            row.extend([p99(&t.bystander_latency_ns), p99(&t.working_latency_ns)]);
-        }
-        if lag {
-            let p99 = t
-                .server_summary
-                .as_ref()
-                .and_then(|s| s.loop_lag_ns)
-                .filter(|l| l.samples > 0);
-            row.push(p99.map_or("-".into(), |l| us(l.p99)));
-        }
-        if open {
-            let raw = t.latency_uncorrected_ns.filter(|l| l.count > 0);
-            row.push(raw.map_or("-".into(), |l| us(l.p50)));
-            row.push(raw.map_or("-".into(), |l| us(l.p99)));
-            row.push(
-                t.open_loop
-                    .map_or("-".into(), |o| format!("{:.0}", o.achieved_rate)),
-            );
-        }
-        row.extend([t.errors.total().to_string(), t.starved_clients.to_string()]);
-        rows.push(row);
-    }
-    let mut out = render(&rows, 1);
-    for t in &run.targets {
-        for note in notes(t) {
-            let _ = writeln!(out, "  {}: {note}", t.target);
-        }
-    }
-    out
+    v
 }
 
 /// Below this share of the asked rate, the table says the open loop fell short.
 const RATE_SHORTFALL: f64 = 0.97;
 
-/// One table of many result files: a row per target per file, with the settings that differ
-/// between them. This is how the pitfall demonstration puts its runs side by side.
-pub fn results_table(runs: &[RunResult]) -> String {
-    let mut rows = vec![
-        [
-            "target",
-            "work",
-            "clients",
-            "size",
-            "msgs/s",
-            "p50",
-            "p99",
-            "bystander p50",
-            "bystander p99",
-            "working p99",
-            "loop lag p99",
-            "errors",
-            "starved",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
-    // Open-loop runs add what only they have: the uncorrected figures and the rates.
-    let open = runs.iter().any(|r| r.config.rate.is_some());
-    if open {
-        rows[0]
-            .extend(["uncorrected p50", "uncorrected p99", "asked/s", "sent/s"].map(String::from));
-    }
-    let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
-        l.filter(|l| l.count > 0).map_or("-".into(), |l| us(f(&l)))
-    };
-    // Each target's runs together, in the order that tells the story (see `work_rank`).
-    let mut pairs: Vec<(&RunResult, &TargetResult)> = runs
+/// The table of `sources`: one row per target of each run. Columns that hold no data are left
+/// out, and settings every row shares go into the caption. A run just measured (no label) gets
+/// every figure and a note per target; earlier runs side by side (labelled) get the figures that
+/// compare, a source and a time per row, in the order that tells the pitfall story.
+pub fn table(sources: &[Source]) -> Table {
+    let compare = sources.iter().any(|s| s.label.is_some());
+    let mut rows: Vec<(&Source, &TargetResult)> = sources
         .iter()
-        .flat_map(|r| r.targets.iter().map(move |t| (r, t)))
+        .flat_map(|s| s.run.targets.iter().map(move |t| (s, t)))
         .collect();
-    let target_rank = |name: &str| {
-        echo_targets::ALL
-            .iter()
-            .position(|t| t.name == name)
-            .unwrap_or(usize::MAX)
+    if compare {
+        let target_rank = |name: &str| {
+            echo_targets::every()
+                .position(|t| t.name == name)
+                .unwrap_or(usize::MAX)
+        };
+        rows.sort_by_key(|(s, t)| {
+            (
+                target_rank(&t.target),
+                echo_report::work_rank(&s.run.config.work),
+            )
+        });
+    }
+    let runs = || rows.iter().map(|(s, _)| s.run);
+    let same = |f: fn(&RunResult) -> String| {
+        let first = runs().next().map(f)?;
+        runs().all(|r| f(r) == first).then_some(first)
     };
-    pairs.sort_by_key(|(r, t)| {
-        (
-            target_rank(&t.target),
-            echo_report::work_rank(&r.config.work),
-        )
-    });
-    for (run, t) in pairs {
-        let lag = t
+    let work_of = |r: &RunResult| {
+        if r.config.work_every > 1 {
+            format!("{} (1 in {})", r.config.work, r.config.work_every)
+        } else {
+            r.config.work.clone()
+        }
+    };
+    let size_of = |r: &RunResult| format_bytes(r.config.msg_size as u64);
+    let rate_of = |r: &RunResult| {
+        r.config
+            .rate
+            .map_or_else(|| "closed loop".into(), |x| format!("{x:.0}"))
+    };
+    let (work, size, rate) = (same(work_of), same(size_of), same(rate_of));
+    let days: Vec<&str> = runs().map(|r| day(&r.started_at)).collect();
+    let one_day = days.windows(2).all(|w| w[0] == w[1]);
+
+    let mut t = Table::new([
+        ("source", Align::Left),
+        ("time", Align::Left),
+        ("target", Align::Left),
+        ("work", Align::Left),
+        ("clients", Align::Right),
+        ("size", Align::Right),
+        ("asked/s", Align::Right),
+        ("msgs/s", Align::Right),
+        ("MB/s", Align::Right),
+        ("p50", Align::Right),
+        ("p90", Align::Right),
+        ("p99", Align::Right),
+        ("p99.9", Align::Right),
+        ("max", Align::Right),
+        ("bystander p99", Align::Right),
+        ("working p99", Align::Right),
+        ("loop lag p99", Align::Right),
+        ("uncorrected p50", Align::Right),
+        ("uncorrected p99", Align::Right),
+        ("sent/s", Align::Right),
+        ("errors", Align::Right),
+        ("starved", Align::Right),
+        ("flags", Align::Left),
+    ]);
+    let mut caption = measured_on(runs());
+    caption.push_str(&format!(
+        " {} messages, work {}, {}.",
+        size.as_deref().unwrap_or("various"),
+        work.as_deref().unwrap_or("various"),
+        match rate.as_deref() {
+            None => "closed and open loops".to_owned(),
+            Some("closed loop") => "closed loop".to_owned(),
+            Some(r) => format!("open loop at {r} msgs/s"),
+        }
+    ));
+    t.caption.push(caption);
+    let full = !compare;
+    for (s, r) in &rows {
+        let run = s.run;
+        let l = &r.latency_ns;
+        let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
+            l.filter(|l| l.count > 0).map(|l| ns(f(&l)))
+        };
+        let all = Some(*l);
+        let lag = r
             .server_summary
             .as_ref()
             .and_then(|s| s.loop_lag_ns)
-            .filter(|l| l.samples > 0);
-        let work = if run.config.work == "none" {
-            "none".to_owned()
-        } else {
-            format!("{} every {}", run.config.work, run.config.work_every)
-        };
-        rows.push(vec![
-            format!("{}{}", t.target, if t.partial { " (partial)" } else { "" }),
-            work,
-            t.connected.to_string(),
-            run.config.msg_size.to_string(),
-            format!("{:.0}", t.msgs_per_sec),
-            lat(Some(t.latency_ns), |l| l.p50),
-            lat(Some(t.latency_ns), |l| l.p99),
-            lat(t.bystander_latency_ns, |l| l.p50),
-            lat(t.bystander_latency_ns, |l| l.p99),
-            lat(t.working_latency_ns, |l| l.p99),
-            lag.map_or("-".into(), |l| us(l.p99)),
-            t.errors.total().to_string(),
-            t.starved_clients.to_string(),
+            .filter(|l| l.samples > 0 && run.config.work != "none");
+        let mut flags = Vec::new();
+        if r.partial || run.partial {
+            flags.push("partial");
+        }
+        if r.client.saturated {
+            flags.push("client saturated");
+        }
+        t.row(vec![
+            s.label.map(str::to_owned),
+            s.label.map(|_| time(&run.started_at, one_day)),
+            Some(r.target.clone()),
+            work.is_none().then(|| work_of(run)),
+            Some(if r.connected == r.clients {
+                r.clients.to_string()
+            } else {
+                format!("{}/{}", r.connected, r.clients)
+            }),
+            size.is_none().then(|| size_of(run)),
+            rate.is_none()
+                .then(|| run.config.rate.map(|x| format!("{x:.0}")))
+                .flatten(),
+            Some(format!("{:.0}", r.msgs_per_sec)),
+            full.then(|| format!("{:.1}", r.mb_per_sec)),
+            lat(all, |l| l.p50),
+            lat(all, |l| l.p90).filter(|_| full),
+            lat(all, |l| l.p99),
+            lat(all, |l| l.p999).filter(|_| full),
+            lat(all, |l| l.max),
+            lat(r.bystander_latency_ns, |l| l.p99),
+            lat(r.working_latency_ns, |l| l.p99),
+            lag.map(|l| ns(l.p99)),
+            lat(r.latency_uncorrected_ns, |l| l.p50),
+            lat(r.latency_uncorrected_ns, |l| l.p99),
+            r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
+            Some(r.errors.total().to_string()),
+            Some(r.starved_clients.to_string()),
+            (!flags.is_empty()).then(|| flags.join(", ")),
         ]);
-        if open {
-            let row = rows.last_mut().expect("just pushed");
-            row.push(lat(t.latency_uncorrected_ns, |l| l.p50));
-            row.push(lat(t.latency_uncorrected_ns, |l| l.p99));
-            row.push(
-                t.open_loop
-                    .map_or("-".into(), |o| format!("{:.0}", o.target_rate)),
-            );
-            row.push(
-                t.open_loop
-                    .map_or("-".into(), |o| format!("{:.0}", o.achieved_rate)),
-            );
+        if full {
+            t.notes
+                .extend(notes(r).into_iter().map(|n| format!("  {}: {n}", r.target)));
         }
     }
-    render(&rows, 2)
+    t
 }
 
-/// Aligns `rows` (the first is the header) into columns: the first `left` (names) flush left,
-/// the figures flush right.
-fn render(rows: &[Vec<String>], left: usize) -> String {
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, w))| {
-                if c < left {
-                    format!("{cell:<w$}")
-                } else {
-                    format!("{cell:>w$}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-        if i == 0 {
-            let _ = writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            );
-        }
+fn ns(ns: u64) -> String {
+    format_duration(Duration::from_nanos(ns))
+}
+
+/// `2026-11-25` of `2026-11-25T10:00:01Z`.
+fn day(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// When a run started: `10:00:01`, with the day in front when the rows span several days.
+fn time(rfc3339: &str, one_day: bool) -> String {
+    let clock = rfc3339.get(11..19).unwrap_or(rfc3339);
+    if one_day {
+        clock.to_owned()
+    } else {
+        format!("{} {clock}", day(rfc3339))
     }
-    out
 }
 
 fn notes(t: &TargetResult) -> Vec<String> {
     let mut notes = Vec::new();
-    if t.client.saturated {
-        notes.push("WARNING: the load generator kept its CPUs over 90% busy: the rate may be the client's limit as much as the server's (scripts/client-overhead.sh compares it with a minimal client)".into());
-    }
     if let Some(o) = t.open_loop
         && o.achieved_rate < o.target_rate * RATE_SHORTFALL
     {
@@ -249,71 +288,259 @@ fn notes(t: &TargetResult) -> Vec<String> {
     notes
 }
 
-/// Writes the run's files under `dir`: one `.hgrm` per target and histogram, then the JSON
-/// result (last, so that a reader that sees the JSON finds everything it names). Returns the
-/// JSON file's path.
-pub fn save(
-    dir: &Path,
-    output: Option<&Path>,
-    run: &RunResult,
-    histograms: &[(String, Histogram<u64>)],
-) -> Result<PathBuf> {
-    let (dir, stem) = match output {
-        Some(path) => (
-            path.parent().unwrap_or(Path::new(".")),
-            path.file_stem()
-                .context("--output needs a file name")?
-                .to_string_lossy()
-                .into_owned(),
-        ),
-        None => (dir, file_stem(run)),
-    };
-    for (suffix, h) in histograms {
-        let path = dir.join(format!("{stem}-{suffix}.hgrm"));
-        // Microseconds, the unit HdrHistogram's plotter expects by default.
-        write_atomic(&path, |w| write_hgrm(h, 1000.0, w))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let path = dir.join(format!("{stem}.json"));
-    write_atomic(&path, |w| {
-        serde_json::to_writer_pretty(&mut *w, run)?;
-        w.write_all(b"\n")
-    })
-    .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use echo_common::LagSummary;
+    use echo_report::{ClientCost, Errors, Machine, OpenLoop, RunConfig, SCHEMA};
 
-/// `20261125T140501Z-tokio-c1000-m64`: sortable by time, readable by setting.
-fn file_stem(run: &RunResult) -> String {
-    let stamp: String = run
-        .started_at
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let targets = if run.targets.len() > 3 {
-        format!("{}-targets", run.targets.len())
-    } else {
-        run.targets
-            .iter()
-            .map(|t| t.target.replace([':', '.'], "_"))
-            .collect::<Vec<_>>()
-            .join("+")
-    };
-    let mut stem = format!(
-        "{stamp}-{targets}-c{}-m{}",
-        run.config.clients, run.config.msg_size
-    );
-    if run.config.work != "none" {
-        stem.push('-');
-        stem.extend(
-            run.config
-                .work
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+    /// A run of `targets` at `clients`, made by hand: figures chosen to be told apart.
+    fn run(work: &str, msg_size: usize, targets: &[&str]) -> RunResult {
+        RunResult {
+            schema: SCHEMA.into(),
+            started_at: "2026-11-25T10:00:01Z".into(),
+            git_commit: None,
+            machine: Machine {
+                cpu_model: "Test CPU".into(),
+                cores: 2,
+                kernel: "6.1".into(),
+                hostname: "box".into(),
+            },
+            config: RunConfig {
+                clients: 100,
+                msg_size,
+                duration_ns: 1_000_000_000,
+                warmup_ns: 0,
+                timeout_ns: 1_000_000_000,
+                client_threads: 1,
+                client_cpus: vec![1],
+                server_cpus: vec![0],
+                server_threads: 1,
+                rate: None,
+                work: work.into(),
+                work_every: if work == "none" { 1 } else { 10 },
+            },
+            targets: targets
+                .iter()
+                .map(|name| TargetResult {
+                    target: (*name).into(),
+                    partial: false,
+                    clients: 100,
+                    connected: 100,
+                    connect_ns: 0,
+                    window_ns: 1_000_000_000,
+                    messages: 50_000,
+                    msgs_per_sec: 50_000.0,
+                    mb_per_sec: 3.2,
+                    latency_ns: Latency {
+                        count: 50_000,
+                        p50: 1_500_000,
+                        p90: 2_000_000,
+                        p99: 4_000_000,
+                        p999: 9_000_000,
+                        max: 12_000_000,
+                        ..Latency::default()
+                    },
+                    latency_uncorrected_ns: None,
+                    bystander_latency_ns: None,
+                    working_latency_ns: None,
+                    errors: Errors::default(),
+                    starved_clients: 0,
+                    timeline: vec![],
+                    server: None,
+                    client: ClientCost {
+                        cpu_ns_per_msg: 0.0,
+                        rss_per_conn_bytes: 0.0,
+                        saturated: false,
+                    },
+                    open_loop: None,
+                    server_summary: None,
+                    histogram: String::new(),
+                })
+                .collect(),
+            partial: false,
+        }
+    }
+
+    fn lines(t: &Table) -> Vec<String> {
+        t.text().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_run_shows_every_figure_under_a_caption_naming_machine_and_settings() {
+        let r = run("none", 1024, &["tokio"]);
+        let t = table(&[Source {
+            run: &r,
+            label: None,
+        }]);
+        let lines = lines(&t);
+        assert_eq!(
+            lines[0],
+            "Measured on Test CPU (2 cores), 2026-11-25. 1KiB messages, work none, closed loop."
+        );
+        // scripts/sweep.sh reads msgs/s and p99 as the 3rd and 7th words of the target's row.
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            [
+                "target", "clients", "msgs/s", "MB/s", "p50", "p90", "p99", "p99.9", "max",
+                "errors", "starved"
+            ]
+        );
+        let row: Vec<_> = lines[3].split_whitespace().collect();
+        assert_eq!(
+            (row[0], row[2], row[6]),
+            ("tokio", "50000", "4.00ms"),
+            "{row:?}"
+        );
+        assert_eq!(lines.len(), 4, "no notes for a clean run: {lines:?}");
+    }
+
+    #[test]
+    fn columns_appear_only_for_rows_that_have_them() {
+        let mut r = run("block:1.00ms", 64, &["tokio", "smol"]);
+        let t = &mut r.targets[1];
+        t.bystander_latency_ns = Some(Latency {
+            count: 9,
+            p99: 7_000,
+            ..Latency::default()
+        });
+        t.server_summary = Some(echo_common::Summary {
+            target: "smol".into(),
+            accepted: 100,
+            closed: 100,
+            refused: 0,
+            bytes_echoed: 0,
+            errors: 0,
+            resets_by_peer: 0,
+            loop_lag_ns: Some(LagSummary {
+                samples: 5,
+                mean: 0,
+                p50: 0,
+                p99: 3_000_000,
+                p999: 0,
+                max: 0,
+            }),
+        });
+        r.config.rate = Some(60_000.0);
+        t.open_loop = Some(OpenLoop {
+            target_rate: 60_000.0,
+            achieved_rate: 40_000.0,
+        });
+        t.errors.timeout = 3;
+        t.starved_clients = 2;
+        let text = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        let header = text.lines().nth(1).unwrap();
+        for present in ["bystander p99", "loop lag p99", "sent/s"] {
+            assert!(header.contains(present), "{present}: {text}");
+        }
+        for absent in ["working p99", "uncorrected", "flags", "source", "asked/s"] {
+            assert!(!header.contains(absent), "{absent}: {text}");
+        }
+        assert!(text.contains("open loop at 60000 msgs/s"), "{text}");
+        assert!(text.contains("work block:1.00ms (1 in 10)"), "{text}");
+        let smol = text.lines().find(|l| l.starts_with("smol")).unwrap();
+        assert!(smol.contains("7.0us") && smol.contains("3.00ms"), "{smol}");
+        let tokio = text.lines().find(|l| l.starts_with("tokio")).unwrap();
+        assert!(
+            tokio.contains(" - "),
+            "tokio has no bystander figure: {tokio}"
+        );
+        assert!(
+            text.contains("  smol: sent 40000 msgs/s of the 60000 asked")
+                && text.contains("  smol: errors: 3 timeout")
+                && text.contains("  smol: 2 clients got no reply"),
+            "{text}"
         );
     }
-    if let Some(rate) = run.config.rate {
-        let _ = write!(stem, "-r{rate:.0}");
+
+    #[test]
+    fn earlier_runs_side_by_side_name_their_source_and_tell_apart_two_plain_runs() {
+        let wait = run("none", 64, &["tokio", "smol"]);
+        let mut io = run("none", 64, &["tokio"]);
+        io.started_at = "2026-11-25T11:30:00Z".into();
+        let mut blocked = run("block:1.00ms", 16384, &["tokio"]);
+        blocked.targets[0].client.saturated = true;
+        blocked.targets[0].partial = true;
+        let sources = [
+            Source {
+                run: &wait,
+                label: Some("wait/none"),
+            },
+            Source {
+                run: &io,
+                label: Some("io/none"),
+            },
+            Source {
+                run: &blocked,
+                label: Some("wait/block_1ms"),
+            },
+        ];
+        let text = table(&sources).text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("Measured on Test CPU (2 cores), 2026-11-25.")
+                && lines[0].contains("various messages, work various"),
+            "{text}"
+        );
+        let header: Vec<_> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            header[..6],
+            ["source", "time", "target", "work", "clients", "size"]
+        );
+        for absent in ["MB/s", "p90", "p99.9", "bystander"] {
+            assert!(!lines[1].contains(absent), "{absent}: {text}");
+        }
+        // Each target's rows together, the plain echo first, each named by file and time.
+        let rows: Vec<Vec<&str>> = lines[3..7]
+            .iter()
+            .map(|l| l.split_whitespace().take(4).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["wait/none", "10:00:01", "tokio", "none"],
+                ["io/none", "11:30:00", "tokio", "none"],
+                ["wait/block_1ms", "10:00:01", "tokio", "block:1.00ms"],
+                ["wait/none", "10:00:01", "smol", "none"],
+            ]
+        );
+        assert!(
+            lines[5].contains(" 16KiB ") && lines[3].contains(" 64B "),
+            "{text}"
+        );
+        assert!(lines[5].ends_with("partial, client saturated"), "{text}");
+        let warnings: Vec<_> = lines.iter().filter(|l| l.contains("WARNING")).collect();
+        assert!(warnings.is_empty(), "warnings are added by print: {text}");
     }
-    stem
+
+    #[test]
+    fn a_saturated_client_is_one_warning_however_many_targets() {
+        let mut r = run("none", 64, &["tokio", "smol", "threads"]);
+        for t in &mut r.targets[..2] {
+            t.client.saturated = true;
+        }
+        let w = saturation(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .unwrap();
+        assert_eq!(
+            w,
+            Warning::ClientSaturated(vec!["tokio".into(), "smol".into()])
+        );
+        r.targets
+            .iter_mut()
+            .for_each(|t| t.client.saturated = false);
+        assert_eq!(
+            saturation(&[Source {
+                run: &r,
+                label: None
+            }]),
+            None
+        );
+    }
 }

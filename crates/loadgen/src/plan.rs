@@ -1,35 +1,22 @@
-//! The command line, and the validated plan it turns into. Everything downstream trusts the plan.
+//! The load run's flags, and the validated plan they turn into. Everything downstream trusts the
+//! plan: a flag that makes no sense, or that this machine cannot meet, is a [`PlanError`] here,
+//! before anything starts.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
-use clap::Parser;
-use echo_common::units::{parse_bytes, parse_duration};
+use clap::Args;
+use echo_common::units::{format_bytes, parse_bytes, parse_duration};
 use echo_common::{Target, Work};
 
+use crate::output::Format;
 use crate::sys::{self, CpuList};
+use crate::warnings::Warning;
 
-/// Drive echo servers and measure them: every byte verified, latency in HDR histograms.
-#[derive(Parser, Debug)]
-#[command(
-    name = "loadgen",
-    args_override_self = true,
-    version,
-    after_help = "Examples:\n  \
-        loadgen --target tokio --clients 1000\n  \
-        loadgen --target all --clients 100 --duration 5s\n  \
-        loadgen --target tokio-current --clients 100 --work block:1ms --work-every 10\n  \
-        loadgen --addr 127.0.0.1:8888 --clients 50      (a server you started, any language)\n\n\
-        `loadgen server TARGET [FLAGS]` runs one target's server in the foreground, as loadgen \
-        starts it (see `loadgen server TARGET --help`).\n\
-        `loadgen table FILE_OR_DIR...` prints earlier results side by side.\n\n\
-        Each run writes results/<time>-<targets>.json (schema echo-bench/result/v1) and one \
-        .hgrm percentile file per target. Exit status: 0 ok, 1 error, 3 corrupt echo seen, \
-        130 interrupted (results so far are still written, marked partial)."
-)]
-pub struct Cli {
+/// The flags of a load run (`loadgen` with no subcommand).
+#[derive(Args, Debug)]
+pub struct RunArgs {
     /// Servers to start and drive, one after another under identical settings: a name, a
     /// comma-separated list, or `all`.
     #[arg(long, value_name = "LIST", conflicts_with = "addr")]
@@ -39,8 +26,9 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT")]
     pub addr: Option<String>,
 
-    /// With --addr: the server's process id, to account its CPU and memory from /proc.
-    #[arg(long, value_name = "PID", requires = "addr")]
+    /// With --addr: the server's process id, to account its CPU and memory from /proc (a server
+    /// loadgen starts is accounted without it).
+    #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
 
     /// Concurrent client connections.
@@ -117,11 +105,17 @@ pub struct Cli {
     #[arg(long)]
     pub no_save: bool,
 
-    /// Print the result as JSON on stdout (and nothing else there).
-    #[arg(long)]
+    /// What goes to stdout: a table with notes, the result as JSON (and nothing else), or a
+    /// Markdown table.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// List the targets, one per line with how it works, and exit.
+    /// List the targets this machine can run, one per line with how it works, and exit (the
+    /// others, such as Python servers without their environment, are named on stderr).
     #[arg(long, exclusive = true)]
     pub list_targets: bool,
 }
@@ -165,99 +159,255 @@ pub struct Plan {
     pub work_every: u64,
     pub results_dir: Option<PathBuf>,
     pub output: Option<PathBuf>,
-    pub json: bool,
+    pub format: Format,
+    /// What is legal but probably not what the user meant, said before the run starts.
+    pub warnings: Vec<Warning>,
 }
 
 /// The largest message: a benchmark of bigger ones measures memory copies, not servers.
 const MAX_MSG_SIZE: u64 = 64 << 20;
 
+/// A command line that cannot be run. Each says which flag or value is wrong and what to do; all
+/// of them end loadgen with the usage exit status, before anything has started.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Neither --target nor --addr.
+    #[error(
+        "say what to drive: --target NAME (one of {known}, a comma-separated list, or all) or \
+         --addr HOST:PORT"
+    )]
+    NothingToDrive {
+        /// The targets there are.
+        known: String,
+    },
+    /// A target name that is not registered.
+    #[error("unknown target '{name}'; known: {known}, or all")]
+    UnknownTarget {
+        /// The name given.
+        name: String,
+        /// The targets there are.
+        known: String,
+    },
+    /// A target this machine cannot run (a Python server without its environment).
+    #[error("target '{name}' cannot run here: {why}")]
+    Unavailable {
+        /// The name given.
+        name: String,
+        /// Why, and what to do about it.
+        why: String,
+    },
+    /// The same target twice in --target.
+    #[error("target '{0}' is listed twice in --target")]
+    TargetTwice(String),
+    /// --addr that does not resolve.
+    #[error("--addr {addr}: {reason}")]
+    BadAddr {
+        /// What was given.
+        addr: String,
+        /// Why it does not work.
+        reason: String,
+    },
+    /// --server-pid without --addr.
+    #[error(
+        "--server-pid goes with --addr (a server you started); with --target loadgen starts \
+         the server and accounts it itself: drop --server-pid"
+    )]
+    ServerPidWithoutAddr,
+    /// A count below its minimum.
+    #[error("{flag} must be at least 1, not 0")]
+    Zero {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// A zero duration.
+    #[error("{flag} must be more than zero")]
+    ZeroDuration {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// --msg-size out of range.
+    #[error(
+        "--msg-size must be between 1 byte and {}, not {bytes}",
+        format_bytes(MAX_MSG_SIZE)
+    )]
+    MsgSize {
+        /// What was given.
+        bytes: u64,
+    },
+    /// --rate not a positive number.
+    #[error("--rate must be a positive number of messages per second, not {0}")]
+    Rate(f64),
+    /// A CPU the machine does not have.
+    #[error("CPU {cpu} does not exist: this machine has CPUs 0-{last}")]
+    NoSuchCpu {
+        /// The CPU asked for.
+        cpu: usize,
+        /// The highest CPU there is.
+        last: usize,
+    },
+    /// --client-cpus with nothing in it.
+    #[error("--client-cpus is empty: the load generator needs a CPU")]
+    NoClientCpu,
+    /// More clients than descriptors.
+    #[error(
+        "--clients {clients} needs about {needed} file descriptors, but this process may open at \
+         most {hard} (the hard limit, `ulimit -Hn`). Lower --clients to {fit} or less, or raise \
+         the hard limit (as root: `ulimit -Hn {needed}` in the shell that runs loadgen, or a \
+         nofile entry in /etc/security/limits.conf)"
+    )]
+    TooFewDescriptors {
+        /// Clients asked for.
+        clients: usize,
+        /// Descriptors they need.
+        needed: u64,
+        /// The hard limit.
+        hard: u64,
+        /// The most clients that fit.
+        fit: u64,
+    },
+    /// More clients than local ports.
+    #[error(
+        "--clients {clients} needs more local ports than the {ports} in \
+         net.ipv4.ip_local_port_range ({range}); lower --clients or widen the range"
+    )]
+    TooFewPorts {
+        /// Clients asked for.
+        clients: usize,
+        /// Ports in the range.
+        ports: usize,
+        /// The range, as the kernel prints it.
+        range: String,
+    },
+    /// --output without a file name.
+    #[error("--output {0}: needs a file name, e.g. results/run.json")]
+    OutputNotAFile(PathBuf),
+    /// The result files cannot be written where asked.
+    #[error(
+        "cannot write result files to {path}: {cause}. Choose another --results-dir or \
+         --output, or --no-save"
+    )]
+    NotWritable {
+        /// The directory that was tried.
+        path: PathBuf,
+        /// Why it failed.
+        cause: std::io::Error,
+    },
+}
+
 impl Plan {
-    /// Checks the command line against itself and this machine.
-    pub fn from_cli(cli: Cli) -> Result<Plan> {
-        let drives = match (&cli.target, &cli.addr) {
+    /// Checks the flags against each other and against this machine.
+    pub fn from_args(args: RunArgs) -> Result<Plan, PlanError> {
+        let drives = match (&args.target, &args.addr) {
             (Some(list), None) => parse_targets(list)?,
             (None, Some(addr)) => vec![Drive::Addr(resolve(addr)?)],
-            _ => bail!(
-                "say what to drive: --target NAME (one of {}, a comma-separated list, or all) \
-                 or --addr HOST:PORT",
-                echo_targets::names()
-            ),
+            _ => {
+                return Err(PlanError::NothingToDrive {
+                    known: echo_targets::names(),
+                });
+            }
         };
-        ensure!(cli.clients >= 1, "--clients must be at least 1");
-        ensure!(
-            (1..=MAX_MSG_SIZE).contains(&cli.msg_size),
-            "--msg-size must be between 1 byte and 64MiB, not {}",
-            cli.msg_size
-        );
-        ensure!(!cli.duration.is_zero(), "--duration must be more than zero");
-        ensure!(!cli.timeout.is_zero(), "--timeout must be more than zero");
-        ensure!(cli.work_every >= 1, "--work-every must be at least 1");
-        ensure!(
-            cli.connect_concurrency >= 1,
-            "--connect-concurrency must be at least 1"
-        );
-        if let Some(rate) = cli.rate {
-            ensure!(
-                rate.is_finite() && rate > 0.0,
-                "--rate must be a positive number of messages per second, not {rate}"
-            );
+        if args.server_pid.is_some() && args.addr.is_none() {
+            return Err(PlanError::ServerPidWithoutAddr);
+        }
+        for (flag, n) in [
+            ("--clients", args.clients as u64),
+            ("--work-every", args.work_every),
+            ("--connect-concurrency", args.connect_concurrency as u64),
+        ] {
+            if n == 0 {
+                return Err(PlanError::Zero { flag });
+            }
+        }
+        if !(1..=MAX_MSG_SIZE).contains(&args.msg_size) {
+            return Err(PlanError::MsgSize {
+                bytes: args.msg_size,
+            });
+        }
+        for (flag, d) in [("--duration", args.duration), ("--timeout", args.timeout)] {
+            if d.is_zero() {
+                return Err(PlanError::ZeroDuration { flag });
+            }
+        }
+        if let Some(rate) = args.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(PlanError::Rate(rate));
+        }
+        if let Some(output) = &args.output
+            && output.file_stem().is_none()
+        {
+            return Err(PlanError::OutputNotAFile(output.clone()));
         }
 
         let online = sys::online_cpus();
-        let (server_cpus, client_cpus) = if cli.no_pin || online < 2 {
+        let (server_cpus, client_cpus) = if args.no_pin || online < 2 {
             (Vec::new(), Vec::new())
         } else {
-            let server = cli.server_cpus.map_or_else(|| vec![0], |c| c.0);
-            let client = cli
+            let server = args.server_cpus.map_or_else(|| vec![0], |c| c.0);
+            let client = args
                 .client_cpus
                 .map(|c| c.0)
                 .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
-            for cpu in server.iter().chain(&client) {
-                ensure!(
-                    *cpu < online,
-                    "CPU {cpu} does not exist: this machine has CPUs 0-{}",
-                    online - 1
-                );
+            if let Some(&cpu) = server.iter().chain(&client).find(|&&c| c >= online) {
+                return Err(PlanError::NoSuchCpu {
+                    cpu,
+                    last: online - 1,
+                });
             }
-            ensure!(
-                !client.is_empty(),
-                "--client-cpus is empty: the load generator needs a CPU"
-            );
+            if client.is_empty() {
+                return Err(PlanError::NoClientCpu);
+            }
             (server, client)
         };
-        let client_threads = cli
+        let mut warnings = Vec::new();
+        let shared: Vec<usize> = server_cpus
+            .iter()
+            .copied()
+            .filter(|c| client_cpus.contains(c))
+            .collect();
+        if !shared.is_empty() && matches!(drives[0], Drive::Start(_)) {
+            warnings.push(Warning::SharedCpus(shared));
+        }
+        sys::ensure_fds_for(args.clients)?;
+
+        let client_threads = args
             .client_threads
             .unwrap_or(client_cpus.len().max(1))
-            .clamp(1, cli.clients);
-        let server_threads = cli
+            .clamp(1, args.clients);
+        let server_threads = args
             .server_threads
             .unwrap_or(server_cpus.len().max(1).min(u16::MAX as usize) as u16);
-        ensure!(server_threads >= 1, "--server-threads must be at least 1");
+        if server_threads == 0 {
+            return Err(PlanError::Zero {
+                flag: "--server-threads",
+            });
+        }
 
         Ok(Plan {
             drives,
-            server_pid: cli.server_pid,
-            clients: cli.clients,
-            msg_size: cli.msg_size as usize,
-            duration: cli.duration,
-            warmup: cli.warmup,
-            timeout: cli.timeout,
-            rate: cli.rate,
+            server_pid: args.server_pid,
+            clients: args.clients,
+            msg_size: args.msg_size as usize,
+            duration: args.duration,
+            warmup: args.warmup,
+            timeout: args.timeout,
+            rate: args.rate,
             client_threads,
             server_threads,
             server_cpus,
             client_cpus,
-            connect_concurrency: cli.connect_concurrency,
+            connect_concurrency: args.connect_concurrency,
             // With no work there are no bystanders to tell apart.
-            work_every: if matches!(cli.work, Work::None) {
+            work_every: if matches!(args.work, Work::None) {
                 1
             } else {
-                cli.work_every
+                args.work_every
             },
-            work: cli.work,
-            results_dir: (!cli.no_save).then_some(cli.results_dir),
-            output: cli.output,
-            json: cli.json,
+            work: args.work,
+            results_dir: (!args.no_save).then_some(args.results_dir),
+            output: args.output,
+            format: if args.json { Format::Json } else { args.format },
+            warnings,
         })
     }
 
@@ -281,40 +431,56 @@ impl Plan {
     }
 }
 
-fn parse_targets(list: &str) -> Result<Vec<Drive>> {
+fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
     if list == "all" {
-        return Ok(echo_targets::ALL.iter().map(|t| Drive::Start(t)).collect());
+        // A target this machine cannot run (Python not set up) is skipped, not a failure.
+        let (targets, skipped) = echo_targets::available();
+        for line in skipped {
+            eprintln!("Skipped {line}");
+        }
+        return Ok(targets.into_iter().map(Drive::Start).collect());
     }
     let mut drives = Vec::new();
     for name in list.split(',').map(str::trim) {
-        let target = echo_targets::find(name).with_context(|| {
-            format!(
-                "unknown target '{name}'; known: {}, or all",
-                echo_targets::names()
-            )
+        let target = echo_targets::find(name).ok_or_else(|| PlanError::UnknownTarget {
+            name: name.to_owned(),
+            known: echo_targets::names(),
         })?;
+        if let Some(why) = echo_targets::unavailable(target) {
+            return Err(PlanError::Unavailable {
+                name: name.to_owned(),
+                why,
+            });
+        }
         if drives.iter().any(|d: &Drive| d.name() == name) {
-            bail!("target '{name}' is listed twice");
+            return Err(PlanError::TargetTwice(name.to_owned()));
         }
         drives.push(Drive::Start(target));
     }
     Ok(drives)
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr> {
+fn resolve(addr: &str) -> Result<SocketAddr, PlanError> {
+    let bad = |reason: String| PlanError::BadAddr {
+        addr: addr.to_owned(),
+        reason,
+    };
     addr.to_socket_addrs()
-        .with_context(|| format!("--addr {addr}: not a HOST:PORT this machine can resolve"))?
+        .map_err(|e| bad(format!("not a HOST:PORT this machine can resolve ({e})")))?
         .next()
-        .with_context(|| format!("--addr {addr}: resolves to no address"))
+        .ok_or_else(|| bad("resolves to no address".into()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn plan(args: &[&str]) -> Result<Plan> {
-        let cli = Cli::try_parse_from(std::iter::once("loadgen").chain(args.iter().copied()))?;
-        Plan::from_cli(cli)
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let cli = crate::cli::Cli::try_parse_from(
+            std::iter::once("loadgen").chain(args.iter().copied()),
+        )?;
+        Ok(Plan::from_args(cli.run)?)
     }
 
     #[test]
@@ -329,7 +495,7 @@ mod tests {
         assert_eq!(names, ["smol", "threads"]);
         assert_eq!(
             plan(&["--target", "all"]).unwrap().drives.len(),
-            echo_targets::ALL.len()
+            echo_targets::available().0.len()
         );
     }
 
@@ -361,6 +527,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((p.server_cpus, p.client_cpus), (vec![0], vec![0]));
+        assert_eq!(
+            p.warnings,
+            [Warning::SharedCpus(vec![0])],
+            "allowed, but said"
+        );
+        let apart = plan(&[
+            "--target",
+            "tokio",
+            "--server-cpus",
+            "0",
+            "--client-cpus",
+            "1",
+        ]);
+        assert!(apart.is_ok_and(|p| p.warnings.is_empty()));
         let p = plan(&["--target", "tokio", "--no-pin"]).unwrap();
         assert!(p.server_cpus.is_empty() && p.client_cpus.is_empty());
         assert!(

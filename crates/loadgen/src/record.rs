@@ -20,6 +20,7 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The kind of an I/O error, as the result counts it.
     pub fn of(e: &std::io::Error) -> Failure {
         use std::io::ErrorKind::*;
         match e.kind() {
@@ -132,6 +133,46 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_io_error_maps_to_its_kind() {
+        use std::io::{Error, ErrorKind::*};
+        let cases = [
+            (ConnectionRefused, Failure::Refused),
+            (ConnectionReset, Failure::Reset),
+            (ConnectionAborted, Failure::Reset),
+            (BrokenPipe, Failure::Reset),
+            (UnexpectedEof, Failure::Eof),
+            (TimedOut, Failure::Timeout),
+            (AddrNotAvailable, Failure::Other),
+            (PermissionDenied, Failure::Other),
+        ];
+        for (kind, failure) in cases {
+            assert_eq!(Failure::of(&Error::from(kind)), failure, "{kind:?}");
+        }
+        // As the kernel reports them, by errno.
+        assert_eq!(Failure::of(&Error::from_raw_os_error(104)), Failure::Reset);
+        assert_eq!(
+            Failure::of(&Error::from_raw_os_error(111)),
+            Failure::Refused
+        );
+        let mut r = Record::new(0, false, false);
+        for f in [
+            Failure::Refused,
+            Failure::Reset,
+            Failure::Eof,
+            Failure::Timeout,
+            Failure::Corrupt,
+            Failure::Other,
+        ] {
+            r.failure(f);
+        }
+        let e = r.errors;
+        assert_eq!(
+            [e.refused, e.reset, e.eof, e.timeout, e.corrupt, e.other],
+            [1; 6]
+        );
+    }
 
     #[test]
     fn records_merge_and_split() {

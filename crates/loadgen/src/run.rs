@@ -12,8 +12,10 @@ use echo_report::{
     ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, encode_histogram,
 };
 
-use crate::client::{self, Event, STOP, Settings, Shared, WARMUP};
+use crate::client::{Event, STOP, Settings, Shared, WARMUP};
+use crate::engine::event_loop;
 use crate::plan::{Drive, Plan};
+use crate::problem::Problem;
 use crate::progress::Progress;
 use crate::record::Record;
 use crate::server::ServerProcess;
@@ -21,6 +23,9 @@ use crate::sys::ProcStat;
 
 /// How often the coordinator looks at the clock, Ctrl-C and the server while it waits.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How often a long connect phase says how far it has got.
+const CONNECT_REPORT: Duration = Duration::from_secs(1);
 
 /// Beyond `--timeout`, how long client threads get to finish once told to stop.
 const STOP_SLACK: Duration = Duration::from_secs(2);
@@ -31,8 +36,9 @@ const SATURATED: f64 = 0.9;
 /// One target's outcome: the result, and why it is incomplete if it is.
 pub struct Outcome {
     pub result: TargetResult,
-    /// Set when the run could not be completed as asked (the server died, a thread hung).
-    pub problem: Option<String>,
+    /// Set when the run could not be completed as asked (the server died, a thread hung,
+    /// nothing was measured).
+    pub problem: Option<Problem>,
     /// Histograms for the `.hgrm` exports: (suffix, histogram).
     pub histograms: Vec<(&'static str, hdrhistogram::Histogram<u64>)>,
 }
@@ -95,7 +101,7 @@ pub fn run(
             );
             std::thread::Builder::new()
                 .name(format!("client-{i}"))
-                .spawn(move || client::thread_main(ids, settings, shared, counter, events))
+                .spawn(move || event_loop::thread_main(ids, settings, shared, counter, events))
                 .context("cannot start a client thread")
         })
         .collect::<Result<_>>()?;
@@ -104,22 +110,20 @@ pub fn run(
     // Connecting: every thread reports once. Connects time out, so this ends.
     let mut connected = 0;
     let mut connect_failures = Record::new(0, false, false);
-    let mut last_connected = None;
     let mut reported = 0;
     let mut problem = None;
+    let mut next_report = connect_start + CONNECT_REPORT;
     while reported < plan.client_threads {
         match events.recv_timeout(POLL) {
             Ok(Event::Connected {
                 connected: n,
                 failures,
-                last,
             }) => {
                 reported += 1;
                 connected += n;
                 failures
                     .into_iter()
                     .for_each(|f| connect_failures.failure(f));
-                last_connected = last_connected.max(last);
             }
             Ok(Event::Done(_)) => unreachable!("threads report Connected first"),
             Err(RecvTimeoutError::Disconnected) => bail!("a client thread died while connecting"),
@@ -128,11 +132,23 @@ pub fn run(
                     problem = Some(p);
                     break;
                 }
+                if Instant::now() >= next_report {
+                    next_report += CONNECT_REPORT;
+                    progress.say(
+                        &name,
+                        format!(
+                            "{} of {} connected so far",
+                            shared.connected(),
+                            plan.clients
+                        ),
+                    );
+                }
             }
         }
     }
-    let connect_time =
-        last_connected.map_or(Duration::ZERO, |t: Instant| t.duration_since(connect_start));
+    // Until the last attempt ended, failed ones included: a phase slowed by refusals and
+    // timeouts shows as slow.
+    let connect_time = connect_start.elapsed();
     let failed = connect_failures.errors.total();
     if connected == 0 && problem.is_none() {
         shared.set_phase(STOP);
@@ -194,12 +210,17 @@ pub fn run(
                 Some(format!("{rate:.0} msg/s"))
             },
         );
-        window = Some((start, Instant::now()));
+        window = Some(start.elapsed());
     }
     shared.set_phase(STOP);
     progress.finish();
     let client_after = ProcStat::read(None)?;
     let server_after = server_pid.and_then(|p| ProcStat::read(Some(p)).ok());
+    if window.is_none() && problem == Some(Problem::Interrupted) {
+        problem = Some(Problem::NothingMeasured {
+            why: "interrupted before the measured window opened".into(),
+        });
+    }
 
     // Collect every thread's record; a thread that does not stop in time is left behind.
     let mut record = Record::new(settings.seconds, settings.open_loop, plan.work_every > 1);
@@ -213,12 +234,7 @@ pub fn run(
             }
             Ok(Event::Connected { .. }) => {}
             Err(_) => {
-                problem.get_or_insert_with(|| {
-                    format!(
-                        "{} client threads did not stop in time",
-                        plan.client_threads - done
-                    )
-                });
+                problem.get_or_insert(Problem::ThreadsHung(plan.client_threads - done));
                 break;
             }
         }
@@ -226,62 +242,167 @@ pub fn run(
     if done == plan.client_threads {
         threads.into_iter().for_each(|t| drop(t.join()));
     }
-    record.merge(connect_failures);
 
     let server_summary = match server.take() {
         Some(s) => match s.stop() {
             Ok(summary) => Some(summary),
             Err(e) => {
-                problem.get_or_insert_with(|| format!("{e:#}"));
+                problem.get_or_insert_with(|| Problem::ServerStop(format!("{e:#}")));
                 None
             }
         },
         None => None,
     };
 
-    let (window_ns, messages) = match window {
-        Some((start, end)) => ((end - start).as_nanos() as u64, record.all.len()),
-        None => (0, 0),
+    let cpus = |list: &[usize]| {
+        if list.is_empty() {
+            crate::sys::online_cpus()
+        } else {
+            list.len()
+        }
     };
-    let seconds = window_ns as f64 / 1e9;
+    let summary = summarize(Measured {
+        target: name,
+        clients: plan.clients,
+        connected,
+        connect: connect_time,
+        window: window.unwrap_or_default(),
+        record,
+        connect_failures,
+        msg_size: plan.msg_size,
+        rate: plan.rate,
+        client: Usage {
+            idle: client_idle,
+            before: client_before,
+            after: client_after,
+            cpus: cpus(&plan.client_cpus),
+        },
+        server: match (server_idle, server_before, server_after) {
+            (Some(idle), Some(before), Some(after)) => Some(Usage {
+                idle,
+                before,
+                after,
+                cpus: cpus(&plan.server_cpus),
+            }),
+            _ => None,
+        },
+        server_summary,
+        partial: problem.is_some() || interrupted.load(Relaxed),
+    });
+    if let Some(c) = &summary.first_corruption {
+        progress.say(&summary.result.target, format!("CORRUPT ECHO: {c}"));
+    }
+    Ok(Outcome {
+        result: summary.result,
+        problem: problem.or(summary.problem),
+        histograms: summary.histograms,
+    })
+}
+
+/// CPU and memory of one process (the load generator or the server): at start-up, as the window
+/// opened and as it closed, and how many CPUs it had.
+pub struct Usage {
+    pub idle: ProcStat,
+    pub before: ProcStat,
+    pub after: ProcStat,
+    pub cpus: usize,
+}
+
+impl Usage {
+    /// CPU time used in the window.
+    fn cpu(&self) -> Duration {
+        self.after.cpu().saturating_sub(self.before.cpu())
+    }
+
+    /// Share of its CPUs' time it was busy over a window of `seconds`.
+    fn busy(&self, seconds: f64) -> f64 {
+        self.cpu().as_secs_f64() / (seconds * self.cpus.max(1) as f64)
+    }
+
+    /// Resident memory grown since start-up, per connection.
+    fn rss_per_conn(&self, connected: usize) -> f64 {
+        self.after.rss_bytes.saturating_sub(self.idle.rss_bytes) as f64 / connected.max(1) as f64
+    }
+}
+
+/// Everything one target's run measured, before any arithmetic.
+pub struct Measured {
+    pub target: String,
+    pub clients: usize,
+    pub connected: usize,
+    /// The whole connect phase, failed attempts included.
+    pub connect: Duration,
+    /// The measured window; zero if it never opened.
+    pub window: Duration,
+    /// Every client thread's record, merged.
+    pub record: Record,
+    /// The connect phase's failures.
+    pub connect_failures: Record,
+    pub msg_size: usize,
+    pub rate: Option<f64>,
+    pub client: Usage,
+    /// Known when loadgen started the server or got `--server-pid`.
+    pub server: Option<Usage>,
+    pub server_summary: Option<echo_common::Summary>,
+    pub partial: bool,
+}
+
+/// What [`summarize`] makes of a [`Measured`].
+pub struct Summary {
+    pub result: TargetResult,
+    pub histograms: Vec<(&'static str, hdrhistogram::Histogram<u64>)>,
+    /// Set when the run measured nothing although its window opened.
+    pub problem: Option<Problem>,
+    pub first_corruption: Option<String>,
+}
+
+/// The arithmetic of a run: rates, CPU per message, which side limited it, the timeline, and
+/// whether anything was measured at all. A pure function of what was measured.
+pub fn summarize(m: Measured) -> Summary {
+    let mut record = m.record;
+    record.merge(m.connect_failures);
+    let seconds = m.window.as_secs_f64();
+    let messages = if seconds > 0.0 { record.all.len() } else { 0 };
     let per_sec = |n: f64| if seconds > 0.0 { n / seconds } else { 0.0 };
-    let cpu_per_msg = |before: &ProcStat, after: &ProcStat| {
+    let per_msg = |cpu: Duration| {
         if messages == 0 {
             0.0
         } else {
-            after.cpu().saturating_sub(before.cpu()).as_nanos() as f64 / messages as f64
+            cpu.as_nanos() as f64 / messages as f64
         }
     };
-    let client_cpu = client_after
-        .cpu()
-        .saturating_sub(client_before.cpu())
-        .as_secs_f64();
-    let client_cpus = plan.client_cpus.len().max(1) as f64;
-    let saturated = seconds > 0.0 && client_cpu / (seconds * client_cpus) > SATURATED;
-    let server_cost = match (server_idle, server_before, server_after) {
-        (Some(idle), Some(before), Some(after)) => Some(ServerCost {
-            cpu_user_ns: after.user.saturating_sub(before.user).as_nanos() as u64,
-            cpu_sys_ns: after.system.saturating_sub(before.system).as_nanos() as u64,
-            cpu_ns_per_msg: cpu_per_msg(&before, &after),
-            peak_rss_bytes: after.peak_rss_bytes,
-            rss_per_conn_bytes: after.rss_bytes.saturating_sub(idle.rss_bytes) as f64
-                / connected.max(1) as f64,
-            threads: after.threads,
-        }),
-        _ => None,
-    };
+    let busy = |u: &Usage| seconds > 0.0 && u.busy(seconds) > SATURATED;
+    // With one core each, both sides are busy at full load: the client was the limit only if
+    // its CPUs were saturated and the server's were not (when the server's are known).
+    let client_limited = busy(&m.client) && !m.server.as_ref().is_some_and(busy);
+    let server = m.server.as_ref().map(|s| ServerCost {
+        cpu_user_ns: s.after.user.saturating_sub(s.before.user).as_nanos() as u64,
+        cpu_sys_ns: s.after.system.saturating_sub(s.before.system).as_nanos() as u64,
+        cpu_ns_per_msg: per_msg(s.cpu()),
+        peak_rss_bytes: s.after.peak_rss_bytes,
+        rss_per_conn_bytes: s.rss_per_conn(m.connected),
+        threads: s.after.threads,
+    });
+    let problem = (seconds > 0.0 && messages == 0).then(|| Problem::NothingMeasured {
+        why: format!(
+            "not one reply came back in the {} window ({} of {} connected clients starved, errors: {}); is the server answering?",
+            echo_common::units::format_duration(m.window),
+            record.starved,
+            m.connected,
+            describe_errors(&record.errors)
+        ),
+    });
     let timeline = timeline(&mut record.ticks, seconds);
-    let partial = problem.is_some() || interrupted.load(Relaxed);
     let result = TargetResult {
-        target: name,
-        partial,
-        clients: plan.clients,
-        connected,
-        connect_ns: connect_time.as_nanos() as u64,
-        window_ns,
+        target: m.target,
+        partial: m.partial,
+        clients: m.clients,
+        connected: m.connected,
+        connect_ns: m.connect.as_nanos() as u64,
+        window_ns: m.window.as_nanos() as u64,
         messages,
         msgs_per_sec: per_sec(messages as f64),
-        mb_per_sec: per_sec(messages as f64 * plan.msg_size as f64) / 1e6,
+        mb_per_sec: per_sec(messages as f64 * m.msg_size as f64) / 1e6,
         latency_ns: Latency::of(&record.all),
         latency_uncorrected_ns: record.uncorrected.as_ref().map(Latency::of),
         bystander_latency_ns: record.bystander.as_ref().map(Latency::of),
@@ -289,32 +410,29 @@ pub fn run(
         errors: record.errors,
         starved_clients: record.starved,
         timeline,
-        server: server_cost,
+        server,
         client: ClientCost {
-            cpu_ns_per_msg: cpu_per_msg(&client_before, &client_after),
-            rss_per_conn_bytes: client_after.rss_bytes.saturating_sub(client_idle.rss_bytes) as f64
-                / connected.max(1) as f64,
-            saturated,
+            cpu_ns_per_msg: per_msg(m.client.cpu()),
+            rss_per_conn_bytes: m.client.rss_per_conn(m.connected),
+            saturated: client_limited,
         },
-        open_loop: plan.rate.map(|rate| OpenLoop {
+        open_loop: m.rate.map(|rate| OpenLoop {
             target_rate: rate,
             achieved_rate: per_sec(record.sent as f64),
         }),
-        server_summary,
+        server_summary: m.server_summary,
         histogram: encode_histogram(&record.all),
     };
-    if let Some(c) = &record.first_corruption {
-        progress.say(&result.target, format!("CORRUPT ECHO: {c}"));
-    }
     let mut histograms = vec![("", record.all)];
     if let Some(h) = record.uncorrected {
         histograms.push(("-uncorrected", h));
     }
-    Ok(Outcome {
+    Summary {
         result,
-        problem,
         histograms,
-    })
+        problem,
+        first_corruption: record.first_corruption,
+    }
 }
 
 /// Second-by-second figures of a window `seconds` long. The window overruns its length by a
@@ -358,7 +476,7 @@ fn wait(
     interrupted: &AtomicBool,
     progress: &Progress,
     figure: impl Fn(Duration) -> Option<String>,
-) -> Option<String> {
+) -> Option<Problem> {
     let start = Instant::now();
     loop {
         let elapsed = start.elapsed();
@@ -369,20 +487,20 @@ fn wait(
             return Some(problem);
         }
         if shared.alive() == 0 {
-            return Some("every client has stopped on an error; nothing is left to measure".into());
+            return Some(Problem::AllClientsFailed);
         }
         progress.update(elapsed, figure(elapsed));
         std::thread::sleep(POLL.min(length - elapsed));
     }
 }
 
-fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) -> Option<String> {
+fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) -> Option<Problem> {
     if interrupted.load(Relaxed) {
-        return Some("interrupted".into());
+        return Some(Problem::Interrupted);
     }
     let status = server.as_mut()?.exited()?;
     *server = None;
-    Some(format!("the server exited during the run ({status})"))
+    Some(Problem::ServerExited(status.to_string()))
 }
 
 /// `3 refused, 1 timeout`.
@@ -403,6 +521,149 @@ pub fn describe_errors(e: &echo_report::Errors) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Failure;
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn stat(cpu: Duration, rss_bytes: u64) -> ProcStat {
+        ProcStat {
+            user: cpu / 2,
+            system: cpu / 2,
+            rss_bytes,
+            peak_rss_bytes: rss_bytes,
+            threads: 1,
+        }
+    }
+
+    /// A process that used `cpu` of its `cpus` over the window and grew by `grew` bytes.
+    fn usage(cpu: Duration, cpus: usize, grew: u64) -> Usage {
+        Usage {
+            idle: stat(Duration::ZERO, 1000),
+            before: stat(SEC, 1000),
+            after: stat(SEC + cpu, 1000 + grew),
+            cpus,
+        }
+    }
+
+    /// Two seconds measured, 1000 messages of 64 B in the window, 10 clients connected.
+    fn measured(record: Record) -> Measured {
+        Measured {
+            target: "t".into(),
+            clients: 12,
+            connected: 10,
+            connect: SEC / 10,
+            window: 2 * SEC,
+            record,
+            connect_failures: Record::new(0, false, false),
+            msg_size: 64,
+            rate: None,
+            client: usage(SEC, 1, 10_000),
+            server: Some(usage(SEC / 2, 1, 5_000)),
+            server_summary: None,
+            partial: false,
+        }
+    }
+
+    fn thousand_messages() -> Record {
+        let mut r = Record::new(2, false, false);
+        for i in 0..1000 {
+            r.message(20_000, 20_000, false, i / 500);
+        }
+        r
+    }
+
+    #[test]
+    fn rates_and_costs_are_per_second_of_window_and_per_message() {
+        let s = summarize(measured(thousand_messages())).result;
+        assert_eq!(s.messages, 1000);
+        assert_eq!(s.msgs_per_sec, 500.0);
+        assert_eq!(s.mb_per_sec, 500.0 * 64.0 / 1e6);
+        assert_eq!(
+            s.client.cpu_ns_per_msg, 1e6,
+            "1 s of CPU over 1000 messages"
+        );
+        assert_eq!(s.client.rss_per_conn_bytes, 1000.0);
+        let server = s.server.unwrap();
+        assert_eq!(server.cpu_ns_per_msg, 0.5e6);
+        assert_eq!(server.cpu_user_ns + server.cpu_sys_ns, 500_000_000);
+        assert_eq!((s.window_ns, s.connect_ns), (2_000_000_000, 100_000_000));
+        assert_eq!(
+            s.timeline.iter().map(|t| t.msgs).collect::<Vec<_>>(),
+            [500, 500]
+        );
+    }
+
+    #[test]
+    fn connect_failures_count_with_the_run_errors() {
+        let mut m = measured(thousand_messages());
+        m.connect_failures.failure(Failure::Refused);
+        m.connect_failures.failure(Failure::Refused);
+        m.record.failure(Failure::Timeout);
+        let s = summarize(m).result;
+        assert_eq!((s.errors.refused, s.errors.timeout), (2, 1));
+    }
+
+    #[test]
+    fn the_client_is_the_limit_only_when_it_is_saturated_and_the_server_is_not() {
+        let limited = |client: Duration, server: Option<Duration>| {
+            let mut m = measured(thousand_messages());
+            m.client = usage(client, 1, 0);
+            m.server = server.map(|cpu| usage(cpu, 1, 0));
+            summarize(m).result.client.saturated
+        };
+        let (busy, idle) = (SEC * 19 / 10, SEC);
+        assert!(limited(busy, Some(idle)), "client busy, server not");
+        assert!(
+            !limited(busy, Some(busy)),
+            "both busy: the server may be the limit"
+        );
+        assert!(!limited(idle, Some(busy)));
+        assert!(
+            limited(busy, None),
+            "server unknown: warn on the client alone"
+        );
+        let mut two_cpus = measured(thousand_messages());
+        two_cpus.client = usage(busy, 2, 0);
+        assert!(
+            !summarize(two_cpus).result.client.saturated,
+            "half of two CPUs"
+        );
+    }
+
+    #[test]
+    fn a_window_without_one_reply_is_a_problem_and_no_window_measures_nothing() {
+        let mut starved = Record::new(2, false, false);
+        starved.starved = 10;
+        let s = summarize(measured(starved));
+        let Some(Problem::NothingMeasured { why }) = &s.problem else {
+            panic!("{:?}", s.problem);
+        };
+        assert!(why.contains("10 of 10 connected clients starved"), "{why}");
+
+        let mut never = measured(thousand_messages());
+        never.window = Duration::ZERO;
+        let s = summarize(never);
+        assert_eq!((s.result.messages, s.result.msgs_per_sec), (0, 0.0));
+        assert_eq!(
+            s.problem, None,
+            "the caller says why the window never opened"
+        );
+        assert!(summarize(measured(thousand_messages())).problem.is_none());
+    }
+
+    #[test]
+    fn the_open_loop_reports_its_achieved_rate_and_both_latencies() {
+        let mut r = Record::new(2, true, false);
+        r.message(50_000, 10_000, false, 0);
+        r.sent = 3000;
+        let mut m = measured(r);
+        m.rate = Some(1500.0);
+        let s = summarize(m);
+        let open = s.result.open_loop.unwrap();
+        assert_eq!((open.target_rate, open.achieved_rate), (1500.0, 1500.0));
+        assert!(s.result.latency_uncorrected_ns.is_some());
+        assert_eq!(s.histograms.len(), 2);
+    }
 
     #[test]
     fn clients_are_shared_evenly_and_completely() {

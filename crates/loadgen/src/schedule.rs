@@ -1,55 +1,54 @@
-//! The open loop's arithmetic: when each message is due, and what its latency is. Pure functions
-//! of the instants given, so they are tested without a clock.
-
-use std::time::{Duration, Instant};
+//! The open loop's arithmetic: when each message is due, and what its latency is. Times are
+//! nanoseconds on the client thread's clock ([`crate::engine::clock`]); pure functions of the
+//! instants given, so they are tested without a clock.
 
 /// When the messages of one open-loop connection are due.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
-    t0: Instant,
-    interval: Duration,
+    t0: u64,
+    interval_ns: f64,
 }
 
 impl Schedule {
     /// Connection `id` sending `rate` messages per second from `start`. Connections are spread
     /// over one interval, by the golden ratio, so that they do not all send at the same instant.
-    pub fn new(start: Instant, rate: f64, id: u64) -> Self {
-        let interval = Duration::from_secs_f64(1.0 / rate);
+    pub fn new(start: u64, rate: f64, id: u64) -> Self {
+        let interval_ns = 1e9 / rate;
         let spread = (id as f64 * 0.618_033_988_749_895).fract();
         Schedule {
-            t0: start + interval.mul_f64(spread),
-            interval,
+            t0: start + (interval_ns * spread) as u64,
+            interval_ns,
         }
     }
 
     /// When message `seq` is due.
-    pub fn due(&self, seq: u64) -> Instant {
-        self.t0 + self.interval.mul_f64(seq as f64)
+    pub fn due(&self, seq: u64) -> u64 {
+        self.t0 + (self.interval_ns * seq as f64) as u64
     }
 }
 
 /// A message's latency in nanoseconds: corrected (from when it was due) and uncorrected (from
 /// when it actually left). A sender held back — by a full pipeline, a busy client — leaves late;
 /// only the corrected figure charges that wait, as a user who wanted to send then would feel it.
-pub fn latency(due: Instant, sent: Instant, done: Instant) -> (u64, u64) {
-    let ns = |from: Instant| done.saturating_duration_since(from).as_nanos() as u64;
-    (ns(due), ns(sent))
+pub fn latency(due: u64, sent: u64, done: u64) -> (u64, u64) {
+    (done.saturating_sub(due), done.saturating_sub(sent))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MS: Duration = Duration::from_millis(1);
+    const US: u64 = 1_000;
+    const MS: u64 = 1_000_000;
 
     #[test]
     fn messages_are_due_at_even_intervals_from_a_spread_start() {
-        let start = Instant::now();
+        let start = 5 * MS;
         let s = Schedule::new(start, 1000.0, 0);
         assert_eq!(s.due(0), start);
         assert_eq!(s.due(5) - s.due(4), MS);
-        assert_eq!(s.due(1000) - s.due(0), Duration::from_secs(1));
-        let offsets: Vec<Duration> = (1..50)
+        assert_eq!(s.due(1000) - s.due(0), 1_000 * MS);
+        let offsets: Vec<u64> = (1..50)
             .map(|id| Schedule::new(start, 1000.0, id).due(0) - start)
             .collect();
         assert!(
@@ -70,34 +69,31 @@ mod tests {
     fn a_stall_is_charged_to_every_message_it_held_back() {
         // 1000 msgs/s; the server stalls for 100 ms, then answers everything at once. The sender
         // could not send while its pipeline was full, so message k left at 100 ms, not at k ms.
-        let t = Instant::now();
+        let t = 0;
         let s = Schedule::new(t, 1000.0, 0);
         let done = t + 100 * MS;
         let (corrected, uncorrected): (Vec<u64>, Vec<u64>) = (1..100)
-            .map(|k| latency(s.due(k), done - Duration::from_micros(10), done))
+            .map(|k| latency(s.due(k), done - 10 * US, done))
             .unzip();
         assert!(
-            uncorrected.iter().all(|&ns| ns == 10_000),
+            uncorrected.iter().all(|&ns| ns == 10 * US),
             "a naive client sees 10 us each"
         );
         assert_eq!(
-            corrected[0], 99_000_000,
+            corrected[0],
+            99 * MS,
             "message 1 waited 99 ms from when it was due"
         );
-        assert_eq!(corrected[98], 1_000_000);
+        assert_eq!(corrected[98], MS);
         let mean = corrected.iter().sum::<u64>() / corrected.len() as u64;
-        assert_eq!(
-            mean, 50_000_000,
-            "the stall costs 50 ms on average, not 10 us"
-        );
+        assert_eq!(mean, 50 * MS, "the stall costs 50 ms on average, not 10 us");
     }
 
     #[test]
     fn on_time_messages_read_the_same_either_way() {
-        let t = Instant::now();
-        let s = Schedule::new(t, 100.0, 3);
-        let (due, done) = (s.due(7), s.due(7) + Duration::from_micros(40));
-        assert_eq!(latency(due, due, done), (40_000, 40_000));
+        let s = Schedule::new(MS, 100.0, 3);
+        let (due, done) = (s.due(7), s.due(7) + 40 * US);
+        assert_eq!(latency(due, due, done), (40 * US, 40 * US));
         assert_eq!(
             latency(due, due, due - MS),
             (0, 0),

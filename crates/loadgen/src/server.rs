@@ -1,18 +1,20 @@
 //! A server loadgen starts: a child process running this same binary's `server` command, so that
 //! `cargo run -p loadgen` needs no other binary built, and the server is a process of its own
-//! (its own CPUs, its own /proc accounting, killable without taking loadgen down).
+//! (its own CPUs, its own /proc accounting, killable without taking loadgen down). Both sides
+//! live here: [`ServerProcess`] in loadgen, [`serve`] in the child, which dies with loadgen.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use echo_common::{EXIT_UNAVAILABLE, Summary, Target};
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, getppid};
 
 use crate::sys::pin_current_thread;
 
@@ -39,6 +41,38 @@ impl std::fmt::Display for Unavailable {
 }
 
 impl std::error::Error for Unavailable {}
+
+/// Set in a server child's environment to loadgen's process id: the child then dies with it.
+const PARENT_ENV: &str = "LOADGEN_PARENT_PID";
+
+/// What a server child gets when loadgen dies: SIGTERM, so that it shuts down as it always does
+/// (closing its connections, removing the files its `file-*` and `sqlite-*` work made).
+const PARENT_DEATH_SIGNAL: Signal = Signal::SIGTERM;
+
+/// `loadgen server TARGET [FLAGS]`: runs the server, passing every argument through unchanged.
+/// Started by loadgen (which says so in [`PARENT_ENV`]), it first arranges to be signalled when
+/// loadgen dies, however it dies (even SIGKILL), so that no server outlives its load generator
+/// and holds on to its port and CPU.
+pub fn serve(args: Vec<OsString>) -> ExitCode {
+    if let Some(parent) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        // Set here, after exec, because the std way in the child before exec (`pre_exec`) is
+        // `unsafe`, which the workspace forbids. The signal follows the thread that spawned the
+        // child: loadgen spawns servers from its main thread, which lives as long as loadgen.
+        if let Err(e) = nix::sys::prctl::set_pdeathsig(PARENT_DEATH_SIGNAL) {
+            eprintln!("Error: cannot arrange to stop with loadgen: {e}");
+            return ExitCode::FAILURE;
+        }
+        // loadgen may have died between the fork and the line above: then nobody signals us.
+        if getppid() != Pid::from_raw(parent) {
+            eprintln!("Error: loadgen (pid {parent}) is gone; not starting the server");
+            return ExitCode::FAILURE;
+        }
+    }
+    echo_targets::server_main(args)
+}
 
 /// A running server child.
 pub struct ServerProcess {
@@ -67,6 +101,7 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .env(PARENT_ENV, std::process::id().to_string())
             // Its own process group: a Ctrl-C at the terminal goes to loadgen, which stops the
             // server itself once the results so far are safe.
             .process_group(0)

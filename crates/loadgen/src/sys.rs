@@ -4,11 +4,13 @@
 use std::fs;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use echo_report::Machine;
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::unistd::Pid;
+
+use crate::plan::PlanError;
 
 /// A set of CPUs, as `--server-cpus` and `--client-cpus` take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,23 +76,22 @@ pub fn pin_current_thread(cpus: &[usize]) -> Result<()> {
 const FD_HEADROOM: u64 = 64;
 
 /// Raises the soft descriptor limit to the hard one (children inherit it), then checks that
-/// `clients` connections fit; refuses with what to do if they cannot.
-pub fn ensure_fds_for(clients: usize) -> Result<()> {
-    let (soft, hard) =
-        getrlimit(Resource::RLIMIT_NOFILE).context("cannot read the descriptor limit")?;
+/// `clients` connections fit in it and in the local port range; refuses with what to do if not.
+pub fn ensure_fds_for(clients: usize) -> Result<(), PlanError> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, u64::MAX));
     if soft < hard {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
-            .with_context(|| format!("cannot raise the descriptor limit from {soft} to {hard}"))?;
+        // If this fails the check below still tells the truth about what fits.
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
+    let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(hard, |(soft, _)| soft);
     let needed = clients as u64 + FD_HEADROOM;
     if needed > hard {
-        bail!(
-            "--clients {clients} needs about {needed} file descriptors, but this process may open \
-             at most {hard} (the hard limit, `ulimit -Hn`). Lower --clients to {} or less, or \
-             raise the hard limit (as root: `ulimit -Hn {needed}` in the shell that runs loadgen, \
-             or a nofile entry in /etc/security/limits.conf)",
-            hard.saturating_sub(FD_HEADROOM)
-        );
+        return Err(PlanError::TooFewDescriptors {
+            clients,
+            needed,
+            hard,
+            fit: hard.saturating_sub(FD_HEADROOM),
+        });
     }
     if let Some((lo, hi)) = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -101,10 +102,11 @@ pub fn ensure_fds_for(clients: usize) -> Result<()> {
     {
         let ports = hi.saturating_sub(lo) + 1;
         if clients > ports {
-            bail!(
-                "--clients {clients} needs more local ports than the {ports} in \
-                 net.ipv4.ip_local_port_range ({lo}-{hi}); lower --clients or widen the range"
-            );
+            return Err(PlanError::TooFewPorts {
+                clients,
+                ports,
+                range: format!("{lo}-{hi}"),
+            });
         }
     }
     Ok(())

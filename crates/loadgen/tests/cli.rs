@@ -63,10 +63,12 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     let out = run(loadgen(dir.path()).args(["--target", "tokio", "--clients", "20"]));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
+    let mut lines = stdout.lines();
     assert!(
-        stdout.lines().next().unwrap().starts_with("target"),
-        "{stdout}"
+        lines.next().unwrap().starts_with("Measured on "),
+        "the machine heads the table: {stdout}"
     );
+    assert!(lines.next().unwrap().starts_with("target"), "{stdout}");
     assert!(stdout.contains("tokio"), "{stdout}");
 
     let result = result_in(dir.path());
@@ -99,20 +101,116 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
         .count();
     assert_eq!(hgrm, 1, "one .hgrm per target");
 
-    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .arg("table")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped()));
+    // `loadgen table` looks into subfolders and names each row's file.
+    let json = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let deeper = dir.path().join("again/deeper");
+    std::fs::create_dir_all(&deeper).unwrap();
+    std::fs::copy(&json, deeper.join("copy.json")).unwrap();
+    std::fs::write(deeper.join("notes.json"), "{}").unwrap();
+    let out = run(loadgen_table().arg(dir.path()));
     let table = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        table
-            .lines()
-            .nth(2)
-            .is_some_and(|row| row.starts_with("tokio ") && row.contains(" none ")),
+        text(&out.stderr).contains("skipped") && text(&out.stderr).contains("notes.json"),
+        "a JSON file that is no result is skipped, and said so: {}",
+        text(&out.stderr)
+    );
+    let stem = json.file_stem().unwrap().to_string_lossy().into_owned();
+    let rows: Vec<&str> = table.lines().skip(3).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows[0].starts_with(&format!("{stem} ")) && rows[0].contains(" tokio "),
         "{table}"
     );
+    assert!(rows[1].starts_with("again/deeper/copy "), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("64B messages") && stem.ends_with("-m64B"),
+        "sizes are written one way, in files and tables: {table}"
+    );
+}
+
+fn loadgen_table() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    cmd.arg("table")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[test]
+fn a_path_that_cannot_be_read_is_one_clear_error() {
+    let out = run(loadgen_table().arg("/no/such/results"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("/no/such/results").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.to_lowercase().matches("no such file").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.json");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    let out = run(loadgen_table().arg(&binary));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.matches("valid UTF-8").count(),
+        1,
+        "said once: {stderr}"
+    );
+}
+
+#[test]
+fn subcommands_have_help_and_the_server_gets_its_arguments_unchanged() {
+    let out = run(loadgen_table().arg("--help"));
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("Usage: loadgen table"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["server", "tokio", "--help"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).contains("Usage: echo-tokio"),
+        "the server's own help: {}",
+        text(&out.stdout)
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["server", "--help"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()));
+    assert!(
+        text(&out.stderr).contains("usage: echo-server TARGET"),
+        "even a first --help goes to the server: {}",
+        text(&out.stderr)
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("--help")
+        .stdout(Stdio::piped()));
+    let help = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(!help.contains("\n  server "), "`server` is hidden: {help}");
+    for status in [
+        "0 ok",
+        "1 the run failed",
+        "2 refused",
+        "3 an echo",
+        "130 interrupted",
+    ] {
+        assert!(help.contains(status), "{status}: {help}");
+    }
 }
 
 #[test]
@@ -202,7 +300,7 @@ fn a_server_killed_mid_run_is_reported_and_the_results_kept() {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     let out = finish(child);
-    assert_eq!(out.status.code(), Some(1), "{seen}{rest}");
+    assert_eq!(out.status.code(), Some(1), "the run failed: {seen}{rest}");
     assert!(rest.contains("the server exited during the run"), "{rest}");
     let t = &result_in(dir.path()).targets[0];
     assert!(t.partial);
@@ -239,7 +337,7 @@ fn impossible_clients_are_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(loadgen(dir.path()).args(["--target", "tokio", "--clients", "1000000"]));
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr.contains("file descriptors") && stderr.contains("ulimit -Hn"),
         "{stderr}"
@@ -251,14 +349,76 @@ fn impossible_clients_are_refused_before_anything_starts() {
 }
 
 #[test]
-fn bad_flags_get_usage_errors() {
+fn every_refused_command_line_exits_2_whoever_refuses_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(loadgen(dir.path()).args(["--target", "nginx"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown target 'nginx'"));
-    let out = run(loadgen(dir.path()).args(["--target", "tokio", "--msg-size", "lots"]));
-    assert_eq!(out.status.code(), Some(2), "clap's usage error");
-    assert!(text(&out.stderr).contains("--msg-size"));
+    for (args, says) in [
+        (&["--target", "nginx"][..], "unknown target 'nginx'"),
+        (&["--target", "tokio", "--msg-size", "lots"], "--msg-size"),
+        (&["--target", "tokio", "--bogus"], "--bogus"),
+        (&["--target", "tokio", "--server-pid", "1"], "--server-pid"),
+        (&[], "--target NAME"),
+    ] {
+        let out = run(loadgen(dir.path()).args(args));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_results_folder_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let target = file.join("results");
+    for flag in ["--results-dir", "--output"] {
+        let path = if flag == "--output" {
+            target.join("run.json")
+        } else {
+            target.clone()
+        };
+        let out = run(loadgen(dir.path())
+            .args(["--target", "tokio", "--clients", "2", flag])
+            .arg(&path));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "cannot write result files to {}",
+                target.display()
+            )),
+            "{flag}: {stderr}"
+        );
+        assert!(!stderr.contains("server pid"), "nothing started: {stderr}");
+    }
+}
+
+#[test]
+fn a_server_that_never_answers_measured_nothing_and_fails_the_run() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts, then holds every connection open without a word.
+    let holder = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(2).collect();
+        std::thread::sleep(HANG_GUARD);
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(loadgen(dir.path()).args([
+        "--addr",
+        &addr.to_string(),
+        "--clients",
+        "2",
+        "--timeout",
+        "10s",
+    ]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("nothing was measured") && stderr.contains("2 of 2 "),
+        "{stderr}"
+    );
+    drop(holder);
 }
 
 /// An echo server that flips one bit of the 100th byte it echoes on each connection.
@@ -396,4 +556,73 @@ fn the_open_loop_reports_corrected_and_uncorrected_latency() {
         })
         .count();
     assert_eq!(hgrm, 1);
+}
+
+/// Reads `stderr` until a line contains `what`; returns everything read. Fails if it ends first.
+fn read_until(stderr: &mut impl BufRead, what: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "loadgen ended before saying '{what}': {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains(what) {
+            return seen;
+        }
+    }
+}
+
+/// The pid in a `[target] server pid N listening on ...` line.
+fn server_pid(lines: &str) -> i32 {
+    let rest = lines.rsplit("server pid ").next().unwrap();
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// True once `pid` has exited (gone, or a zombie waiting for whoever adopted it).
+fn has_exited(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn a_killed_loadgen_keeps_its_finished_targets_and_takes_its_server_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = loadgen(dir.path())
+        .args(["--target", "tokio,smol", "--clients", "5"])
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let first = read_until(&mut stderr, "server pid");
+    assert!(first.contains("[tokio]"), "{first}");
+    let second = read_until(&mut stderr, "[smol] server pid");
+    let server = server_pid(&second);
+    read_until(&mut stderr, "measuring");
+
+    child.kill().unwrap(); // SIGKILL: loadgen gets no chance to clean up
+    child.wait().unwrap();
+
+    // The server is told by the kernel (SIGTERM) and shuts down within its 5 s grace period.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !has_exited(server) {
+        assert!(
+            Instant::now() < deadline,
+            "the smol server (pid {server}) outlived its loadgen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = result_in(dir.path());
+    assert!(
+        run.partial,
+        "written before the run ended, so marked partial"
+    );
+    assert_eq!(run.targets.len(), 1, "tokio's result was kept");
+    assert_eq!(run.targets[0].target, "tokio");
+    assert!(!run.targets[0].partial && run.targets[0].messages > 0);
 }

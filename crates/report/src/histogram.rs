@@ -176,6 +176,44 @@ mod tests {
         assert_eq!(Latency::of(&new_histogram()), Latency::default());
     }
 
+    /// The rows of an `.hgrm` text: (value, percentile, total count).
+    fn hgrm_rows(text: &str) -> Vec<(f64, f64, u64)> {
+        text.lines()
+            .skip(1)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hgrm_counts_add_up_and_values_are_in_the_unit_asked_for() {
+        // 1 to 1000 ns, each once: values the histogram holds exactly, so the median is 500 ns.
+        let mut h = new_histogram();
+        for v in 1..=1000u64 {
+            h.record(v).unwrap();
+        }
+        let mut out = Vec::new();
+        write_hgrm(&h, 1000.0, &mut out).unwrap();
+        let rows = hgrm_rows(&String::from_utf8(out).unwrap());
+        assert!(rows.len() > 10, "{rows:?}");
+        assert!(
+            rows.windows(2).all(|w| w[0].2 <= w[1].2),
+            "TotalCount never decreases: {rows:?}"
+        );
+        assert_eq!(rows.last().unwrap().2, 1000, "TotalCount ends at the count");
+        let median = rows.iter().find(|r| r.1 == 0.5).expect("a 50% row");
+        assert_eq!(median.0, 0.5, "500 ns in microseconds: {median:?}");
+        assert_eq!(median.2, 500, "half the values are at or below the median");
+        assert_eq!(rows.last().unwrap().0, 1.0, "the largest, 1000 ns, is 1 µs");
+    }
+
     #[test]
     fn hgrm_has_the_standard_layout() {
         let mut out = Vec::new();

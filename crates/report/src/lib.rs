@@ -7,10 +7,12 @@ mod histogram;
 mod io;
 mod markdown;
 mod schema;
+mod table;
 mod work;
 
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
 pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
 pub use schema::*;
+pub use table::{Align, Table};
 pub use work::work_rank;

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use echo_common::units::format_bytes;
 
+use crate::table::{Align, Table};
 use crate::{RunResult, TargetResult, work_rank};
 
 /// The `work` of a plain echo: a column for it appears only when some row has other work.
@@ -28,8 +29,8 @@ pub fn markdown_table(results: &[RunResult]) -> String {
     )
 }
 
-/// A Markdown table with one row per (run, target) pair, followed by footnotes for partial runs or
-/// a saturated load generator and a line naming the machine(s) and date(s) measured on.
+/// A Markdown table with one row per (run, target) pair, under a line naming the machine(s) and
+/// date(s) measured on, and followed by footnotes for partial runs or a saturated load generator.
 ///
 /// Rows are ordered by message size, work (the plain echo first, see [`work_rank`]) and rate, then
 /// by target (in the order targets first
@@ -62,33 +63,26 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
         .any(|(r, _)| r.config.work != NO_WORK || r.config.work_every > 1);
     let show_rate = rows.iter().any(|(r, _)| r.config.rate.is_some());
 
-    let mut header = vec!["target", "clients", "msg size"];
-    let mut align = vec![":--", "--:", "--:"];
-    if show_work {
-        header.push("work");
-        align.push(":--");
-    }
-    if show_rate {
-        header.push("rate (msgs/s)");
-        align.push("--:");
-    }
-    header.extend([
-        "msgs/s",
-        "p50 (µs)",
-        "p99 (µs)",
-        "p99.9 (µs)",
-        "max (µs)",
-        "errors",
-        "starved clients",
+    let mut table = Table::new([
+        ("target", Align::Left),
+        ("clients", Align::Right),
+        ("msg size", Align::Right),
+        ("work", Align::Left),
+        ("rate (msgs/s)", Align::Right),
+        ("msgs/s", Align::Right),
+        ("p50 (µs)", Align::Right),
+        ("p99 (µs)", Align::Right),
+        ("p99.9 (µs)", Align::Right),
+        ("max (µs)", Align::Right),
+        ("errors", Align::Right),
+        ("starved clients", Align::Right),
     ]);
-    align.extend(["--:"; 7]);
-
-    let mut out = String::new();
-    push_line(&mut out, header.iter().map(|s| s.to_string()));
-    push_line(&mut out, align.iter().map(|s| s.to_string()));
+    table
+        .caption
+        .push(measured_on(rows.iter().map(|(r, _)| *r)));
     let (mut any_partial, mut any_saturated) = (false, false);
     for (run, t) in &rows {
-        let mut name = escape(&t.target);
+        let mut name = t.target.clone();
         if run.partial || t.partial {
             any_partial = true;
             name.push_str(PARTIAL_MARK);
@@ -97,53 +91,45 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
             any_saturated = true;
             name.push_str(SATURATED_MARK);
         }
-        let mut cells = vec![
-            name,
-            t.clients.to_string(),
-            format_bytes(run.config.msg_size as u64),
-        ];
-        if show_work {
-            let mut work = escape(&run.config.work);
+        let work = show_work.then(|| {
+            let mut work = run.config.work.clone();
             if run.config.work_every > 1 {
                 let _ = write!(work, " (1 in {})", run.config.work_every);
             }
-            cells.push(work);
-        }
-        if show_rate {
-            cells.push(
-                run.config
-                    .rate
-                    .map_or_else(|| "closed loop".into(), format_count),
-            );
-        }
+            work
+        });
+        let rate = show_rate.then(|| {
+            run.config
+                .rate
+                .map_or_else(|| "closed loop".into(), format_count)
+        });
         let l = &t.latency_ns;
-        cells.extend([
-            format_count(t.msgs_per_sec),
-            format_us(l.p50),
-            format_us(l.p99),
-            format_us(l.p999),
-            format_us(l.max),
-            t.errors.total().to_string(),
-            t.starved_clients.to_string(),
+        table.row(vec![
+            Some(name),
+            Some(t.clients.to_string()),
+            Some(format_bytes(run.config.msg_size as u64)),
+            work,
+            rate,
+            Some(format_count(t.msgs_per_sec)),
+            Some(format_us(l.p50)),
+            Some(format_us(l.p99)),
+            Some(format_us(l.p999)),
+            Some(format_us(l.max)),
+            Some(t.errors.total().to_string()),
+            Some(t.starved_clients.to_string()),
         ]);
-        push_line(&mut out, cells);
     }
-
-    out.push('\n');
     if any_partial {
-        let _ = writeln!(
-            out,
-            "{PARTIAL_MARK} The run was cut short: figures cover what was measured.\n"
-        );
+        table.notes.push(format!(
+            "{PARTIAL_MARK} The run was cut short: figures cover what was measured."
+        ));
     }
     if any_saturated {
-        let _ = writeln!(
-            out,
-            "{SATURATED_MARK} The load generator's CPUs were saturated: figures may measure the client.\n"
-        );
+        table.notes.push(format!(
+            "{SATURATED_MARK} The load generator's CPUs were saturated: figures may measure the client."
+        ));
     }
-    let _ = writeln!(out, "{}", measured_on(rows.iter().map(|(r, _)| *r)));
-    out
+    table.markdown()
 }
 
 /// "Measured on CPU (N cores), DATE." for the distinct machines and days of `runs`.
@@ -174,19 +160,6 @@ fn cmp_rate(a: Option<f64>, b: Option<f64>) -> Ordering {
         (Some(a), Some(b)) => a.total_cmp(&b),
         (a, b) => a.is_some().cmp(&b.is_some()),
     }
-}
-
-fn push_line(out: &mut String, cells: impl IntoIterator<Item = String>) {
-    out.push('|');
-    for cell in cells {
-        let _ = write!(out, " {cell} |");
-    }
-    out.push('\n');
-}
-
-/// A cell's text with the characters that would end a cell or a line made harmless.
-fn escape(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 /// A count or rate, rounded, with thousands separated: `145,210`.
@@ -303,7 +276,12 @@ mod tests {
             run(16, "none", &[("tokio", 1, 10.0)]),
         ];
         let table = markdown_table(&results);
-        let lines: Vec<&str> = table.lines().collect();
+        let lines: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            table.lines().next(),
+            Some("Measured on Test CPU (2 cores), 2026-11-25."),
+            "the machine heads the table: {table}"
+        );
         assert_eq!(
             lines[0],
             "| target | clients | msg size | msgs/s | p50 (µs) | p99 (µs) | p99.9 (µs) | max (µs) \
@@ -326,10 +304,6 @@ mod tests {
             ["tokio/10", "tokio/100", "threads/10", "threads/100"]
         );
         assert!(lines[4].contains("| 98,765 |"), "{table}");
-        assert!(
-            table.ends_with("Measured on Test CPU (2 cores), 2026-11-25.\n"),
-            "{table}"
-        );
         assert!(
             !table.contains("work"),
             "no work column for plain echoes: {table}"

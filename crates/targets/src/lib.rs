@@ -1,9 +1,14 @@
-//! Every server of the suite, by name. A new target is a crate exporting an
-//! [`echo_common::Target`] plus one line in [`ALL`].
+//! Every server of the suite, by name. A new Rust target is a crate exporting an
+//! [`echo_common::Target`] plus one line in [`ALL`]; a target that is a program of its own (a
+//! Python server) is a [`Program`] plus one line in [`PROGRAMS`].
+
+mod program;
 
 use echo_common::Target;
+pub use program::{PYTHON_ENV, Program, SETUP};
 
-/// All targets, in the order tables list them: threads first, then event loops.
+/// All Rust targets, in the order tables list them: threads first, then event loops. These run
+/// in-process too (benchmarks, tests).
 pub const ALL: &[&Target] = &[
     &echo_threads::TARGET,
     &echo_blocking::TARGET,
@@ -17,19 +22,64 @@ pub const ALL: &[&Target] = &[
     &echo_compio::TARGET,
 ];
 
+/// Targets that run as programs under an interpreter, listed after the Rust ones.
+pub const PROGRAMS: &[&Program] = &[
+    &program::PYTHON_ASYNCIO,
+    &program::PYTHON_UVLOOP,
+    &program::PYTHON_THREADS,
+];
+
+/// Every target, Rust then programs, in the order tables list them.
+pub fn every() -> impl Iterator<Item = &'static Target> {
+    ALL.iter()
+        .copied()
+        .chain(PROGRAMS.iter().map(|p| &p.target))
+}
+
 /// The target called `name`.
 pub fn find(name: &str) -> Option<&'static Target> {
-    ALL.iter().copied().find(|t| t.name == name)
+    every().find(|t| t.name == name)
+}
+
+/// The program behind `target`, if it is one rather than a Rust server.
+pub fn program(target: &Target) -> Option<&'static Program> {
+    PROGRAMS
+        .iter()
+        .copied()
+        .find(|p| p.target.name == target.name)
+}
+
+/// Why `target` cannot run on this machine (a program whose interpreter or packages are
+/// missing), with what to do about it; `None` if it can.
+pub fn unavailable(target: &Target) -> Option<String> {
+    program(target).and_then(Program::unavailable)
+}
+
+/// What `--target all` runs: every target that can run here, and a line for each that cannot
+/// (`NAME: why, and how to fix it`).
+pub fn available() -> (Vec<&'static Target>, Vec<String>) {
+    let mut skipped = Vec::new();
+    let targets = every()
+        .filter(|t| match unavailable(t) {
+            Some(why) => {
+                skipped.push(format!("{}: {why}", t.name));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (targets, skipped)
 }
 
 /// The names of all targets, comma-separated, for help and error messages.
 pub fn names() -> String {
-    ALL.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+    every().map(|t| t.name).collect::<Vec<_>>().join(", ")
 }
 
 /// Runs `TARGET [SERVER FLAGS]` from `args` (without the program name) as that target's binary
 /// would: the `main` of `echo-server`, and of `loadgen`'s hidden `server` command, which is how
-/// loadgen starts a server as a separate process without needing its binary built.
+/// loadgen starts a server as a separate process without needing its binary built. A program
+/// target replaces this process with its interpreter.
 pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
     let mut args = args.into_iter();
     let name = args.next();
@@ -49,5 +99,13 @@ pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::p
         }
         return std::process::ExitCode::from(2);
     };
+    if let Some(program) = program(target) {
+        eprintln!(
+            "echo-server: cannot start {}: {}",
+            target.name,
+            program.exec(args)
+        );
+        return std::process::ExitCode::FAILURE;
+    }
     echo_common::main_from(target, std::iter::once(target.binary().into()).chain(args))
 }

@@ -2,7 +2,9 @@
 //! clients on a log axis.
 
 use super::ChartKind;
-use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
+use crate::figure::{
+    Axis, Figure, LegendEntry, Mark, Panel, Swatch, failed_entry, saturated_entry,
+};
 use crate::load::Point;
 use crate::scenario::{Scenario, by_scenario, by_target, median_by_clients};
 use crate::style::{Palette, footer, si};
@@ -21,8 +23,13 @@ pub(super) struct SeriesSet<'a> {
 pub(super) struct Series<'a> {
     /// The target.
     pub target: &'a str,
-    /// (clients, value), ascending by clients; the median where a point was measured more than once.
+    /// (clients, value), ascending by clients; the median where a point was measured more than
+    /// once. Client counts where clients starved are left out: they are in `failed`.
     pub values: Vec<(f64, f64)>,
+    /// Client counts where some clients starved (in any repeat): drawn as failed, no value.
+    pub failed: Vec<f64>,
+    /// Client counts of `values` where the load generator was saturated (in any repeat).
+    pub saturated: Vec<f64>,
     /// The points the values came from.
     pub points: Vec<&'a Point>,
 }
@@ -40,36 +47,70 @@ impl SeriesSet<'_> {
         let mut clients: Vec<f64> = self
             .series
             .iter()
-            .flat_map(|s| s.values.iter().map(|v| v.0))
+            .flat_map(|s| s.values.iter().map(|v| v.0).chain(s.failed.iter().copied()))
             .collect();
         clients.sort_by(f64::total_cmp);
         clients.dedup();
         Axis::log_at("concurrent clients (log scale)", &clients, si)
     }
 
-    /// A line per series, `scale` applied to each value, and the legend.
+    /// A line per series, `scale` applied to each value, and the legend. The line breaks at a
+    /// failed client count, which gets a cross at the top of `y` instead; a value measured with
+    /// the load generator saturated gets a `†` above it.
     pub fn lines(
         &self,
         palette: &Palette,
         scale: impl Fn(f64) -> f64,
         dashed: impl Fn(&Series) -> bool,
+        y: &Axis,
     ) -> (Vec<Mark>, Vec<LegendEntry>) {
         let mut marks = Vec::new();
         let mut legend = Vec::new();
+        // Each target with failed points gets its own row of crosses, so none hides another.
+        let mut failed_row = 0.0;
         for s in &self.series {
             let color = palette.color(s.target);
             let dashed = dashed(s);
-            marks.push(Mark::Line {
-                points: s.values.iter().map(|&(x, y)| (x, scale(y))).collect(),
-                color,
-                dashed,
-                dots: true,
-            });
+            let mut segment: Vec<(f64, f64)> = Vec::new();
+            for &(x, v) in &s.values {
+                let broken = segment
+                    .last()
+                    .is_some_and(|last| s.failed.iter().any(|f| last.0 < *f && *f < x));
+                if broken {
+                    marks.push(line(std::mem::take(&mut segment), color, dashed));
+                }
+                segment.push((x, scale(v)));
+                if s.saturated.contains(&x) {
+                    let above = y.fraction(y.fraction_of(scale(v)) + DAGGER_LIFT);
+                    marks.push(Mark::Note {
+                        at: (x, above),
+                        text: "†".into(),
+                    });
+                }
+            }
+            if !segment.is_empty() {
+                marks.push(line(segment, color, dashed));
+            }
+            for &x in &s.failed {
+                marks.push(Mark::Failed {
+                    at: (x, y.fraction(FAILED_HEIGHT - failed_row * FAILED_ROW)),
+                    color,
+                });
+            }
+            if !s.failed.is_empty() {
+                failed_row += 1.0;
+            }
             legend.push(LegendEntry {
                 label: s.target.to_owned(),
                 color,
                 swatch: if dashed { Swatch::Dashed } else { Swatch::Line },
             });
+        }
+        if self.series.iter().any(|s| !s.failed.is_empty()) {
+            legend.push(failed_entry());
+        }
+        if self.series.iter().any(|s| !s.saturated.is_empty()) {
+            legend.push(saturated_entry());
         }
         (marks, legend)
     }
@@ -96,28 +137,71 @@ impl SeriesSet<'_> {
     }
 }
 
+/// Where a failed point's cross sits: this fraction of the way up the plot, off the scale of
+/// the measured values.
+const FAILED_HEIGHT: f64 = 0.95;
+
+/// The distance between two targets' rows of crosses, as a fraction of the plot's height.
+const FAILED_ROW: f64 = 0.05;
+
+/// How far above its point a `†` sits, as a fraction of the plot's height.
+const DAGGER_LIFT: f64 = 0.07;
+
+fn line(points: Vec<(f64, f64)>, color: plotters::style::RGBColor, dashed: bool) -> Mark {
+    Mark::Line {
+        points,
+        color,
+        dashed,
+        dots: true,
+    }
+}
+
 /// For each scenario where some target was measured at two client counts or more, a series per
-/// target of `value` against clients. Points where `value` is `None` are left out.
+/// target of `value` against clients. Points where `value` is `None` are left out, unless their
+/// clients starved: those are failed points, drawn without a value.
 pub(super) fn series_sets<'a>(
     points: &[&'a Point],
     value: impl Fn(&Point) -> Option<f64>,
 ) -> Vec<SeriesSet<'a>> {
-    let with_value: Vec<&Point> = points
+    let kept: Vec<&Point> = points
         .iter()
         .copied()
-        .filter(|p| value(p).is_some())
+        .filter(|p| p.starved() || value(p).is_some())
         .collect();
     let mut sets = Vec::new();
-    for (scenario, members) in by_scenario(&with_value) {
+    for (scenario, members) in by_scenario(&kept) {
         let series: Vec<Series> = by_target(&members)
             .into_iter()
-            .map(|(target, points)| Series {
-                target,
-                values: median_by_clients(&points, &value),
-                points,
+            .map(|(target, points)| {
+                let clients_where = |pick: fn(&Point) -> bool| {
+                    let mut c: Vec<f64> = points
+                        .iter()
+                        .filter(|p| pick(p))
+                        .map(|p| p.clients() as f64)
+                        .collect();
+                    c.sort_by(f64::total_cmp);
+                    c.dedup();
+                    c
+                };
+                let failed = clients_where(Point::starved);
+                let values: Vec<(f64, f64)> = median_by_clients(&points, &value)
+                    .into_iter()
+                    .filter(|(x, _)| !failed.contains(x))
+                    .collect();
+                let saturated = clients_where(Point::saturated)
+                    .into_iter()
+                    .filter(|x| values.iter().any(|v| v.0 == *x))
+                    .collect();
+                Series {
+                    target,
+                    values,
+                    failed,
+                    saturated,
+                    points,
+                }
             })
             .collect();
-        if series.iter().any(|s| s.values.len() >= 2) {
+        if series.iter().any(|s| s.values.len() + s.failed.len() >= 2) {
             sets.push(SeriesSet {
                 scenario,
                 points: members,

@@ -3,12 +3,17 @@
 use plotters::style::RGBColor;
 
 use super::{ChartKind, Context, NoData};
-use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch, Tick};
+use crate::figure::{
+    Axis, Figure, LegendEntry, Mark, Panel, Swatch, Tick, failed_entry, saturated_entry,
+};
 use crate::scenario::{by_scenario, by_target, median};
 use crate::style::{TimeUnit, footer, plain, si};
 
 /// Of a category's width, the part its bars fill; the rest separates categories.
 pub(super) const GROUP_WIDTH: f64 = 0.8;
+
+/// Where a failed point's cross sits: this fraction of the way up the plot.
+const FAILED_HEIGHT: f64 = 0.05;
 
 /// Light to dark blue: more clients, darker bar.
 const FEW: (f64, f64, f64) = (0x9e as f64, 0xca as f64, 0xe1 as f64);
@@ -52,23 +57,44 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
         };
 
         let bar_w = GROUP_WIDTH / clients.len() as f64;
+        let y_desc = format!("server CPU per message ({}, user + system)", unit.name);
+        let y = Axis::from_zero(y_desc, unit.of(max_ns), plain);
         let mut marks = Vec::new();
+        let (mut any_failed, mut any_saturated) = (false, false);
         for (i, (_, pts)) in targets.iter().enumerate() {
             for (j, &c) in clients.iter().enumerate() {
-                let at_c = pts.iter().filter(|p| p.clients() == c).map(cost);
-                let v = median(at_c);
+                let at_c: Vec<_> = pts.iter().copied().filter(|p| p.clients() == c).collect();
+                let v = median(at_c.iter().map(cost));
                 if v.is_nan() {
                     continue;
                 }
                 let x0 = i as f64 + (1.0 - GROUP_WIDTH) / 2.0 + j as f64 * bar_w;
+                let centre = x0 + bar_w * 0.46;
+                // Starved clients: the messages counted are only the served clients', so the
+                // cost per message is not comparable. A cross instead of a bar.
+                if at_c.iter().any(|p| p.starved()) {
+                    any_failed = true;
+                    marks.push(Mark::Failed {
+                        at: (centre, y.fraction(FAILED_HEIGHT)),
+                        color: shade(j, clients.len()),
+                    });
+                    continue;
+                }
                 marks.push(Mark::Bar {
                     x: x0..x0 + bar_w * 0.92,
                     y: unit.of(v),
                     color: shade(j, clients.len()),
                 });
+                if at_c.iter().any(|p| p.saturated()) {
+                    any_saturated = true;
+                    marks.push(Mark::Note {
+                        at: (centre, y.fraction(y.fraction_of(unit.of(v)) + 0.05)),
+                        text: "†".into(),
+                    });
+                }
             }
         }
-        let legend = clients
+        let mut legend: Vec<LegendEntry> = clients
             .iter()
             .enumerate()
             .map(|(j, &c)| LegendEntry {
@@ -77,12 +103,17 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
                 swatch: Swatch::Block,
             })
             .collect();
+        if any_failed {
+            legend.push(failed_entry());
+        }
+        if any_saturated {
+            legend.push(saturated_entry());
+        }
         let names: Vec<&str> = targets.iter().map(|(n, _)| *n).collect();
-        let y_desc = format!("server CPU per message ({}, user + system)", unit.name);
         let panel = Panel {
             title: None,
             x: category_axis("target", &names),
-            y: Axis::from_zero(y_desc, unit.of(max_ns), plain),
+            y,
             marks,
         };
         let mut f = Figure::single(

@@ -40,7 +40,7 @@ pub enum ChartKind {
     Cpu,
     /// The pitfall table: bystander, working and loop-lag p99 and throughput per target and work.
     Pitfall,
-    /// Throughput and p99 second by second for the run with the largest p99 spike.
+    /// Throughput and p99 second by second for the run whose slowest second had the largest p99.
     Timeline,
 }
 
@@ -110,9 +110,9 @@ pub struct Options {
     /// measured at.
     pub at_clients: Option<usize>,
     /// The result file of the timeline chart (a path, file name or file stem); by default the
-    /// run with the largest p99 spike.
+    /// run whose slowest second had the largest p99 (clients that starved excluded).
     pub timeline_file: Option<PathBuf>,
-    /// The target whose timeline spike picks the run; by default any.
+    /// The target whose slowest second picks the run; by default any.
     pub timeline_target: Option<String>,
 }
 

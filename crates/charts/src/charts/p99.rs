@@ -21,12 +21,13 @@ pub fn p99(ctx: &Context) -> Result<Vec<Figure>, NoData> {
             let max = set.values().fold(0.0, f64::max);
             let min = set.values().fold(f64::INFINITY, f64::min);
             let unit = TimeUnit::for_max_ns(max);
-            let (marks, legend) = set.lines(&ctx.palette, |v| unit.of(v), |_| false);
             let y_desc = format!("p99 round-trip latency ({}, log scale)", unit.name);
+            let y = Axis::decades(y_desc, unit.of(min), unit.of(max), plain);
+            let (marks, legend) = set.lines(&ctx.palette, |v| unit.of(v), |_| false, &y);
             let panel = Panel {
                 title: None,
                 x: set.clients_axis(),
-                y: Axis::decades(y_desc, unit.of(min), unit.of(max), plain),
+                y,
                 marks,
             };
             set.figure(

@@ -6,7 +6,9 @@ use plotters::style::RGBColor;
 
 use super::cpu::{GROUP_WIDTH, category_axis};
 use super::{ChartKind, Context, NoData, distance_from_preferred, no_such_clients};
-use crate::figure::{Axis, Figure, GRID_SIZE, LegendEntry, Mark, Panel, Swatch};
+use crate::figure::{
+    Axis, Figure, GRID_SIZE, LegendEntry, Mark, Panel, Swatch, failed_entry, saturated_entry,
+};
 use crate::load::Point;
 use crate::scenario::{Scenario, by_target, median};
 use crate::style::{COLORS, TimeUnit, footer, nth_color, plain, si};
@@ -77,6 +79,34 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
         })
         .collect();
 
+    // starved[t][w]: some clients of target t under work w never got a reply: no bar, a cross.
+    let starved: Vec<Vec<bool>> = targets
+        .iter()
+        .map(|(_, pts)| {
+            works
+                .iter()
+                .map(|w| {
+                    pts.iter()
+                        .any(|p| p.scenario().work_label() == *w && p.starved())
+                })
+                .collect()
+        })
+        .collect();
+    let any_starved = starved.iter().flatten().any(|s| *s);
+    let saturated: Vec<Vec<bool>> = targets
+        .iter()
+        .map(|(_, pts)| {
+            works
+                .iter()
+                .map(|w| {
+                    pts.iter()
+                        .any(|p| p.scenario().work_label() == *w && p.saturated())
+                })
+                .collect()
+        })
+        .collect();
+    let any_saturated = saturated.iter().flatten().any(|s| *s);
+
     let latencies = || {
         METRICS
             .iter()
@@ -115,17 +145,43 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
             };
             let mut marks = Vec::new();
             for (t, row) in by_target.iter().enumerate() {
+                // A whole group without a value (no event loop to probe) gets one note, not one
+                // per bar crammed side by side.
+                if row.iter().all(|v| v.is_none()) {
+                    marks.push(Mark::Note {
+                        at: (t as f64 + 0.5, y.fraction(NOTE_HEIGHT)),
+                        text: "n/a".into(),
+                    });
+                    continue;
+                }
                 for (w, value) in row.iter().enumerate() {
                     let x0 = t as f64 + (1.0 - GROUP_WIDTH) / 2.0 + w as f64 * bar_w;
-                    match value {
-                        Some(v) => marks.push(Mark::Bar {
-                            x: x0..x0 + bar_w * 0.92,
-                            y: scale(*v),
+                    let centre = x0 + bar_w * 0.46;
+                    if starved[t][w] {
+                        marks.push(Mark::Failed {
+                            at: (centre, y.fraction(NOTE_HEIGHT)),
                             color: colors[w],
-                        }),
+                        });
+                        continue;
+                    }
+                    match value {
+                        Some(v) => {
+                            marks.push(Mark::Bar {
+                                x: x0..x0 + bar_w * 0.92,
+                                y: scale(*v),
+                                color: colors[w],
+                            });
+                            if saturated[t][w] {
+                                let above = y.fraction(y.fraction_of(scale(*v)) + 0.03);
+                                marks.push(Mark::Note {
+                                    at: (centre, above),
+                                    text: "†".into(),
+                                });
+                            }
+                        }
                         None => marks.push(Mark::Note {
-                            at: (x0, y.fraction(NOTE_HEIGHT)),
-                            text: "n/a".into(),
+                            at: (centre, y.fraction(NOTE_HEIGHT)),
+                            text: "–".into(),
                         }),
                     }
                 }
@@ -143,7 +199,7 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
         name: ChartKind::Pitfall.to_string(),
         title: "The pitfall: work in the handler, and who waits for it".into(),
         subtitle: format!(
-            "{}, {clients} clients · n/a: not measured (no event loop, or no such messages)",
+            "{}, {clients} clients · n/a, –: not measured (no event loop, or no such messages)",
             plain_label(&scenario)
         ),
         footer: footer(points.iter().map(|p| p.run())),
@@ -159,6 +215,8 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
                 color,
                 swatch: Swatch::Block,
             })
+            .chain(any_starved.then(failed_entry))
+            .chain(any_saturated.then(saturated_entry))
             .collect(),
     })
 }

@@ -4,7 +4,7 @@
 use hdrhistogram::Histogram;
 
 use super::{ChartKind, Context, NoData, distance_from_preferred, no_such_clients};
-use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch, Tick};
+use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch, Tick, saturated_entry};
 use crate::load::Point;
 use crate::scenario::{Scenario, by_scenario, by_target, latest};
 use crate::style::{TimeUnit, footer, plain};
@@ -25,12 +25,19 @@ const LOG_Y_ABOVE: f64 = 50.0;
 /// latest run.
 pub fn spectrum(ctx: &Context) -> Result<Figure, NoData> {
     let (scenario, clients, points) = pick(ctx)?;
-    let curves: Vec<(&str, Vec<(f64, f64)>)> = by_target(&points)
+    // A target whose clients starved has no curve: its histogram leaves out the clients that
+    // never got a reply, and would look like the fastest. The legend says so instead.
+    let mut failed = Vec::new();
+    let curves: Vec<(&Point, Vec<(f64, f64)>)> = by_target(&points)
         .into_iter()
-        .filter_map(|(name, pts)| {
+        .filter_map(|(_, pts)| {
             let p = latest(pts)?;
+            if p.starved() {
+                failed.push(p);
+                return None;
+            }
             let curve = percentile_curve(&p.histogram);
-            (!curve.is_empty()).then_some((name, curve))
+            (!curve.is_empty()).then_some((p, curve))
         })
         .collect();
     if curves.is_empty() {
@@ -59,19 +66,36 @@ pub fn spectrum(ctx: &Context) -> Result<Figure, NoData> {
 
     let mut marks = Vec::new();
     let mut legend = Vec::new();
-    for (name, curve) in &curves {
-        let color = ctx.palette.color(name);
+    for (p, curve) in &curves {
+        let color = ctx.palette.color(p.name());
         marks.push(Mark::Line {
             points: curve.iter().map(|&(x, v)| (x, unit.of(v))).collect(),
             color,
             dashed: false,
             dots: false,
         });
+        let dagger = if p.saturated() { " †" } else { "" };
         legend.push(LegendEntry {
-            label: name.to_string(),
+            label: format!("{}{dagger}", p.name()),
             color,
             swatch: Swatch::Line,
         });
+    }
+    for p in &failed {
+        let t = p.target();
+        legend.push(LegendEntry {
+            label: format!(
+                "{}: {} of {} clients starved",
+                p.name(),
+                t.starved_clients,
+                t.connected
+            ),
+            color: ctx.palette.color(p.name()),
+            swatch: Swatch::Cross,
+        });
+    }
+    if curves.iter().any(|(p, _)| p.saturated()) {
+        legend.push(saturated_entry());
     }
     let mut f = Figure::single(
         ChartKind::Spectrum.to_string(),

@@ -16,11 +16,12 @@ pub fn throughput(ctx: &Context) -> Result<Vec<Figure>, NoData> {
         .iter()
         .map(|set| {
             let max = set.values().fold(0.0, f64::max);
-            let (marks, legend) = set.lines(&ctx.palette, |v| v, |_| false);
+            let y = Axis::from_zero("round trips per second (msgs/s)", max, si);
+            let (marks, legend) = set.lines(&ctx.palette, |v| v, |_| false, &y);
             let panel = Panel {
                 title: None,
                 x: set.clients_axis(),
-                y: Axis::from_zero("round trips per second (msgs/s)", max, si),
+                y,
                 marks,
             };
             set.figure(

@@ -6,7 +6,7 @@ use std::path::Path;
 use echo_report::Tick;
 
 use super::{ChartKind, Context, NoData};
-use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
+use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch, saturated_entry};
 use crate::load::Point;
 use crate::scenario::{by_target, median};
 use crate::style::{TimeUnit, footer, plain, si};
@@ -23,7 +23,7 @@ const MIN_TICK_FRACTION: f64 = 0.5;
 
 /// Every target of one run, second by second: messages per second above, p99 below. The run is
 /// `--timeline-file` (and `--timeline-target`) or, by default, the one holding the target whose
-/// worst second's p99 is the largest multiple of its median second's.
+/// worst second has the largest p99, among points whose clients did not starve.
 pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
     let o = &ctx.options;
     let candidates: Vec<&Point> = ctx
@@ -37,11 +37,15 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
                 .is_none_or(|f| names_file(f, &p.source))
         })
         .filter(|p| o.timeline_target.as_deref().is_none_or(|t| t == p.name()))
+        // A run whose clients starved has no stall to show: its figures leave them out.
+        .filter(|p| !p.starved() || o.timeline_file.is_some() || o.timeline_target.is_some())
         .collect();
+    // The largest stall is the second with the largest p99, in time: a 1.5 s second among
+    // 10,000 clients outranks a 750 µs blip that is large only as a ratio to its neighbours.
     let Some((spiky, s)) = candidates
         .iter()
         .filter_map(|p| spike(p).map(|s| (*p, s)))
-        .max_by(|a, b| a.1.ratio.total_cmp(&b.1.ratio))
+        .max_by(|a, b| a.1.worst_ns.total_cmp(&b.1.worst_ns))
     else {
         let mut why = format!("no result with a timeline of {MIN_TICKS} seconds or more");
         if let Some(f) = &o.timeline_file {
@@ -82,6 +86,18 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
     let mut max_rate = 0.0f64;
     for (name, pts) in &per_target {
         let color = ctx.palette.color(name);
+        if let Some(p) = pts.iter().find(|p| p.starved()) {
+            let t = p.target();
+            legend.push(LegendEntry {
+                label: format!(
+                    "{name}: {} of {} clients starved",
+                    t.starved_clients, t.connected
+                ),
+                color,
+                swatch: Swatch::Cross,
+            });
+            continue;
+        }
         for p in pts {
             let rates = per_second(p);
             max_rate = rates.iter().map(|r| r.1).fold(max_rate, f64::max);
@@ -104,11 +120,19 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
                 dots: true,
             });
         }
+        let dagger = if pts.iter().any(|p| p.saturated()) {
+            " †"
+        } else {
+            ""
+        };
         legend.push(LegendEntry {
-            label: name.to_string(),
+            label: format!("{name}{dagger}"),
             color,
             swatch: Swatch::Line,
         });
+    }
+    if run.iter().any(|p| p.saturated() && !p.starved()) {
+        legend.push(saturated_entry());
     }
 
     let time = || Axis::from_zero("time since the measured window opened (s)", end, plain);
@@ -146,7 +170,7 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
             plain(s.at_s)
         ),
         subtitle: format!(
-            "{}, {} clients · {file} · worst second {:.0}× the median second",
+            "{}, {} clients · {file} · worst second {:.1}× the median second",
             spiky.scenario().label(),
             spiky.clients(),
             s.ratio

@@ -1,6 +1,6 @@
 //! The conformance suite's helpers, written once for every target: clients that check every byte
 //! they get back and cannot hang, a server run in this process or as a child process, and what
-//! `/proc` says about a child's sockets, memory and CPU time.
+//! `/proc` says about a child's sockets, memory and threads, and about loopback connections.
 //!
 //! No helper measures speed. Every wait is bounded by [`HANG_GUARD`], which is only there so a
 //! broken server fails a test instead of hanging it.
@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_common::pattern::Pattern;
-use echo_common::{Config, Context, Running, Summary, Target};
+use echo_common::{Config, Running, Summary, Target};
 use nix::sys::signal::Signal;
 
 /// The longest any single step may take before the test gives up on the server: a guard against
@@ -30,6 +30,30 @@ pub const NOT_SERVED_WAIT: Duration = Duration::from_millis(300);
 /// The target called `name`, from the registry the suite covers.
 pub fn target(name: &str) -> &'static Target {
     echo_targets::find(name).unwrap_or_else(|| panic!("no target called '{name}'"))
+}
+
+/// Set to 1 (as CI does) to fail, rather than skip, the tests of a target this machine cannot run
+/// (a Python server without its virtual environment).
+pub const REQUIRE_ALL: &str = "ECHO_BENCH_REQUIRE_ALL";
+
+/// The target called `name` if this machine can run it. If it cannot, says so once on the
+/// terminal (past the test harness's capture, so a skip is never silent) and returns `None`;
+/// with [`REQUIRE_ALL`] set, panics instead.
+pub fn runnable(name: &str) -> Option<&'static Target> {
+    let target = target(name);
+    let Some(why) = echo_targets::unavailable(target) else {
+        return Some(target);
+    };
+    if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v == "1") {
+        panic!("{name} cannot run here and {REQUIRE_ALL}=1: {why}");
+    }
+    static SAID: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&target.name) {
+        said.push(target.name);
+        let _ = writeln!(io::stderr(), "SKIPPED conformance of {name}: {why}");
+    }
+    None
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` (and the last state seen) once
@@ -113,6 +137,11 @@ impl Client {
     /// The number that makes this client's messages its own (see [`Pattern::new`]).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Its end of the connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("local address")
     }
 
     /// A second handle on the same connection, for a thread that reads while another writes.
@@ -329,21 +358,35 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// A server started with [`echo_common::start`] on a port of its own. Stopped when dropped, in
 /// the background so that a server that does not stop cannot hang a test that already failed.
+/// A target that is a program of its own (a Python server) cannot run in this process: it runs
+/// as a child [`Process`] instead, and its open connections are counted from `/proc`.
 pub struct InProcess {
-    running: Option<Running>,
+    server: Server,
     addr: SocketAddr,
+}
+
+enum Server {
+    Thread(Option<Running>),
+    Child(Process),
 }
 
 impl InProcess {
     /// Starts `target` with the default configuration.
     pub fn start(target: &'static Target) -> InProcess {
+        if echo_targets::program(target).is_some() {
+            let child = Process::start(target, &[]);
+            return InProcess {
+                addr: child.addr(),
+                server: Server::Child(child),
+            };
+        }
         let config = Config::on("127.0.0.1:0".parse().unwrap());
         let running = echo_common::start(target, config)
             .unwrap_or_else(|e| panic!("{}: cannot start: {e}", target.name));
         let addr = running.addr();
         assert!(addr.ip().is_loopback());
         InProcess {
-            running: Some(running),
+            server: Server::Thread(Some(running)),
             addr,
         }
     }
@@ -353,23 +396,32 @@ impl InProcess {
         self.addr
     }
 
-    /// Its shared state.
-    pub fn context(&self) -> &Arc<Context> {
-        self.running.as_ref().expect("running").context()
-    }
-
-    /// Its statistics so far.
-    pub fn summary_now(&self, target: &Target) -> Summary {
-        self.context().summary(target.name, target.event_loop)
+    /// Connections open right now.
+    pub fn active(&self) -> usize {
+        match &self.server {
+            Server::Thread(running) => running.as_ref().expect("running").context().active(),
+            Server::Child(child) => child.connections(),
+        }
     }
 
     /// Shuts it down and returns its summary.
     pub fn stop(mut self) -> Summary {
-        let running = self.running.take().expect("running");
-        stop_in_background(running)
-            .recv_timeout(HANG_GUARD)
-            .expect("the server did not stop")
-            .expect("the server failed")
+        match &mut self.server {
+            Server::Thread(running) => stop_in_background(running.take().expect("running"))
+                .recv_timeout(HANG_GUARD)
+                .expect("the server did not stop")
+                .expect("the server failed"),
+            Server::Child(child) => {
+                child.signal(Signal::SIGTERM);
+                let (status, summary) = child.wait_for_exit();
+                assert!(
+                    status.success(),
+                    "exit status {status}; stderr: {}",
+                    child.stderr()
+                );
+                summary
+            }
+        }
     }
 }
 
@@ -383,7 +435,10 @@ fn stop_in_background(running: Running) -> mpsc::Receiver<io::Result<Summary>> {
 
 impl Drop for InProcess {
     fn drop(&mut self) {
-        if let Some(running) = self.running.take() {
+        // A child is killed by its own `Drop`.
+        if let Server::Thread(running) = &mut self.server
+            && let Some(running) = running.take()
+        {
             let _ = stop_in_background(running).recv_timeout(HANG_GUARD);
         }
     }
@@ -555,19 +610,26 @@ impl Process {
         sockets
     }
 
-    /// CPU time it has used so far, user and system, all threads.
-    pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
-        // The command name can hold spaces and parentheses; fields are counted after its end.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..]
-            .split_whitespace()
-            .collect();
-        // Fields 14 and 15 (utime, stime), counted from 1 with pid and comm as 1 and 2.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-            .expect("sysconf")
-            .expect("CLK_TCK") as u64;
-        Duration::from_nanos(ticks * 1_000_000_000 / per_second)
+    /// Its threads, as `/proc/PID/task` shows them now.
+    pub fn threads(&self) -> Vec<ThreadView> {
+        let dir = format!("/proc/{}/task", self.pid());
+        let mut threads = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let Ok(entry) = entry else { continue };
+            // A thread can end between listing and reading.
+            if let Some(thread) = ThreadView::read(&entry.path()) {
+                threads.push(thread);
+            }
+        }
+        threads
+    }
+
+    /// Its open TCP connections: every socket but listeners and Unix-domain ones.
+    pub fn connections(&self) -> usize {
+        self.sockets()
+            .iter()
+            .filter(|s| !matches!(s.kind, SocketKind::TcpListener | SocketKind::Unix))
+            .count()
     }
 
     /// Its resident memory, in bytes.
@@ -655,4 +717,102 @@ fn unix_inodes(pid: u32) -> Vec<u64> {
         .skip(1)
         .filter_map(|line| line.split_whitespace().nth(6)?.parse().ok())
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// What /proc says about a child's threads and about loopback connections
+
+/// The name every server gives its loop-lag ticker thread (see `echo_common`'s `lag` module).
+pub const TICKER_THREAD: &str = "lag-ticker";
+
+/// One thread of a process at one moment.
+#[derive(Debug, Clone)]
+pub struct ThreadView {
+    /// Its name (`comm`).
+    pub name: String,
+    /// Its scheduler state: `R` running or runnable, `S` asleep in the kernel, ...
+    pub state: char,
+    /// The system call it is blocked in, if any (from `/proc/.../syscall`).
+    pub syscall: Option<i64>,
+    /// Times it has gone to sleep of its own accord: each `sleep`, each blocking wait.
+    pub voluntary_switches: u64,
+}
+
+impl ThreadView {
+    fn read(dir: &std::path::Path) -> Option<ThreadView> {
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
+        let name = read("comm")?.trim_end().to_owned();
+        let stat = read("stat")?;
+        // The state is the first field after the command name, which may hold spaces.
+        let state = stat[stat.rfind(')')? + 2..].chars().next()?;
+        let syscall = read("syscall")?
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok());
+        let voluntary_switches = read("status")?
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())?;
+        Some(ThreadView {
+            name,
+            state,
+            syscall,
+            voluntary_switches,
+        })
+    }
+
+    /// Whether it is asleep in `std::thread::sleep` (`clock_nanosleep`, or `nanosleep`).
+    pub fn in_sleep_call(&self) -> bool {
+        self.state == 'S'
+            && matches!(
+                self.syscall,
+                Some(n) if n == nix::libc::SYS_clock_nanosleep || n == nix::libc::SYS_nanosleep
+            )
+    }
+}
+
+/// The send and receive queues of the loopback connection from `local` to `remote`, as the kernel
+/// holds them on `local`'s side: bytes written but not yet acknowledged by the peer's kernel, and
+/// bytes received but not yet read by the application.
+pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    let file = if local.is_ipv4() { "tcp" } else { "tcp6" };
+    let table = std::fs::read_to_string(format!("/proc/net/{file}")).ok()?;
+    let port = |field: &str| {
+        field
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok())
+    };
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || port(f[1])? != local.port() || port(f[2])? != remote.port() {
+            return None;
+        }
+        let (tx, rx) = f[4].split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
+}
+
+/// Waits until the server at `server` has read every byte `client` has sent it: first the
+/// client's kernel sees them all acknowledged (they are in the server's receive queue or taken),
+/// then the server's side of the connection holds none unread.
+pub fn wait_until_read_by_server(client: &Client, server: SocketAddr) {
+    let local = client.local_addr();
+    eventually(
+        "the server's kernel has every byte the client sent",
+        || match tcp_queues(local, server) {
+            Some((0, _)) => Ok(()),
+            queues => Err(queues),
+        },
+    );
+    eventually(
+        "the server has read every byte the client sent",
+        || match tcp_queues(server, local) {
+            Some((_, 0)) => Ok(()),
+            queues => Err(queues),
+        },
+    );
 }

@@ -1,0 +1,413 @@
+//! One connection's state machine. It owns a message buffer and an echo buffer, made once; it
+//! writes what the socket takes and keeps the rest for the next writable event, reads until the
+//! socket would block, checks every complete echo byte for byte, and accounts it ([`reply`]).
+//!
+//! It does no waiting of its own: the event loop calls it when the socket is ready (or a message
+//! is due), so it is tested on real sockets driven step by step, with no timing involved.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+
+use echo_common::pattern::Pattern;
+
+use crate::engine::clock::{Clock, Nanos};
+use crate::engine::reply::{self, InFlight, Rules};
+use crate::record::{Failure, Record};
+use crate::schedule::Schedule;
+
+/// Messages one open-loop connection keeps in flight at most. Past it the connection sends no
+/// more until a reply frees a slot, and the wait shows in the corrected latency, since the
+/// schedule does not wait. Sized so a stalled server is charged for seconds of messages.
+pub const MAX_IN_FLIGHT: usize = 4096;
+
+/// One connection: its messages, its buffers, what is in flight.
+pub struct Conn {
+    id: u64,
+    pattern: Pattern,
+    /// The message being written (or last written).
+    out: Box<[u8]>,
+    /// Bytes of `out` written so far; `out.len()` when nothing is left to write.
+    written: usize,
+    /// The echo being read.
+    back: Box<[u8]>,
+    /// Bytes of `back` read so far.
+    got: usize,
+    next_send: u64,
+    next_recv: u64,
+    /// Messages sent and not yet answered, oldest first. Capacity reserved up front.
+    in_flight: VecDeque<InFlight>,
+    /// Open loop: when each message is due; closed loop: `None`, the next leaves on each reply.
+    schedule: Option<Schedule>,
+    /// Whether a reply was recorded in the window (if never: a starved client).
+    pub replied: bool,
+    /// Open loop: whether the pacer holds an entry for this connection's next due message.
+    pub queued: bool,
+    clock: Clock,
+}
+
+impl Conn {
+    /// Connection `id` with messages of `size` bytes, timed by `clock`; open loop if it has a
+    /// `schedule`.
+    pub fn new(id: u64, size: usize, schedule: Option<Schedule>, clock: Clock) -> Self {
+        let pattern = Pattern::new(size, id);
+        let mut out = vec![0; size].into_boxed_slice();
+        pattern.fill(0, &mut out);
+        let capacity = if schedule.is_some() { MAX_IN_FLIGHT } else { 1 };
+        Conn {
+            id,
+            pattern,
+            written: out.len(),
+            out,
+            back: vec![0; size].into_boxed_slice(),
+            got: 0,
+            next_send: 0,
+            next_recv: 0,
+            in_flight: VecDeque::with_capacity(capacity),
+            schedule,
+            replied: false,
+            queued: false,
+            clock,
+        }
+    }
+
+    /// Whether part of a message still waits to be written.
+    pub fn writing(&self) -> bool {
+        self.written < self.out.len()
+    }
+
+    /// When the oldest message in flight times out, if one is in flight.
+    pub fn deadline(&self, timeout: Nanos) -> Option<Nanos> {
+        self.in_flight.front().map(|m| m.sent + timeout)
+    }
+
+    /// Starts the next message, due at `due` and leaving at `now`, and writes what the socket
+    /// takes of it.
+    pub fn send<S: Write>(
+        &mut self,
+        stream: &mut S,
+        rules: &Rules,
+        record: &mut Record,
+        due: Nanos,
+        now: Nanos,
+    ) -> Result<(), Failure> {
+        debug_assert!(!self.writing(), "one message is written at a time");
+        self.pattern.stamp(self.next_send, &mut self.out);
+        self.next_send += 1;
+        self.written = 0;
+        self.in_flight.push_back(InFlight { due, sent: now });
+        reply::on_send(record, rules, now);
+        self.flush(stream)
+    }
+
+    /// Writes what is left of the current message, until it is all out or the socket is full
+    /// (then the loop calls again on the next writable event).
+    pub fn flush<S: Write>(&mut self, stream: &mut S) -> Result<(), Failure> {
+        while self.writing() {
+            match stream.write(&self.out[self.written..]) {
+                Ok(0) => return Err(Failure::Reset),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Failure::of(&e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Open loop: sends every message due by `now` while it can; returns when the next one is
+    /// due, or `None` if it must first wait for the socket (a message half written) or for a
+    /// reply (the pipeline full). Each message's send instant is read as it leaves.
+    pub fn send_due<S: Write>(
+        &mut self,
+        stream: &mut S,
+        rules: &Rules,
+        record: &mut Record,
+        now: Nanos,
+    ) -> Result<Option<Nanos>, Failure> {
+        let schedule = self.schedule.expect("send_due is for the open loop");
+        loop {
+            if self.writing() || self.in_flight.len() == MAX_IN_FLIGHT {
+                return Ok(None);
+            }
+            let due = schedule.due(self.next_send);
+            if due > now {
+                return Ok(Some(due));
+            }
+            let sent = self.clock.now();
+            self.send(stream, rules, record, due, sent)?;
+        }
+    }
+
+    /// Reads until the socket would block, checking and accounting each complete echo; in the
+    /// closed loop each reply sends the next message at once.
+    pub fn on_readable<S: Read + Write>(
+        &mut self,
+        stream: &mut S,
+        rules: &Rules,
+        record: &mut Record,
+    ) -> Result<(), Failure> {
+        loop {
+            match stream.read(&mut self.back[self.got..]) {
+                Ok(0) => return Err(Failure::Eof),
+                Ok(n) => {
+                    if self.in_flight.is_empty() {
+                        record.first_corruption.get_or_insert_with(|| {
+                            format!(
+                                "client {}: {n} bytes arrived with no message in flight",
+                                self.id
+                            )
+                        });
+                        return Err(Failure::Corrupt);
+                    }
+                    self.got += n;
+                    if self.got == self.back.len() {
+                        self.got = 0;
+                        self.on_echo(stream, rules, record)?;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Failure::of(&e)),
+            }
+        }
+    }
+
+    /// A whole echo is in `back`: verify it, account it, and (closed loop) send the next.
+    fn on_echo<S: Write>(
+        &mut self,
+        stream: &mut S,
+        rules: &Rules,
+        record: &mut Record,
+    ) -> Result<(), Failure> {
+        let done = self.clock.now();
+        let seq = self.next_recv;
+        if let Err(mismatch) = self.pattern.check(seq, &self.back) {
+            record
+                .first_corruption
+                .get_or_insert_with(|| format!("client {}: {mismatch}", self.id));
+            return Err(Failure::Corrupt);
+        }
+        self.next_recv += 1;
+        self.replied |= reply::on_reply(record, rules, &mut self.in_flight, seq, done);
+        if self.schedule.is_none() {
+            self.send(stream, rules, record, done, done)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Duration;
+
+    use mio::net::TcpStream;
+    use mio::{Events, Interest, Poll, Token};
+
+    /// A client socket (non-blocking, watched by `poll`) and the server's end (blocking, driven
+    /// by the test), connected over loopback.
+    fn pair(poll: &Poll) -> (TcpStream, StdStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.set_nonblocking(true).unwrap();
+        client.set_nodelay(true).unwrap();
+        server.set_nodelay(true).unwrap();
+        let mut client = TcpStream::from_std(client);
+        poll.registry()
+            .register(
+                &mut client,
+                Token(0),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .unwrap();
+        (client, server)
+    }
+
+    /// A test's clock: it starts now.
+    fn clock() -> Clock {
+        Clock::start()
+    }
+
+    fn measuring() -> Rules {
+        Rules {
+            // The window opened at the clock's zero, before any message of the test was sent.
+            window: Some(0),
+            open_loop: false,
+            work_every: 1,
+        }
+    }
+
+    /// Waits (at most 10 s, so a bug cannot hang the suite) for the next readiness event.
+    fn wait(poll: &mut Poll, events: &mut Events) {
+        poll.poll(events, Some(Duration::from_secs(10))).unwrap();
+        assert!(!events.is_empty(), "no readiness within 10 s");
+    }
+
+    /// What client `id` sends as message `seq` of `size` bytes.
+    fn message(id: u64, seq: u64, size: usize) -> Vec<u8> {
+        let mut m = vec![0; size];
+        Pattern::new(size, id).fill(seq, &mut m);
+        m
+    }
+
+    #[test]
+    fn a_reply_in_one_byte_pieces_is_assembled_verified_and_counted_once() {
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (mut client, mut server) = pair(&poll);
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        let mut conn = Conn::new(7, 64, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
+        let mut got = [0; 64];
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(got[..], message(7, 0, 64)[..]);
+        for (i, byte) in got.iter().enumerate() {
+            server.write_all(&[*byte]).unwrap();
+            // Wait until this byte has been read, so each read sees exactly one byte.
+            while conn.got != (i + 1) % 64 && !(i == 63 && record.all.len() == 1) {
+                wait(&mut poll, &mut events);
+                conn.on_readable(&mut client, &rules, &mut record).unwrap();
+            }
+            assert_eq!(record.all.len(), u64::from(i == 63), "after byte {i}");
+        }
+        assert!(conn.replied);
+        // The closed loop sent message 1 the moment message 0 came back.
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(got[..], message(7, 1, 64)[..]);
+    }
+
+    #[test]
+    fn a_message_larger_than_the_socket_buffers_is_written_and_read_interleaved() {
+        const SIZE: usize = 1 << 20;
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (mut client, server) = pair(&poll);
+        // Small buffers on both ends: together they hold far less than one message.
+        for end in [
+            socket2::SockRef::from(&client),
+            socket2::SockRef::from(&server),
+        ] {
+            end.set_send_buffer_size(64 << 10).unwrap();
+            end.set_recv_buffer_size(64 << 10).unwrap();
+        }
+        // The server echoes in small pieces as it reads: it cannot read more until the client
+        // reads, so a client that only wrote, or only read, would deadlock.
+        let echo = std::thread::spawn(move || {
+            let (mut rx, mut tx) = (&server, &server);
+            let mut buf = [0; 4096];
+            let mut total = 0;
+            // Until the client closes (it may close mid-message: then a write fails).
+            while let Ok(n @ 1..) = rx.read(&mut buf) {
+                if tx.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                total += n;
+            }
+            total
+        });
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        let mut conn = Conn::new(1, SIZE, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
+        assert!(
+            conn.writing(),
+            "1 MiB does not fit the socket at once: a partial write"
+        );
+        let mut turns = 0;
+        while record.all.len() < 2 {
+            turns += 1;
+            assert!(turns < 100_000, "no progress");
+            wait(&mut poll, &mut events);
+            conn.flush(&mut client).unwrap();
+            conn.on_readable(&mut client, &rules, &mut record).unwrap();
+        }
+        // Two whole round trips; the third message is under way. Stop it by closing.
+        drop(client);
+        assert!(echo.join().unwrap() >= 2 * SIZE);
+        assert_eq!(record.errors.total(), 0);
+    }
+
+    #[test]
+    fn a_reset_mid_echo_is_a_reset() {
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (mut client, mut server) = pair(&poll);
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        let mut conn = Conn::new(3, 64, None, clock());
+        conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
+        let mut got = [0; 64];
+        server.read_exact(&mut got).unwrap();
+        server.write_all(&got[..10]).unwrap();
+        while conn.got < 10 {
+            wait(&mut poll, &mut events);
+            conn.on_readable(&mut client, &rules, &mut record).unwrap();
+        }
+        // Linger 0: closing sends a reset rather than a clean end.
+        socket2::SockRef::from(&server)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(server);
+        let failure = loop {
+            wait(&mut poll, &mut events);
+            if let Err(f) = conn.on_readable(&mut client, &rules, &mut record) {
+                break f;
+            }
+        };
+        assert_eq!(failure, Failure::Reset);
+        assert_eq!(record.all.len(), 0);
+    }
+
+    #[test]
+    fn a_clean_close_mid_echo_is_an_eof_and_a_wrong_byte_is_corrupt() {
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        for (cut, expected) in [(10, Failure::Eof), (64, Failure::Corrupt)] {
+            let (mut client, mut server) = pair(&poll);
+            let mut conn = Conn::new(3, 64, None, clock());
+            conn.send(&mut client, &rules, &mut record, 1, 1).unwrap();
+            let mut got = [0; 64];
+            server.read_exact(&mut got).unwrap();
+            got[63] ^= 1;
+            server.write_all(&got[..cut]).unwrap();
+            drop(server);
+            let failure = loop {
+                wait(&mut poll, &mut events);
+                if let Err(f) = conn.on_readable(&mut client, &rules, &mut record) {
+                    break f;
+                }
+            };
+            assert_eq!(failure, expected);
+            poll.registry().deregister(&mut client).unwrap();
+        }
+        assert!(record.first_corruption.unwrap().contains("byte 63"));
+    }
+
+    #[test]
+    fn the_oldest_message_in_flight_sets_the_deadline() {
+        let mut poll = Poll::new().unwrap();
+        let (mut client, _server) = pair(&poll);
+        let (rules, mut record) = (measuring(), Record::new(1, true, false));
+        let clock = clock();
+        let timeout = 2_000_000_000;
+        let schedule = Schedule::new(0, 1000.0, 0);
+        let mut conn = Conn::new(0, 64, Some(schedule), clock);
+        assert_eq!(
+            conn.deadline(timeout),
+            None,
+            "nothing in flight: no deadline"
+        );
+        // Three messages due by 2 ms: all leave now, the next is due at 3 ms.
+        let next = conn
+            .send_due(&mut client, &rules, &mut record, 2_000_000)
+            .unwrap();
+        assert_eq!(next, Some(schedule.due(3)));
+        assert_eq!(conn.in_flight.len(), 3);
+        let first_sent = conn.in_flight.front().unwrap().sent;
+        assert_eq!(conn.deadline(timeout), Some(first_sent + timeout));
+        assert_eq!(record.sent, 3, "sent in the window");
+        let _ = poll.poll(&mut Events::with_capacity(1), Some(Duration::ZERO));
+    }
+}

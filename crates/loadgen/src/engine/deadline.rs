@@ -1,0 +1,103 @@
+//! Per-message timeouts without a timer per message: each connection's deadline is one `u32` of
+//! milliseconds in a compact array, and the loop scans the array at most once a millisecond. Ten
+//! thousand connections are 40 KB to scan, a few microseconds; a timer per message would be a
+//! heap operation and a registration for every round trip.
+
+use crate::engine::clock::Nanos;
+
+const MS: Nanos = 1_000_000;
+
+/// No message outstanding: never expires.
+const NONE: u32 = u32::MAX;
+
+/// Deadlines of one thread's connections, indexed like them, in whole milliseconds of the
+/// thread's clock.
+pub struct Deadlines {
+    ms: Vec<u32>,
+    /// The next scan is due at this millisecond: a scan per loop turn would cost more than it
+    /// buys when turns are microseconds apart.
+    next_scan: u32,
+}
+
+impl Deadlines {
+    /// `n` connections, none with a deadline.
+    pub fn new(n: usize) -> Self {
+        Deadlines {
+            ms: vec![NONE; n],
+            next_scan: 0,
+        }
+    }
+
+    /// Connection `i` expires at `at` (rounded up to the next millisecond), or never (`None`).
+    pub fn set(&mut self, i: usize, at: Option<Nanos>) {
+        self.ms[i] = at.map_or(NONE, |at| at.div_ceil(MS).min(NONE as u64 - 1) as u32);
+    }
+
+    /// Calls `expired(i)` for every connection whose deadline has passed at `now` and clears it;
+    /// does nothing if the last scan was in this same millisecond.
+    pub fn scan(&mut self, now: Nanos, mut expired: impl FnMut(usize)) {
+        let now = (now / MS).min(NONE as u64 - 1) as u32;
+        if now < self.next_scan {
+            return;
+        }
+        self.next_scan = now + 1;
+        for (i, d) in self.ms.iter_mut().enumerate() {
+            if *d <= now {
+                *d = NONE;
+                expired(i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: Nanos = 1_000;
+
+    fn expired(d: &mut Deadlines, now: Nanos) -> Vec<usize> {
+        let mut v = Vec::new();
+        d.scan(now, |i| v.push(i));
+        v
+    }
+
+    #[test]
+    fn a_deadline_expires_once_at_its_millisecond_and_never_before() {
+        let t: Nanos = 7_000 * MS;
+        let mut d = Deadlines::new(3);
+        d.set(0, Some(t + 2000 * MS));
+        d.set(1, Some(t + 5 * MS));
+        d.set(2, None);
+        assert!(expired(&mut d, t + 4 * MS).is_empty());
+        assert_eq!(expired(&mut d, t + 5 * MS), [1]);
+        assert!(
+            expired(&mut d, t + 6 * MS).is_empty(),
+            "cleared once it fired"
+        );
+        assert!(expired(&mut d, t + 1999 * MS).is_empty());
+        assert_eq!(expired(&mut d, t + 2001 * MS), [0]);
+    }
+
+    #[test]
+    fn a_deadline_between_milliseconds_rounds_up_not_down() {
+        let t: Nanos = 7_000 * MS;
+        let mut d = Deadlines::new(1);
+        d.set(0, Some(t + MS + MS / 2));
+        assert!(expired(&mut d, t + MS).is_empty(), "never early");
+        assert_eq!(expired(&mut d, t + 2 * MS), [0]);
+    }
+
+    #[test]
+    fn one_scan_per_millisecond_and_a_cleared_deadline_never_fires() {
+        let t: Nanos = 7_000 * MS;
+        let mut d = Deadlines::new(2);
+        d.set(0, Some(t + 3 * MS));
+        assert!(expired(&mut d, t + 3 * MS - US).is_empty());
+        // The same millisecond again: skipped, even though the deadline has now passed.
+        d.set(1, Some(t + MS));
+        assert!(expired(&mut d, t + 2 * MS + 900 * US).is_empty());
+        d.set(1, None);
+        assert_eq!(expired(&mut d, t + 3 * MS), [0]);
+    }
+}

@@ -1,0 +1,162 @@
+//! The drive loop: every target of the plan in turn, under identical settings. Each finished
+//! target is handed on at once (the result file is rewritten after every target, as hyperfine
+//! does), so a failure in the fifth target keeps the first four.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use anyhow::{Context, Result};
+use echo_report::{RunConfig, RunResult, SCHEMA};
+use hdrhistogram::Histogram;
+
+use crate::exit::Exit;
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::{run, sys};
+
+/// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
+pub type Histograms = [(String, Histogram<u64>)];
+
+/// What a whole run came to.
+pub struct Finished {
+    /// The result, as written to the result file.
+    pub run: RunResult,
+    /// What went wrong, one line per target it went wrong for.
+    pub problems: Vec<String>,
+    /// True if Ctrl-C (or SIGTERM) stopped it.
+    pub interrupted: bool,
+}
+
+impl Finished {
+    /// Says on stderr what went wrong, and returns the exit status it makes.
+    pub fn conclude(&self) -> Exit {
+        for p in &self.problems {
+            eprintln!("Error: {p}");
+        }
+        if self.run.targets.iter().any(|t| t.errors.corrupt > 0) {
+            eprintln!("Error: some echoes came back corrupt (see above)");
+            Exit::Corrupt
+        } else if self.interrupted {
+            Exit::Interrupted
+        } else if !self.problems.is_empty() {
+            Exit::Failed
+        } else {
+            Exit::Success
+        }
+    }
+}
+
+/// The run's result before any target has run: settings, machine and start time. It stays
+/// marked partial until the last target is in.
+pub fn new_run(plan: &Plan) -> RunResult {
+    RunResult {
+        schema: SCHEMA.into(),
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        git_commit: git_commit(),
+        machine: sys::machine(),
+        config: RunConfig {
+            clients: plan.clients,
+            msg_size: plan.msg_size,
+            duration_ns: plan.duration.as_nanos() as u64,
+            warmup_ns: plan.warmup.as_nanos() as u64,
+            timeout_ns: plan.timeout.as_nanos() as u64,
+            client_threads: plan.client_threads,
+            client_cpus: plan.client_cpus.clone(),
+            server_cpus: plan.server_cpus.clone(),
+            server_threads: plan.server_threads.into(),
+            rate: plan.rate,
+            work: plan.work.to_string(),
+            work_every: plan.work_every,
+        },
+        targets: Vec::new(),
+        partial: true,
+    }
+}
+
+/// Drives every target of `plan` into `run`. `done` gets the run so far after each target
+/// (still marked partial) with that target's histograms, and the final run once more at the end.
+pub fn drive(
+    plan: &Plan,
+    mut run: RunResult,
+    mut done: impl FnMut(&RunResult, &Histograms) -> Result<()>,
+) -> Result<Finished> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    // The coordinator runs on the client CPUs; servers are placed on theirs as they start.
+    sys::pin_current_thread(&plan.client_cpus)?;
+
+    let mut progress = Progress::new();
+    let mut problems = Vec::new();
+    for drive in &plan.drives {
+        if interrupted.load(Relaxed) {
+            break;
+        }
+        let outcome = match run::run(plan, drive, &interrupted, &mut progress) {
+            Ok(outcome) => outcome,
+            // A runtime that cannot run here (io_uring disabled, say) is not a failure of the run.
+            Err(e) if e.is::<crate::server::Unavailable>() => {
+                progress.say(&drive.name(), e.to_string());
+                continue;
+            }
+            Err(e) if plan.drives.len() > 1 => {
+                progress.say(&drive.name(), format!("failed: {e:#}"));
+                problems.push(format!("{}: {e:#}", drive.name()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let target = outcome.result.target.clone();
+        // A stop the user asked for is not a fault of the target; the flag says which it was.
+        let stopped_by_user = interrupted.load(Relaxed);
+        if let Some(p) = &outcome.problem {
+            progress.say(&target, format!("stopped early: {p}"));
+            if !stopped_by_user {
+                problems.push(format!("{target}: {p}"));
+            }
+        }
+        let stem = target.replace([':', '.'], "_");
+        let histograms: Vec<_> = outcome
+            .histograms
+            .into_iter()
+            .map(|(suffix, h)| (format!("{stem}{suffix}"), h))
+            .collect();
+        run.targets.push(outcome.result);
+        done(&run, &histograms)?;
+    }
+    let interrupted = interrupted.load(Relaxed);
+    run.partial = interrupted
+        || run.targets.iter().any(|t| t.partial)
+        || run.targets.len() < plan.drives.len();
+    done(&run, &[])?;
+    Ok(Finished {
+        run,
+        problems,
+        interrupted,
+    })
+}
+
+/// The commit of this source tree, `-dirty` if it has changes, if git can tell.
+fn git_commit() -> Option<String> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
+}

@@ -1,0 +1,75 @@
+//! What is allowed but probably not meant, or makes figures suspect: said once, in words.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A warning for the user. Each is said once, however many targets it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Warning {
+    /// Server and load generator were given the same CPUs.
+    SharedCpus(Vec<usize>),
+    /// The load generator's CPUs were saturated while measuring these targets.
+    ClientSaturated(Vec<String>),
+    /// A file found in a folder given to `loadgen table` is not a result file.
+    NotAResult {
+        /// The file.
+        path: PathBuf,
+        /// Why it was skipped.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::SharedCpus(cpus) => write!(
+                f,
+                "--server-cpus and --client-cpus share CPU {}: server and load generator take \
+                 turns there, so the figures measure both; give them separate CPUs (the default)",
+                list(cpus.iter())
+            ),
+            Warning::ClientSaturated(targets) => write!(
+                f,
+                "the load generator kept its CPUs over 90% busy while measuring {}: those rates may \
+                 be the client's limit as much as the server's (scripts/client-overhead.sh \
+                 compares loadgen with a minimal client)",
+                list(targets.iter())
+            ),
+            Warning::NotAResult { path, reason } => {
+                write!(f, "skipped {}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn list<T: fmt::Display>(items: impl ExactSizeIterator<Item = T>) -> String {
+    let n = items.len();
+    let mut out = String::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push_str(if i + 1 == n { " and " } else { ", " });
+        }
+        out.push_str(&item.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_warning_names_every_target_it_concerns() {
+        let w = Warning::ClientSaturated(vec!["tokio".into(), "smol".into(), "threads".into()]);
+        assert!(
+            w.to_string().contains("measuring tokio, smol and threads:"),
+            "{w}"
+        );
+        assert!(
+            Warning::SharedCpus(vec![0])
+                .to_string()
+                .contains("share CPU 0:")
+        );
+    }
+}

@@ -1,0 +1,112 @@
+"""python-threads: the article's synchronous server, made concurrent the usual way.
+
+`socketserver.ThreadingTCPServer` accepts on one thread and serves each connection on a thread of
+its own, blocked in `recv` until its client speaks. There is no event loop to block, so every work
+model runs in its natural blocking form on the connection's own thread: `sleep`, `block` and
+`offload` are all `time.sleep`, `file-offload` is `open().read()` like `file-block`, and
+`sqlite-offload` is `sqlite3` like `sqlite-block`. Python threads take turns holding the
+interpreter lock, which each one releases while it waits in `recv`, `send` or `time.sleep`.
+
+    .venv/bin/python python/threads_server.py --addr 127.0.0.1:0 [--work block:1ms] ...
+"""
+
+import signal
+import socket
+import socketserver
+import sys
+import threading
+
+import echo_common as common
+
+TARGET = "python-threads"
+ABOUT = "socketserver.ThreadingTCPServer, one thread per connection"
+
+# How often `serve_forever` looks for a shutdown request; it only bounds how long stopping takes.
+POLL_INTERVAL = 0.05
+
+
+def serve(config, target):
+    # Set-up: the work's data, the counters, the signals (taken by this thread with `sigwait`,
+    # so they are blocked before any other thread starts and inherits the mask).
+    signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    data = common.prepare(config.work)
+    stats = common.Stats(config)
+    stopping = threading.Event()
+    open_sockets = set()
+    open_lock = threading.Lock()
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        request_queue_size = config.backlog
+
+        def verify_request(self, request, client_address):
+            return not stopping.is_set() and stats.admit(client_address)
+
+        def process_request(self, request, client_address):
+            # Tracked here, on the accepting thread, so that shutdown sees every admitted socket.
+            with open_lock:
+                open_sockets.add(request)
+            super().process_request(request, client_address)
+
+        def shutdown_request(self, request):
+            with open_lock:
+                open_sockets.discard(request)
+            super().shutdown_request(request)
+
+    # One connection: read, do the work its completed messages are due, echo, repeat.
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            sock = self.request
+            common.nodelay(sock, config)
+            framer = common.Framer(config.msg_size, config.work_every)
+            echoed, error = 0, None
+            try:
+                while data_in := sock.recv(config.buffer):
+                    if config.work.kind != "none":
+                        for _ in range(framer.received(len(data_in))):
+                            common.run_blocking(config.work, data)
+                    sock.sendall(data_in)
+                    echoed += len(data_in)
+            except OSError as e:
+                error = e
+            finally:
+                stats.close(echoed, error)
+
+    # The accept loop is socketserver's own, on a thread of its own.
+    host, port = config.addr
+    server = Server((host, port), Handler)
+    common.listening(server.server_address)
+    accepting = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,),
+                                 name="accept")
+    accepting.start()
+    signal.sigwait(signals)
+
+    # Shutdown: stop accepting, wake every connection's thread by shutting its socket, report.
+    stopping.set()
+    common.start_watchdog(stats, target, None)
+    threading.Thread(target=lambda: common.second_signal(signal.sigwait(signals)),
+                     name="second-signal", daemon=True).start()
+    server.shutdown()
+    with open_lock:
+        for sock in open_sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # The peer already closed it.
+    server.server_close()  # Also joins every connection's thread.
+    if data is not None:
+        data.remove()
+    common.print_summary(stats, target, None)
+
+
+def main():
+    config = common.parse_config(ABOUT)
+    try:
+        serve(config, TARGET)
+    except OSError as e:
+        sys.exit(f"{TARGET}: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+# What the measuring scripts share: their binaries, stopping cleanly on Ctrl-C, resuming from the
+# result files already written, and estimating how long a run takes. Sourced, never run:
+#
+#   source "$(dirname "$0")/lib.sh"; start_script NAME "$@"
+#
+# Ctrl-C in a terminal sends SIGINT to the script and to the loadgen it is running. loadgen stops
+# its point and writes what it measured (marked partial); the script then stops too, instead of
+# going on to the next point, and says how to resume.
+
+# Seconds a loadgen run of one target takes beyond its warm-up and window: building the plan,
+# starting and stopping the server, connecting, writing the result. Timed with --quick (2.5 s
+# per run) on 2-vCPU Intel Xeon VMs, 2026-11-25: here, sweep.sh's 48 runs took 130 s (0.2 s
+# extra each) and pitfall.sh's 51 took 133 s (0.1 s); issue 16 timed them at 121 s and 155 s
+# (0.5 s extra each for pitfall, whose servers build a file or a database first). The largest
+# is kept, so estimates err long. Connecting 10,000 clients adds seconds more.
+RUN_OVERHEAD_S=0.5
+
+interrupted=0
+trap 'interrupted=1' INT TERM
+# However the script ends after Ctrl-C (at a check, or because a command it was running was
+# killed), it ends with status 130 and says how to resume.
+trap 'finish' EXIT
+finish() {
+    local status=$?
+    if ((interrupted)); then
+        echo "${script:-script}: interrupted. Every point measured in full is kept in" \
+            "${out:-its output directory}/; to resume, run the same command again:" \
+            "${invocation:-}" >&2
+        echo "${script:-script}: points cut short or measured with other settings are" \
+            "measured again." >&2
+        exit 130
+    fi
+    exit "$status"
+}
+
+# start_script NAME ARGS...: names the script in messages, remembers how it was called (to say how
+# to resume), and moves to the repository's root.
+start_script() {
+    script=$1
+    shift
+    invocation="scripts/$script.sh${*:+ $(printf '%q ' "$@")}"
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+}
+
+# build_tools: loadgen and echo-charts, built in release mode, or taken from $ECHO_BENCH_BIN (a
+# directory that already holds both: what the scripts' own tests use).
+build_tools() {
+    local dir=${ECHO_BENCH_BIN:-}
+    if [[ -z $dir ]]; then
+        cargo build --release --quiet -p loadgen -p echo-charts
+        dir=target/release
+    fi
+    loadgen=$dir/loadgen charts=$dir/echo-charts
+}
+
+# seconds DUR: a loadgen duration (1.5s, 500ms, 2m, 250us) in seconds.
+seconds() {
+    awk -v d="$1" 'BEGIN { n = d + 0; u = substr(d, length(n "") + 1);
+        m = (u == "ms") ? 0.001 : (u == "m") ? 60 : (u == "us") ? 1e-6 : 1; print n * m }'
+}
+
+# estimate RUNS WARMUP DURATION: "about N min" (or s) for RUNS target runs of that warm-up and
+# window, each with RUN_OVERHEAD_S on top.
+estimate() {
+    awk -v n="$1" -v w="$(seconds "$2")" -v d="$(seconds "$3")" -v o="$RUN_OVERHEAD_S" 'BEGIN {
+        s = n * (w + d + o);
+        if (s < 90) printf "about %d s", s + 0.5; else printf "about %d min", s / 60 + 0.5 }'
+}
+
+# measure LOG COMMAND...: runs a loadgen command with its stderr in LOG; returns its exit status.
+# An exit by Ctrl-C (status 130, or death by SIGINT) marks the script interrupted.
+measure() {
+    local log=$1 status=0
+    shift
+    "$@" >/dev/null 2>"$log" || status=$?
+    if ((status == 130)); then
+        interrupted=1
+    fi
+    return "$status"
+}
+
+# why_failed LOG: the error loadgen gave, not a table header that happens to contain "error".
+why_failed() {
+    grep -m1 -iE '(^|: )error: ' "$1" || tail -n1 "$1"
+}
+
+# stop_if_interrupted: after Ctrl-C, stops the script (see finish).
+stop_if_interrupted() {
+    if ((interrupted)); then
+        exit 130
+    fi
+}
