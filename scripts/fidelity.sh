@@ -52,12 +52,6 @@ for pair in "${pairs[@]}"; do
 done
 ((${#selected[@]})) || { echo "fidelity.sh: no target among '$only'" >&2; exit 2; }
 
-packages=(-p echo-targets -p loadgen)
-for pair in "${selected[@]}"; do read -r _ _ package <<<"$pair"; packages+=(-p "$package"); done
-echo "building servers, their minimal counterparts and the client (release)..." >&2
-cargo build --release --quiet "${packages[@]}" --bins --examples
-bin=target/release
-
 work=$(mktemp -d)
 server="" client=""
 stop_children() {
@@ -67,6 +61,12 @@ stop_children() {
 }
 trap 'stop_children; rm -rf "$work"' EXIT
 trap 'echo "fidelity.sh: interrupted" >&2; stop_children; exit 130' INT TERM
+
+packages=(-p echo-targets -p loadgen)
+for pair in "${selected[@]}"; do read -r _ _ package <<<"$pair"; packages+=(-p "$package"); done
+echo "building servers, their minimal counterparts and the client (release)..." >&2
+cargo build --release --quiet "${packages[@]}" --bins --examples
+bin=target/release
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
