@@ -113,6 +113,11 @@ pub fn drive(
         }
         let outcome = match run::run(plan, drive, &interrupted, &mut progress) {
             Ok(outcome) => outcome,
+            // A runtime that cannot run here (io_uring disabled, say) is not a failure of the run.
+            Err(e) if e.is::<crate::server::Unavailable>() => {
+                progress.say(&drive.name(), e.to_string());
+                continue;
+            }
             Err(e) if targets * plan.repeat > 1 => {
                 progress.say(&drive.name(), format!("failed: {e:#}"));
                 problems.push(format!("{}: {e:#}", drive.name()));
