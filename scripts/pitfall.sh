@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 usage() {
     cat <<'USAGE'
 usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every N]
-                          [--work-time DUR] [--file-size BYTES]
+                          [--work-time DUR] [--file-size BYTES] [--repeat N]
 
   --quick       2s windows and 500ms warm-ups instead of 5s and 1s
   --force       measure every run again, even one already measured with these settings
@@ -23,6 +23,7 @@ usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every
   --every N     work on every Nth message of each connection (default: 10)
   --work-time   how long sleep/block/offload/cpu work takes (default: 1ms)
   --file-size   bytes the file work reads per message (default: 1MiB)
+  --repeat N    runs of each target per work, in rounds, each with a fresh server (default: 3)
 
 Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
 The estimate printed at the start counts warm-up + window + about 0.5 s per target and run.
@@ -31,7 +32,7 @@ USAGE
 
 start_script pitfall "$@"
 out=results/pitfall clients=100 every=10 work_time=1ms file_size=1MiB duration=5s warmup=1s
-force=0
+force=0 repeat=3
 while (($#)); do
     case $1 in
         --quick) duration=2s warmup=500ms ;;
@@ -41,6 +42,7 @@ while (($#)); do
         --every) every=$2; shift ;;
         --work-time) work_time=$2; shift ;;
         --file-size) file_size=$2; shift ;;
+        --repeat) repeat=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "pitfall.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -90,7 +92,7 @@ state_of() {
 }
 
 count() {
-    [[ $(state_of "$2" "${@:4}") == done:* ]] || todo=$((todo + $3))
+    [[ $(state_of "$2" "${@:4}") == done:* ]] || todo=$((todo + $3 * repeat))
 }
 todo=0
 each_run count
@@ -110,8 +112,8 @@ run() {
     esac
     local log
     log=$out/.$(basename "$file" .json).log
-    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --output "$file" \
-        "${@:4}"; then
+    if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --repeat "$repeat" \
+        --output "$file" "${@:4}"; then
         rm -f "$log"
     elif ((interrupted)); then
         stop_if_interrupted

@@ -10,6 +10,7 @@ usage() {
     cat <<'USAGE'
 usage: scripts/sweep.sh [--quick] [--force] [--out DIR] [--targets LIST]
                         [--clients "N ..."] [--sizes "BYTES ..."] [--duration DUR] [--warmup DUR]
+                        [--repeat N]
 
   --quick      clients 1 10 100 1000, sizes 64 1KiB, 2s windows, 500ms warm-up
   --force      measure every point again, even one already measured with these settings
@@ -19,6 +20,8 @@ usage: scripts/sweep.sh [--quick] [--force] [--out DIR] [--targets LIST]
   --sizes      message sizes (default: 64 1KiB 16KiB)
   --duration   measured window per point (default: 10s)
   --warmup     warm-up per point (default: 2s)
+  --repeat N   runs per point, each with a fresh server; the file keeps all of them and tables
+               show their medians with confidence intervals (default: 3)
 
 Ctrl-C stops the sweep and keeps every point measured in full; run the same command again to
 resume. The estimate printed at the start counts warm-up + window + about 0.5 s per point.
@@ -27,7 +30,7 @@ USAGE
 
 start_script sweep "$@"
 out=results/sweep targets=all force=0
-clients="1 10 100 1000 10000" sizes="64 1KiB 16KiB" duration=10s warmup=2s
+clients="1 10 100 1000 10000" sizes="64 1KiB 16KiB" duration=10s warmup=2s repeat=3
 while (($#)); do
     case $1 in
         --quick) clients="1 10 100 1000" sizes="64 1KiB" duration=2s warmup=500ms ;;
@@ -38,6 +41,7 @@ while (($#)); do
         --sizes) sizes=$2; shift ;;
         --duration) duration=$2; shift ;;
         --warmup) warmup=$2; shift ;;
+        --repeat) repeat=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "sweep.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -70,7 +74,7 @@ for t in "${target_list[@]}"; do for c in "${client_list[@]}"; do for s in "${si
     [[ $(plan "$t" "$c" "$s") == done:* ]] || todo=$((todo + 1))
 done; done; done
 echo "sweep: $total points ($todo to measure, $((total - todo)) already done) into $out/;" \
-     "$(estimate "$todo" "$warmup" "$duration")"
+     "$(estimate "$((todo * repeat))" "$warmup" "$duration")"
 
 mkdir -p "$out"
 i=0 failed=0 start=$SECONDS
@@ -90,7 +94,7 @@ for t in "${target_list[@]}"; do
             esac
             log=$out/.$t-c$c-m$s.log
             if measure "$log" "$loadgen" --target "$t" --clients "$c" --msg-size "$s" \
-                --duration "$duration" --warmup "$warmup" --output "$file"; then
+                --duration "$duration" --warmup "$warmup" --repeat "$repeat" --output "$file"; then
                 state=$(status "$t" "$c" "$s") || true
                 echo "$label ${state#done: }  ($((SECONDS - start))s elapsed)"
                 rm -f "$log"

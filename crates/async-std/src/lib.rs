@@ -20,6 +20,8 @@ pub const TARGET: Target = Target {
     multi_threaded: true,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
+    available: None,
 };
 
 /// Serves on async-std's executor with `--threads` threads. The executor is global to the

@@ -17,6 +17,8 @@ pub const TARGET: Target = Target {
     multi_threaded: false,
     event_loop: false,
     one_at_a_time: true,
+    pool: None,
+    available: None,
 };
 
 /// Serves each connection in turn on the calling thread.

@@ -98,6 +98,16 @@ pub enum Mark {
         /// Colour.
         color: RGBColor,
     },
+    /// A confidence interval over repeated runs: a vertical line from `y.start` to `y.end` at
+    /// `x`, with short caps.
+    Whisker {
+        /// Where.
+        x: f64,
+        /// From the lower bound to the upper.
+        y: Range<f64>,
+        /// Colour.
+        color: RGBColor,
+    },
     /// A small note at a point (`n/a` where a bar has no value).
     Note {
         /// Where, in data coordinates (the centre of the text's top edge).

@@ -16,7 +16,7 @@ pub mod style;
 
 use std::path::{Path, PathBuf};
 
-pub use charts::{ChartKind, Context, NoData, Options};
+pub use charts::{ChartKind, Context, NoData, Options, WHISKER_NOTE};
 pub use figure::Figure;
 pub use load::{Filter, LoadError, Loaded, Point, load};
 pub use render::{RenderError, write_figure};

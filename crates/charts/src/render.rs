@@ -34,6 +34,9 @@ const LEGEND_ROW: i32 = 26;
 const SWATCH_W: i32 = 28;
 /// Line width of series.
 const STROKE: u32 = 2;
+/// Half the width of a whisker's caps, pixels: narrower than a line's dot spacing at any client
+/// count, wide enough to find.
+const WHISKER_CAP_PX: i32 = 5;
 
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 use crate::figure::MUTED;
@@ -378,6 +381,15 @@ where
                     [(x.start, base), (x.end, top)],
                     color.filled(),
                 )])?;
+            }
+            Mark::Whisker { x, y, color } => {
+                let style = color.stroke_width(STROKE);
+                let cap = |at: f64| {
+                    EmptyElement::at((*x, at))
+                        + PathElement::new(vec![(-WHISKER_CAP_PX, 0), (WHISKER_CAP_PX, 0)], style)
+                };
+                chart.draw_series([PathElement::new(vec![(*x, y.start), (*x, y.end)], style)])?;
+                chart.draw_series([cap(y.start), cap(y.end)])?;
             }
             Mark::Note { at, text } => {
                 let font = (FONT, NOTE_PX)

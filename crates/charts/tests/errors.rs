@@ -66,11 +66,14 @@ fn a_result_of_another_schema_version_is_an_error() {
     let path = dir.path().join("sweep/64B-1c.json");
     let text = fs::read_to_string(&path)
         .unwrap()
-        .replace("echo-bench/result/v1", "echo-bench/result/v9");
+        .replace(echo_report::SCHEMA, "echo-bench/result/v9");
     fs::write(&path, text).unwrap();
     let msg = load_dir(dir.path()).unwrap_err().to_string();
     assert!(
-        msg.contains("schema 'echo-bench/result/v9', expected 'echo-bench/result/v1'"),
+        msg.contains(&format!(
+            "schema 'echo-bench/result/v9', expected '{}'",
+            echo_report::SCHEMA
+        )),
         "{msg}"
     );
 }

@@ -286,6 +286,7 @@ fn run(
             work_every: every,
             rate_ramp: None,
             connection_mode: None,
+            repeat: 1,
             start_at: None,
         },
         targets: models
@@ -418,6 +419,8 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         histogram: encode_histogram(&all),
         capacity: None,
         churn: None,
+        noise: None,
+        repeats: None,
     }
 }
 

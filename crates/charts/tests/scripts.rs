@@ -60,7 +60,16 @@ fn sweep(out: &Path, args: &[&str]) -> Child {
     let log = |name: &str| fs::File::create(out.join(name)).unwrap();
     Command::new("bash")
         .arg(repo().join("scripts/sweep.sh"))
-        .args(["--targets", "tokio", "--sizes", "64", "--out"])
+        // One run per point: a point's file then appears only once it is measured in full.
+        .args([
+            "--targets",
+            "tokio",
+            "--sizes",
+            "64",
+            "--repeat",
+            "1",
+            "--out",
+        ])
         .arg(out)
         .args(args)
         .env("ECHO_BENCH_BIN", bin_dir())

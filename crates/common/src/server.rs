@@ -35,7 +35,19 @@ pub struct Target {
     /// Whether it serves one connection at a time, to completion: every other client waits in the
     /// kernel's accept queue, unserved, until the one being served disconnects.
     pub one_at_a_time: bool,
+    /// For a server with a fixed pool of workers, each serving one connection at a time: how many
+    /// connections it serves at once under a configuration. Connections beyond that are accepted
+    /// but wait, unserved, in the pool's queue until a worker comes free.
+    pub pool: Option<fn(&Config) -> usize>,
+    /// For a server whose runtime needs more of the machine than the standard library does
+    /// (io_uring, locked memory): checks that it can run here, before it listens. `Err` names
+    /// what is missing and how to fix it; the binary then prints it and exits with
+    /// [`EXIT_UNAVAILABLE`], which loadgen reports as a skipped target.
+    pub available: Option<fn() -> Result<(), String>>,
 }
+
+/// A server's exit status when its runtime cannot run on this machine (sysexits' `EX_UNAVAILABLE`).
+pub const EXIT_UNAVAILABLE: u8 = 69;
 
 impl Target {
     /// The name of its binary, `echo-<name>`.
@@ -76,6 +88,10 @@ pub fn main_from(target: &'static Target, args: impl IntoIterator<Item = OsStrin
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(Err(why)) = target.available.map(|check| check()) {
+        eprintln!("{}: cannot run on this machine: {why}", target.binary());
+        return ExitCode::from(EXIT_UNAVAILABLE);
+    }
     match run_process(target, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -147,6 +163,12 @@ pub struct Running {
 
 /// Starts `target` on a new thread with `config`; returns once it is listening.
 pub fn start(target: &'static Target, config: Config) -> io::Result<Running> {
+    if let Some(Err(why)) = target.available.map(|check| check()) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} cannot run on this machine: {why}", target.name),
+        ));
+    }
     let listener = bind(&config)?;
     let addr = listener.local_addr()?;
     let context = Context::new(config, Shutdown::new())?;
@@ -194,5 +216,40 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never(_: TcpListener, _: Arc<Context>) -> io::Result<()> {
+        panic!("served although it cannot run here")
+    }
+
+    static UNAVAILABLE: Target = Target {
+        name: "nowhere",
+        about: "a runtime this machine lacks",
+        serve: never,
+        multi_threaded: false,
+        event_loop: true,
+        one_at_a_time: false,
+        pool: None,
+        available: Some(|| Err("no ring here; add one".into())),
+    };
+
+    #[test]
+    fn a_target_that_cannot_run_here_says_so_and_never_listens() {
+        let args = ["echo-nowhere", "--addr", "127.0.0.1:0"].map(OsString::from);
+        assert_eq!(
+            main_from(&UNAVAILABLE, args),
+            ExitCode::from(EXIT_UNAVAILABLE)
+        );
+        let refused = start(&UNAVAILABLE, Config::on("127.0.0.1:0".parse().unwrap()));
+        let e = refused
+            .err()
+            .expect("start refuses a target that cannot run");
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("no ring here; add one"), "{e}");
     }
 }

@@ -33,6 +33,10 @@ pub enum Command {
     /// Print earlier results side by side: one row per target of each result file, named by
     /// its file and time.
     Table(TableArgs),
+    /// Compare two result files figure by figure: msgs/s, p50, p99 and server CPU/msg of each
+    /// target of A over the same target of B (or the only target of each), with a confidence
+    /// interval from their repeated runs, saying plainly when it includes 1.
+    Compare(CompareArgs),
     /// Merge the result files of one run made on several load hosts at once (each started with
     /// the same --start-at): histograms added, counts summed, the rate over the time every host
     /// was measuring; a row per host and the total.
@@ -63,6 +67,17 @@ pub struct TableArgs {
     pub format: Format,
 }
 
+/// `loadgen compare`'s arguments.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The result file whose figures are the numerators.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The result file compared with.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+}
+
 /// `loadgen merge`'s flags.
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -85,11 +100,14 @@ fn after_help() -> String {
          loadgen --target tokio-current --clients 100 --work block:1ms --work-every 10\n  \
          loadgen --addr 127.0.0.1:8888 --clients 50      (a server you started, any language)\n  \
          loadgen table results/                           (earlier results side by side)\n  \
+         loadgen --target tokio,smol --repeat 5           (medians, intervals and a verdict)\n  \
+         loadgen compare new.json old.json                (every figure, with its interval)\n  \
          loadgen --addr HOST:PORT --start-at +30s --output host1.json   (one of several hosts)\n  \
          loadgen merge host1.json host2.json --output merged.json\n\n\
          Each run writes results/<time>-<targets>-c<clients>-m<size>[-<work>][-r<rate>].json \
-         (schema echo-bench/result/v1; rewritten after every target, marked partial until the \
-         run ends) and one .hgrm percentile file per target beside it, in microseconds.\n\n{}",
+         (schema echo-bench/result/v2; rewritten after every run, marked partial until the \
+         run ends) and one .hgrm percentile file per target (per run with --repeat) beside it, \
+         in microseconds.\n\n{}",
         crate::exit::EXIT_STATUS_HELP
     )
 }

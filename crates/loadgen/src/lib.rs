@@ -1,25 +1,29 @@
 //! The load generator: drives echo servers and measures them.
 //!
 //! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; the
-//! [`scheduler`] runs each target ([`run`]) into a plain-data [`echo_report::TargetResult`],
-//! writing the result files ([`files`]) after every target; the run is printed ([`output`]) in
-//! the format asked for; [`exit`] maps how it went to the exit status.
+//! [`scheduler`] runs each target ([`run`], with a [`noise`] reading of its window) into a
+//! plain-data [`echo_report::TargetResult`], in rounds under `--repeat` ([`repeat`]), writing the
+//! result files ([`files`]) after every run; the run is printed ([`output`]) in the format asked
+//! for, with verdicts between targets ([`compare`]); [`exit`] maps how it went to the exit status.
 
 mod bind;
 mod capacity;
 mod churn;
 mod cli;
 mod client;
+mod compare;
 mod engine;
 mod exit;
 mod files;
 mod merge;
+mod noise;
 mod output;
 mod plan;
 mod problem;
 mod progress;
 mod ramp;
 mod record;
+mod repeat;
 mod run;
 mod schedule;
 mod scheduler;
@@ -31,10 +35,10 @@ mod warnings;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::{Cli, Command, TableArgs};
+use crate::cli::{Cli, Command, CompareArgs, TableArgs};
 use crate::exit::Exit;
 use crate::files::ResultFiles;
 use crate::output::Source;
@@ -58,6 +62,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Server { args }) => return server::serve(args),
         Some(Command::Table(args)) => table(args),
+        Some(Command::Compare(args)) => compare_files(args),
         Some(Command::Merge(args)) => merge::merge(args),
         None => load(cli.run),
     };
@@ -94,6 +99,13 @@ fn load(args: RunArgs) -> Result<Exit> {
         label: None,
     };
     output::print(&[source], plan.format)?;
+    // The verdicts under the table; a baseline whose every run failed has none to give.
+    if plan.format == output::Format::Table
+        && plan.repeat > 1
+        && let Ok(verdicts) = compare::against_baseline(&finished.run, &plan.baseline)
+    {
+        print!("{verdicts}");
+    }
     Ok(finished.conclude())
 }
 
@@ -109,5 +121,24 @@ fn table(args: TableArgs) -> Result<Exit> {
         })
         .collect();
     output::print(&sources, args.format)?;
+    Ok(Exit::Success)
+}
+
+/// `loadgen compare A B`: every figure of A's targets against B's, with a verdict.
+fn compare_files(args: CompareArgs) -> Result<Exit> {
+    let read = |path: &std::path::Path| {
+        echo_report::read_result(path)
+            .context("loadgen compare needs two result files written by loadgen")
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    let label = |p: &std::path::Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let text =
+        compare::compare(&a, &label(&args.a), &b, &label(&args.b)).map_err(anyhow::Error::msg)?;
+    print!("{text}");
     Ok(Exit::Success)
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::ValueEnum;
 use echo_common::units::{format_bytes, format_duration};
-use echo_report::{Align, Latency, RunResult, Table, TargetResult, markdown_rows, measured_on};
+use echo_report::{
+    Align, Figure, Latency, RunResult, Table, TargetResult, markdown_rows, measured_on,
+};
 
+use crate::compare::{self, TIE_MARK};
 use crate::run::describe_errors;
 use crate::warnings::Warning;
 
@@ -156,6 +159,7 @@ pub fn table(sources: &[Source]) -> Table {
         ("p99", Align::Right),
         ("p99.9", Align::Right),
         ("max", Align::Right),
+        ("server CPU/msg", Align::Right),
         ("bystander p99", Align::Right),
         ("working p99", Align::Right),
         ("loop lag p99", Align::Right),
@@ -179,7 +183,9 @@ pub fn table(sources: &[Source]) -> Table {
     ));
     t.caption.push(caption);
     let full = !compare;
-    for (s, r) in &rows {
+    let tied = ties(&rows);
+    let any_tie = tied.contains(&true);
+    for ((s, r), tied) in rows.iter().zip(tied) {
         let run = s.run;
         let l = &r.latency_ns;
         let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
@@ -198,6 +204,18 @@ pub fn table(sources: &[Source]) -> Table {
         if r.client.saturated {
             flags.push("client saturated");
         }
+        if tied {
+            flags.push(TIE_MARK);
+        }
+        // Earlier runs side by side say only that a window was noisy; a run just measured says
+        // how, in a note.
+        let noise = noise_notes(r);
+        if compare && !noise.is_empty() {
+            flags.push("noisy");
+        }
+        // Repeated runs: the median over them, with its interval.
+        let repeated = r.runs().len() > 1;
+        let spread = |f: Figure| repeated.then(|| compare::cell(f, r));
         t.row(vec![
             s.label.map(str::to_owned),
             s.label.map(|_| time(&run.started_at, one_day)),
@@ -212,13 +230,14 @@ pub fn table(sources: &[Source]) -> Table {
             rate.is_none()
                 .then(|| run.config.rate.map(|x| format!("{x:.0}")))
                 .flatten(),
-            Some(format!("{:.0}", r.msgs_per_sec)),
+            spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
             full.then(|| format!("{:.1}", r.mb_per_sec)),
-            lat(all, |l| l.p50),
+            spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
             lat(all, |l| l.p90).filter(|_| full),
-            lat(all, |l| l.p99),
+            spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
             lat(all, |l| l.p999).filter(|_| full),
             lat(all, |l| l.max),
+            spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
             lat(r.bystander_latency_ns, |l| l.p99),
             lat(r.working_latency_ns, |l| l.p99),
             lag.map(|l| ns(l.p99)),
@@ -233,8 +252,76 @@ pub fn table(sources: &[Source]) -> Table {
             t.notes
                 .extend(notes(r).into_iter().map(|n| format!("  {}: {n}", r.target)));
         }
+        if full {
+            t.notes.extend(noise);
+        }
+    }
+    let targets: Vec<TargetResult> = rows.iter().map(|(_, r)| (*r).clone()).collect();
+    t.notes.extend(compare::interval_note(&targets));
+    if rows.iter().any(|(_, r)| r.runs().len() > 1) {
+        t.notes.push(
+            "With repeated runs, p90, p99.9 and max are those of the run with the median msgs/s; \
+             every run is in the result file."
+                .into(),
+        );
+    }
+    if any_tie {
+        t.notes.push(format!(
+            "{TIE_MARK}: this run cannot tell its msgs/s from the fastest's under the same \
+             settings (the interval of their ratio includes 1)"
+        ));
     }
     t
+}
+
+/// For each row, whether its throughput is tied with the fastest among the rows measured under
+/// the same settings (clients, size, work, rate).
+fn ties(rows: &[(&Source, &TargetResult)]) -> Vec<bool> {
+    let key = |(s, t): &(&Source, &TargetResult)| {
+        let c = &s.run.config;
+        (
+            t.clients,
+            c.msg_size,
+            c.work.clone(),
+            c.work_every,
+            c.rate.map(f64::to_bits),
+        )
+    };
+    let mut tied = vec![false; rows.len()];
+    let mut done = vec![false; rows.len()];
+    for i in 0..rows.len() {
+        if done[i] {
+            continue;
+        }
+        let group: Vec<usize> = (i..rows.len())
+            .filter(|&j| key(&rows[j]) == key(&rows[i]))
+            .collect();
+        let targets: Vec<&TargetResult> = group.iter().map(|&j| rows[j].1).collect();
+        for (&j, t) in group.iter().zip(compare::ties(&targets)) {
+            tied[j] = t;
+            done[j] = true;
+        }
+    }
+    tied
+}
+
+/// A note for each run of `t` whose window was noisy.
+fn noise_notes(t: &TargetResult) -> Vec<String> {
+    let runs = t.runs();
+    runs.iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, crate::noise::warnings(r.noise.as_ref()?))))
+        .flat_map(|(i, warnings)| {
+            let who = if runs.len() > 1 {
+                format!("{} run {}", t.target, i + 1)
+            } else {
+                t.target.clone()
+            };
+            warnings
+                .into_iter()
+                .map(move |w| format!("NOISE: {who}: {w}"))
+        })
+        .collect()
 }
 
 fn ns(ns: u64) -> String {
@@ -346,6 +433,7 @@ mod tests {
                 work_every: if work == "none" { 1 } else { 10 },
                 rate_ramp: None,
                 connection_mode: None,
+                repeat: 1,
                 start_at: None,
             },
             targets: targets
@@ -387,6 +475,8 @@ mod tests {
                     histogram: String::new(),
                     capacity: None,
                     churn: None,
+                    noise: None,
+                    repeats: None,
                 })
                 .collect(),
             partial: false,

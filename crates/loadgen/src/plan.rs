@@ -149,6 +149,16 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
+    /// Run each target N times, in rounds (A B C, A B C, ...) so that drift hits every target
+    /// alike, each run with a fresh server. The table then shows medians with their confidence
+    /// intervals, and each target against the first (or --baseline) figure by figure.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+
+    /// With --repeat: the target every other one is compared with [default: the first].
+    #[arg(long, value_name = "TARGET")]
+    pub baseline: Option<String>,
+
     /// List the targets this machine can run, one per line with how it works, and exit (the
     /// others, such as Python servers without their environment, are named on stderr).
     #[arg(long, exclusive = true)]
@@ -200,6 +210,10 @@ pub struct Plan {
     pub results_dir: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub format: Format,
+    /// Runs of each target, in rounds.
+    pub repeat: usize,
+    /// The target the others are compared with.
+    pub baseline: String,
     /// What is legal but probably not what the user meant, said before the run starts.
     pub warnings: Vec<Warning>,
     /// `--start-at`: when the window opens, on this host's wall clock.
@@ -212,6 +226,10 @@ pub struct Plan {
 /// With 100 clients and a cap of 164, the first reference run saw 20–76 connects in 100,000
 /// turned away by servers still holding connections the client had already reset.
 const CHURN_MAX_CONNECTIONS: usize = 16_384;
+/// The most runs of each target `--repeat` takes: 50 runs a side keep the exact interval of a
+/// ratio to 2,500 pairs (well within echo_report's limit), and at 12 s a run, 50 rounds of two
+/// targets already take 20 minutes.
+const MAX_REPEAT: usize = 50;
 
 /// The largest message: a benchmark of bigger ones measures memory copies, not servers.
 const MAX_MSG_SIZE: u64 = 64 << 20;
@@ -282,6 +300,17 @@ pub enum PlanError {
     MsgSize {
         /// What was given.
         bytes: u64,
+    },
+    /// --repeat out of range.
+    #[error("--repeat must be between 1 and {MAX_REPEAT}, not {0}")]
+    Repeat(usize),
+    /// --baseline that is not one of the targets.
+    #[error("--baseline {name}: not one of the targets run ({targets})")]
+    Baseline {
+        /// The name given.
+        name: String,
+        /// The targets of this run.
+        targets: String,
     },
     /// --rate not a positive number.
     #[error("--rate must be a positive number of messages per second, not {0}")]
@@ -392,6 +421,17 @@ impl Plan {
             if d.is_zero() {
                 return Err(PlanError::ZeroDuration { flag });
             }
+        }
+        if !(1..=MAX_REPEAT).contains(&args.repeat) {
+            return Err(PlanError::Repeat(args.repeat));
+        }
+        let names: Vec<String> = drives.iter().map(Drive::name).collect();
+        let baseline = args.baseline.unwrap_or_else(|| names[0].clone());
+        if !names.contains(&baseline) {
+            return Err(PlanError::Baseline {
+                name: baseline,
+                targets: names.join(", "),
+            });
         }
         if let Some(rate) = args.rate
             && !(rate.is_finite() && rate > 0.0)
@@ -504,6 +544,8 @@ impl Plan {
             results_dir: (!args.no_save).then_some(args.results_dir),
             output: args.output,
             format: if args.json { Format::Json } else { args.format },
+            repeat: args.repeat,
+            baseline,
             warnings,
             start_at,
             sources,

@@ -46,7 +46,7 @@ pub struct Record {
     pub bystander: Option<Histogram<u64>>,
     /// With work on every Nth message: those.
     pub working: Option<Histogram<u64>>,
-    /// One histogram per second of the window.
+    /// One histogram per second of the window, filled by [`Record::close_seconds`].
     pub ticks: Vec<Histogram<u64>>,
     /// Connection churn: from the connect call to the connection established.
     pub connect: Option<Histogram<u64>>,
@@ -54,6 +54,14 @@ pub struct Record {
     pub exchange: Option<Histogram<u64>>,
     /// Connection churn: connections completed (every echo back) in the window.
     pub connections: u64,
+    /// The second of the window the messages since the last [`Record::close_seconds`] belong to.
+    second: usize,
+    /// `all` as it was when that second began; the second's messages are `all` minus this.
+    /// Recording each message into its second's histogram too would double the histogram work
+    /// per message; subtracting once a second costs nothing per message.
+    at_second: Histogram<u64>,
+    /// Scratch for the subtraction, made once.
+    scratch: Histogram<u64>,
     pub errors: Errors,
     /// Open loop: messages sent in the window.
     pub sent: u64,
@@ -78,6 +86,9 @@ impl Record {
             connect: None,
             exchange: None,
             connections: 0,
+            second: 0,
+            at_second: new_histogram(),
+            scratch: new_histogram(),
             errors: Errors::default(),
             sent: 0,
             starved: 0,
@@ -93,8 +104,8 @@ impl Record {
     }
 
     /// Records one message's latency: `ns` (corrected, in the open loop), `raw_ns` (from the
-    /// actual send), whether it had work, and the second of the window it completed in.
-    pub fn message(&mut self, ns: u64, raw_ns: u64, working: bool, second: usize) {
+    /// actual send), and whether it had work.
+    pub fn message(&mut self, ns: u64, raw_ns: u64, working: bool) {
         let ns = ns.max(1);
         self.all.saturating_record(ns);
         if let Some(h) = &mut self.uncorrected {
@@ -111,8 +122,32 @@ impl Record {
         if let Some(h) = split {
             h.saturating_record(ns);
         }
+    }
+
+    /// The window has reached second `now` (0 is its first): the messages recorded since the
+    /// last call belong to the second then under way, and go into its tick. Seconds past the
+    /// last tick (the window's overrun) share the last one.
+    pub fn close_seconds(&mut self, now: usize) {
+        if now <= self.second {
+            return;
+        }
+        self.scratch.reset();
+        self.scratch
+            .add(&self.all)
+            .expect("histograms share bounds");
+        self.scratch
+            .subtract(&self.at_second)
+            .expect("a histogram only grows");
         let last = self.ticks.len() - 1;
-        self.ticks[second.min(last)].saturating_record(ns);
+        let tick = &mut self.ticks[self.second.min(last)];
+        for v in self.scratch.iter_recorded() {
+            tick.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+        self.at_second.reset();
+        self.at_second
+            .add(&self.all)
+            .expect("histograms share bounds");
+        self.second = now;
     }
 
     pub fn failure(&mut self, failure: Failure) {
@@ -208,11 +243,15 @@ mod tests {
     #[test]
     fn records_merge_and_split() {
         let mut a = Record::new(2, false, true);
-        a.message(1000, 1000, false, 0);
-        a.message(5000, 5000, true, 1);
+        a.message(1000, 1000, false);
+        a.close_seconds(1);
+        a.message(5000, 5000, true);
+        a.close_seconds(2);
         a.failure(Failure::Timeout);
         let mut b = Record::new(2, false, true);
-        b.message(2000, 2000, false, 9);
+        b.close_seconds(9);
+        b.message(2000, 2000, false);
+        b.close_seconds(10);
         b.failure(Failure::Corrupt);
         b.starved = 2;
         a.merge(b);
@@ -225,5 +264,24 @@ mod tests {
             "late messages land in the spare second"
         );
         assert_eq!((a.errors.timeout, a.errors.corrupt, a.starved), (1, 1, 2));
+    }
+
+    #[test]
+    fn each_second_gets_exactly_the_messages_recorded_during_it() {
+        let mut r = Record::new(3, false, false);
+        r.message(1_000, 1_000, false);
+        r.message(1_000, 1_000, false);
+        r.close_seconds(0);
+        r.message(9_000, 9_000, false);
+        r.close_seconds(1);
+        // Nothing in second 1; second 2 holds one slow message.
+        r.close_seconds(2);
+        r.message(7_000_000, 7_000_000, false);
+        r.close_seconds(3);
+        let counts: Vec<u64> = r.ticks.iter().map(|t| t.len()).collect();
+        assert_eq!(counts, [3, 0, 1, 0]);
+        assert_eq!(r.ticks[0].max(), r.ticks[0].highest_equivalent(9_000));
+        assert!(r.ticks[2].min() >= 6_900_000, "the slow one, alone");
+        assert_eq!(r.all.len(), 4, "every message stays in the whole");
     }
 }

@@ -212,11 +212,13 @@ pub fn run(
     }
     let mut client_before = client_idle;
     let mut server_before = server_idle;
+    let mut meter = None;
     if problem.is_none() {
         let start = shared.open_window();
         let wall_start = wallclock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
+        meter = crate::noise::Meter::start();
         progress.phase(&name, "measuring", plan.duration);
         let total = || counters.iter().map(|c| c.load(Relaxed)).sum::<u64>();
         problem = wait(
@@ -240,6 +242,15 @@ pub fn run(
     progress.finish();
     let client_after = ProcStat::read(None)?;
     let server_after = server_pid.and_then(|p| ProcStat::read(Some(p)).ok());
+    // What else ran on our CPUs in the window: their busy time less the server's and ours.
+    let own = match (server_before, server_after) {
+        (Some(b), Some(a)) => Some(
+            a.cpu().saturating_sub(b.cpu())
+                + client_after.cpu().saturating_sub(client_before.cpu()),
+        ),
+        _ => None,
+    };
+    let noise = meter.and_then(|m| m.stop(&plan.server_cpus, &plan.client_cpus, own));
     if window.is_none() && problem == Some(Problem::Interrupted) {
         problem = Some(Problem::NothingMeasured {
             why: "interrupted before the measured window opened".into(),
@@ -287,7 +298,7 @@ pub fn run(
             list.len()
         }
     };
-    let summary = summarize(Measured {
+    let mut summary = summarize(Measured {
         target: name,
         clients: plan.clients,
         connected,
@@ -323,6 +334,12 @@ pub fn run(
     if let Some(c) = &summary.first_corruption {
         progress.say(&summary.result.target, format!("CORRUPT ECHO: {c}"));
     }
+    if let Some(n) = &noise {
+        for w in crate::noise::warnings(n) {
+            progress.say(&summary.result.target, format!("noisy window: {w}"));
+        }
+    }
+    summary.result.noise = noise.filter(|_| window.is_some());
     Ok(Outcome {
         result: summary.result,
         problem: problem.or(summary.problem),
@@ -480,6 +497,8 @@ pub fn summarize(m: Measured) -> Summary {
         histogram: encode_histogram(&record.all),
         capacity: None,
         churn,
+        noise: None,
+        repeats: None,
     };
     let mut histograms = vec![("", record.all)];
     if let Some(h) = record.uncorrected {
@@ -682,9 +701,14 @@ mod tests {
 
     fn thousand_messages() -> Record {
         let mut r = Record::new(2, false, false);
-        for i in 0..1000 {
-            r.message(20_000, 20_000, false, i / 500);
+        for _ in 0..500 {
+            r.message(20_000, 20_000, false);
         }
+        r.close_seconds(1);
+        for _ in 0..500 {
+            r.message(20_000, 20_000, false);
+        }
+        r.close_seconds(2);
         r
     }
 
@@ -770,7 +794,7 @@ mod tests {
     #[test]
     fn the_open_loop_reports_its_achieved_rate_and_both_latencies() {
         let mut r = Record::new(2, true, false);
-        r.message(50_000, 10_000, false, 0);
+        r.message(50_000, 10_000, false);
         r.sent = 3000;
         let mut m = measured(r);
         m.rate = Some(1500.0);
@@ -821,8 +845,11 @@ mod tests {
     #[test]
     fn churn_counts_connections_and_keeps_connect_and_exchange_apart() {
         let mut r = Record::new(2, false, false).with_churn(true);
-        for i in 0..1000 {
-            r.message(50_000, 20_000, false, i / 500);
+        for second in 1..=2 {
+            for _ in 0..500 {
+                r.message(50_000, 20_000, false);
+            }
+            r.close_seconds(second);
         }
         r.connect.as_mut().unwrap().record(30_000).unwrap();
         r.connections = 800;

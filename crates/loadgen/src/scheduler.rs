@@ -1,6 +1,7 @@
-//! The drive loop: every target of the plan in turn, under identical settings. Each finished
-//! target is handed on at once (the result file is rewritten after every target, as hyperfine
-//! does), so a failure in the fifth target keeps the first four.
+//! The drive loop: every target of the plan in turn, under identical settings, in rounds when
+//! `--repeat` asks for several runs of each ([`crate::repeat`]). Each finished run is handed on
+//! at once (the result file is rewritten after every run, as hyperfine does), so a failure in
+//! the fifth target keeps the first four.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -13,7 +14,7 @@ use crate::churn::ConnectionMode;
 use crate::exit::Exit;
 use crate::plan::Plan;
 use crate::progress::Progress;
-use crate::{run, search, sys};
+use crate::{repeat, run, search, sys};
 
 /// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
 pub type Histograms = [(String, Histogram<u64>)];
@@ -34,7 +35,8 @@ impl Finished {
         for p in &self.problems {
             eprintln!("Error: {p}");
         }
-        if self.run.targets.iter().any(|t| t.errors.corrupt > 0) {
+        let runs = || self.run.targets.iter().flat_map(|t| t.runs());
+        if runs().any(|r| r.errors.corrupt > 0) {
             eprintln!("Error: some echoes came back corrupt (see above)");
             Exit::Corrupt
         } else if self.interrupted {
@@ -71,6 +73,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
             rate_ramp: plan.ramp.map(|r| r.to_string()),
             connection_mode: (plan.connection_mode != ConnectionMode::Persistent)
                 .then(|| plan.connection_mode.to_string()),
+            repeat: plan.repeat,
             start_at: plan
                 .start_at
                 .map(|t| humantime::format_rfc3339(t).to_string()),
@@ -99,9 +102,18 @@ pub fn drive(
 
     let mut progress = Progress::new();
     let mut problems = Vec::new();
-    for drive in &plan.drives {
+    let targets = plan.drives.len();
+    let mut runs = Vec::new();
+    for (round, i) in repeat::order(targets, plan.repeat) {
+        let drive = &plan.drives[i];
         if interrupted.load(Relaxed) {
             break;
+        }
+        if plan.repeat > 1 {
+            progress.say(
+                &drive.name(),
+                format!("round {} of {}", round + 1, plan.repeat),
+            );
         }
         let outcome = match plan.capacity {
             Some(slo) => search::search(plan, slo, drive, &interrupted, &mut progress),
@@ -109,7 +121,12 @@ pub fn drive(
         };
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(e) if plan.drives.len() > 1 => {
+            // A runtime that cannot run here (io_uring disabled, say) is not a failure of the run.
+            Err(e) if e.is::<crate::server::Unavailable>() => {
+                progress.say(&drive.name(), e.to_string());
+                continue;
+            }
+            Err(e) if targets * plan.repeat > 1 => {
                 progress.say(&drive.name(), format!("failed: {e:#}"));
                 problems.push(format!("{}: {e:#}", drive.name()));
                 continue;
@@ -125,19 +142,22 @@ pub fn drive(
                 problems.push(format!("{target}: {p}"));
             }
         }
-        let stem = target.replace([':', '.'], "_");
+        let mut stem = target.replace([':', '.'], "_");
+        if plan.repeat > 1 {
+            stem.push_str(&format!("-run{}", round + 1));
+        }
         let histograms: Vec<_> = outcome
             .histograms
             .into_iter()
             .map(|(suffix, h)| (format!("{stem}{suffix}"), h))
             .collect();
-        run.targets.push(outcome.result);
+        runs.push((i, outcome.result));
+        run.targets = repeat::gather(targets, runs.clone());
         done(&run, &histograms)?;
     }
     let interrupted = interrupted.load(Relaxed);
-    run.partial = interrupted
-        || run.targets.iter().any(|t| t.partial)
-        || run.targets.len() < plan.drives.len();
+    run.partial =
+        interrupted || run.targets.iter().any(|t| t.partial) || runs.len() < targets * plan.repeat;
     done(&run, &[])?;
     Ok(Finished {
         run,

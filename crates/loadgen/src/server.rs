@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use echo_common::{Summary, Target};
+use echo_common::{EXIT_UNAVAILABLE, Summary, Target};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getppid};
 
@@ -24,6 +24,23 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a server may take to exit after SIGTERM: its own grace period is 5 s.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server that exited with [`EXIT_UNAVAILABLE`] before listening: its runtime cannot run on
+/// this machine, and it said why on stderr (which it shares with loadgen).
+#[derive(Debug)]
+pub struct Unavailable(pub &'static str);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "skipped: the {} server cannot run on this machine (its reason is above)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Unavailable {}
 
 /// Set in a server child's environment to loadgen's process id: the child then dies with it.
 const PARENT_ENV: &str = "LOADGEN_PARENT_PID";
@@ -125,8 +142,15 @@ impl ServerProcess {
                 target.name,
                 first.unwrap()
             ),
-            Err(_) => {
-                let status = server.exited();
+            Err(e) => {
+                // Its stdout closed: it is exiting, so wait for its status.
+                let status = match e {
+                    RecvTimeoutError::Disconnected => server.child.wait().ok(),
+                    RecvTimeoutError::Timeout => server.exited(),
+                };
+                if status.and_then(|s| s.code()) == Some(EXIT_UNAVAILABLE.into()) {
+                    return Err(Unavailable(target.name).into());
+                }
                 bail!(
                     "the {} server did not start listening within {START_TIMEOUT:?}{}",
                     target.name,

@@ -146,7 +146,8 @@ impl ProcStat {
     }
 }
 
-fn clock_ticks() -> u64 {
+/// Clock ticks per second (`USER_HZ`): the unit of /proc's CPU times.
+pub fn clock_ticks() -> u64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()

@@ -30,9 +30,9 @@ impl fmt::Display for Warning {
             ),
             Warning::ClientSaturated(targets) => write!(
                 f,
-                "the load generator kept its CPUs over 90% busy while measuring {}: those rates may \
-                 be the client's limit as much as the server's (scripts/client-overhead.sh \
-                 compares loadgen with a minimal client)",
+                "the load generator was the limit while measuring {}: its CPUs were over 90% busy \
+                 and the server's were not, so those rates are the client's (give loadgen more \
+                 --client-cpus; scripts/client-overhead.sh compares it with a minimal client)",
                 list(targets.iter())
             ),
             Warning::NotAResult { path, reason } => {

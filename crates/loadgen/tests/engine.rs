@@ -28,6 +28,8 @@ enum Behaviour {
     Echo,
     /// Reads, never answers.
     Silent,
+    /// Echoes the first message, then reads and never answers again.
+    EchoOneThenSilent,
     /// Echoes one message, then resets the connection.
     ResetAfterOne,
     /// Echoes half of the first message, then closes cleanly.
@@ -67,6 +69,11 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) {
             }
         }
         Behaviour::Silent => while let Ok(1..) = stream.read(&mut buf) {},
+        Behaviour::EchoOneThenSilent => {
+            if stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {
+                while let Ok(1..) = stream.read(&mut buf) {}
+            }
+        }
         Behaviour::ResetAfterOne => {
             if stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {
                 // Linger 0: closing sends a reset rather than a clean end.
@@ -186,6 +193,30 @@ fn a_server_that_never_answers_measures_nothing_and_says_so() {
     );
     assert_eq!((t.messages, t.starved_clients), (0, CLIENTS as usize));
     assert_eq!(t.errors.total(), 0);
+}
+
+#[test]
+fn a_reply_in_the_warm_up_does_not_make_a_client_one_that_replied() {
+    // The first message leaves as the warm-up starts and its echo is back in microseconds; the
+    // warm-up lasts a second. After it, nothing.
+    for extra in [&[][..], &["--rate", "400"][..]] {
+        let mut cmd = loadgen(server(Behaviour::EchoOneThenSilent), extra);
+        let (code, stderr, t) = run(cmd.args(["--warmup", "1s", "--timeout", "60s"]));
+        assert_eq!(code, Some(1), "{extra:?}: {stderr}");
+        assert_eq!(t.messages, 0, "{extra:?}");
+        assert_eq!(t.starved_clients, CLIENTS as usize, "{extra:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_message_larger_than_the_socket_buffers_goes_round() {
+    // 16 MiB: more than loopback's socket buffers hold, so each message is written in parts as
+    // the echo is read (the open loop writes through the same state machine).
+    let mut cmd = loadgen(server(Behaviour::Echo), &[]);
+    let (code, stderr, t) = run(cmd.args(["--msg-size", "16777216", "--clients", "2"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(t.errors.total(), 0);
+    assert!(t.messages > 0 && t.starved_clients == 0);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::{RunResult, SCHEMA};
+use crate::{READABLE, RunResult, SCHEMA};
 
 /// Writes `path` atomically: the bytes go to a temporary file beside it, which is synced and then
 /// renamed over `path`. A crash or Ctrl-C leaves either the old file or the new one, never a torn
@@ -73,8 +73,13 @@ pub fn read_result(path: &Path) -> Result<RunResult, ReadError> {
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON: {e}")))?;
     match value.get("schema").and_then(|s| s.as_str()) {
-        Some(SCHEMA) => {}
-        Some(other) => return Err(invalid(format!("schema '{other}', expected '{SCHEMA}'"))),
+        Some(known) if READABLE.contains(&known) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "schema '{other}', expected '{SCHEMA}' (or an older one: {})",
+                READABLE[1..].join(", ")
+            )));
+        }
         None => return Err(invalid("no 'schema' field".into())),
     }
     serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
@@ -97,6 +102,23 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "old");
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_committed_v1_file_reads_as_one_run_per_target() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/reference/runs/20261125T143739Z-6-targets-c100-m64.json");
+        let run = read_result(&path).unwrap();
+        assert_eq!(run.schema, "echo-bench/result/v1");
+        assert_eq!(run.config.repeat, 1);
+        assert_eq!(run.targets.len(), 6);
+        let tokio = run.targets.iter().find(|t| t.target == "tokio").unwrap();
+        assert_eq!(tokio.runs(), std::slice::from_ref(tokio));
+        assert_eq!((&tokio.noise, &tokio.repeats), (&None, &None));
+        assert_eq!(
+            crate::Figure::MsgsPerSec.values(tokio),
+            [tokio.msgs_per_sec]
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ mod histogram;
 mod io;
 mod markdown;
 mod merge;
+mod repeat;
 mod schema;
+pub mod stats;
 mod table;
 mod work;
 
@@ -15,6 +17,7 @@ pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, 
 pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
 pub use merge::{MIN_OVERLAP, MergeError, Merged, merge};
+pub use repeat::Figure;
 pub use schema::*;
 pub use table::{Align, Table};
 pub use work::work_rank;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use echo_common::units::format_bytes;
 
 use crate::table::{Align, Table};
-use crate::{RunResult, TargetResult, work_rank};
+use crate::{Figure, RunResult, TargetResult, work_rank};
 
 /// The `work` of a plain echo: a column for it appears only when some row has other work.
 const NO_WORK: &str = "none";
@@ -80,7 +80,7 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
     table
         .caption
         .push(measured_on(rows.iter().map(|(r, _)| *r)));
-    let (mut any_partial, mut any_saturated) = (false, false);
+    let (mut any_partial, mut any_saturated, mut any_repeated) = (false, false, false);
     for (run, t) in &rows {
         let mut name = t.target.clone();
         if run.partial || t.partial {
@@ -104,15 +104,26 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
                 .map_or_else(|| "closed loop".into(), format_count)
         });
         let l = &t.latency_ns;
+        // Repeated runs: the median over them and its interval's larger half-width.
+        let repeated = |f: Figure, shown: fn(f64) -> String| {
+            let s = f.spread(t).filter(|s| s.n > 1)?;
+            Some(format!(
+                "{} ± {:.1}%",
+                shown(s.median),
+                s.plus_minus()? * 100.0
+            ))
+        };
+        let us = |x: f64| format_us(x.round() as u64);
+        any_repeated |= t.runs().len() > 1;
         table.row(vec![
             Some(name),
             Some(t.clients.to_string()),
             Some(format_bytes(run.config.msg_size as u64)),
             work,
             rate,
-            Some(format_count(t.msgs_per_sec)),
-            Some(format_us(l.p50)),
-            Some(format_us(l.p99)),
+            repeated(Figure::MsgsPerSec, format_count).or(Some(format_count(t.msgs_per_sec))),
+            repeated(Figure::P50, us).or(Some(format_us(l.p50))),
+            repeated(Figure::P99, us).or(Some(format_us(l.p99))),
             Some(format_us(l.p999)),
             Some(format_us(l.max)),
             Some(t.errors.total().to_string()),
@@ -123,6 +134,13 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
         table.notes.push(format!(
             "{PARTIAL_MARK} The run was cut short: figures cover what was measured."
         ));
+    }
+    if any_repeated {
+        table.notes.push(
+            "± : the median of repeated runs and the larger half-width of its confidence interval \
+             (95%; min…max for 5 runs or fewer); other figures are the median-throughput run's."
+                .into(),
+        );
     }
     if any_saturated {
         table.notes.push(format!(
@@ -217,6 +235,7 @@ mod tests {
                 work_every: 1,
                 rate_ramp: None,
                 connection_mode: None,
+                repeat: 1,
                 start_at: None,
             },
             targets: targets
@@ -260,12 +279,31 @@ mod tests {
                     histogram: String::new(),
                     capacity: None,
                     churn: None,
+                    noise: None,
+                    repeats: None,
                 })
                 .collect(),
             partial: false,
             clock: None,
             hosts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn repeated_runs_show_their_median_and_interval() {
+        let mut r = run(64, "none", &[("tokio", 100, 100_000.0)]);
+        let one = r.targets[0].clone();
+        let runs = [90_000.0, 100_000.0, 110_000.0, 104_000.0, 98_000.0].map(|rate| TargetResult {
+            msgs_per_sec: rate,
+            ..one.clone()
+        });
+        r.targets = vec![TargetResult::from_runs(runs.to_vec()).unwrap()];
+        let md = markdown_table(&[r]);
+        // Median 100,000; five runs: min…max, 90,000 to 110,000.
+        assert!(md.contains("| 100,000 ± 10.0% |"), "{md}");
+        assert!(md.contains("± : the median of repeated runs"), "{md}");
+        let single = markdown_table(&[run(64, "none", &[("tokio", 100, 100_000.0)])]);
+        assert!(!single.contains('±'), "{single}");
     }
 
     #[test]

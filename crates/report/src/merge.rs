@@ -414,6 +414,9 @@ fn merge_target(
         // A capacity search or churn figures are one host's; a merge does not combine them.
         capacity: None,
         churn: None,
+        // Each host read its own CPUs' noise: it stays in that host's result.
+        noise: None,
+        repeats: None,
     };
     Ok((result, all))
 }
@@ -523,6 +526,8 @@ mod tests {
             histogram: encode_histogram(&h),
             capacity: None,
             churn: None,
+            noise: None,
+            repeats: None,
         };
         HostRun {
             file: file.into(),
@@ -549,6 +554,7 @@ mod tests {
                     rate: None,
                     work: "none".into(),
                     work_every: 1,
+                    repeat: 1,
                     start_at: None,
                     rate_ramp: None,
                     connection_mode: None,

@@ -4,9 +4,15 @@ use echo_common::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::Latency;
+use crate::stats::Spread;
 
-/// The layout written by this version. A change that renames or removes a field bumps it.
-pub const SCHEMA: &str = "echo-bench/result/v1";
+/// The layout written by this version. A change that renames or removes a field, or changes what
+/// one means, bumps it. v2 added repetitions (`--repeat`): a target's figures may then stand for
+/// several runs, kept in [`TargetResult::repeats`], which a v1 reader would not know to look at.
+pub const SCHEMA: &str = "echo-bench/result/v2";
+
+/// Layouts this version reads: v1 files are v2 files run once, without a noise reading.
+pub const READABLE: [&str; 2] = [SCHEMA, "echo-bench/result/v1"];
 
 /// One `loadgen` run: one or more targets driven under identical settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +110,13 @@ pub struct RunConfig {
     /// `--start-at`: the wall-clock time, RFC 3339 in UTC, the window was to open at.
     #[serde(default)]
     pub start_at: Option<String>,
+    /// `--repeat`: runs of each target asked for, in interleaved rounds (1 in v1 files).
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Everything measured for one target.
@@ -156,6 +169,13 @@ pub struct TargetResult {
     pub server_summary: Option<Summary>,
     /// The latency histogram (`latency_ns`), HdrHistogram V2 + DEFLATE, base64.
     pub histogram: String,
+    /// What else ran on the machine during the window (absent in v1 files).
+    #[serde(default)]
+    pub noise: Option<Noise>,
+    /// With `--repeat N > 1`: every run of this target, and their figures' spread. The fields
+    /// above are then those of one of them, the representative (see [`Repeats`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
     /// `--find-capacity`: every step of the search and where it put the capacity. The figures
     /// above are those of the step the answer names (the highest rate that kept the promise, or
     /// the last step if none did).
@@ -165,6 +185,40 @@ pub struct TargetResult {
     /// `latency_ns` then counts each connection's first message from its connect call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub churn: Option<Churn>,
+}
+
+/// Every run of one target under `--repeat`, and what they say together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repeats {
+    /// Every run, in the order run (round 1 first).
+    pub runs: Vec<TargetResult>,
+    /// The index in `runs` of the run with the median msgs/s (the lower middle for an even
+    /// count). The target's own fields are a copy of its figures, so a reader that knows nothing
+    /// of repetitions still sees one real, typical run rather than figures no run had.
+    pub representative: usize,
+    /// Messages per second across the runs: median, confidence interval, min…max, variation.
+    /// Each spread covers the runs that measured the figure; `None` if none did.
+    pub msgs_per_sec: Option<Spread>,
+    /// Median latency across the runs (open loop: corrected), nanoseconds.
+    pub p50_ns: Option<Spread>,
+    /// 99th-percentile latency across the runs, nanoseconds.
+    pub p99_ns: Option<Spread>,
+    /// Server CPU per message across the runs, nanoseconds.
+    pub server_cpu_ns_per_msg: Option<Spread>,
+}
+
+/// What else used the CPUs during a window, from /proc/stat: the things that make identical runs
+/// differ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// The CPUs watched: the server's and the load generator's when pinned, all otherwise.
+    pub cpus: Vec<usize>,
+    /// The share of those CPUs' time the hypervisor ran something else instead (steal time).
+    pub steal: f64,
+    /// The share of those CPUs' time spent running anything but the server and the load
+    /// generator (other processes and kernel threads, in user or system mode); `None` when the
+    /// server's own CPU time is unknown.
+    pub others: Option<f64>,
 }
 
 /// A search for the highest open-loop rate that keeps a latency promise.
@@ -328,7 +382,8 @@ pub struct ClientCost {
     pub cpu_ns_per_msg: f64,
     /// Resident memory per connection, bytes.
     pub rss_per_conn_bytes: f64,
-    /// True if its CPUs were nearly always busy: then the figures may measure the client.
+    /// True if the client was the limit: its CPUs were nearly always busy while the server's were
+    /// not (or, with no server to watch, its CPUs alone were), so the figures measure the client.
     pub saturated: bool,
 }
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use echo_common::{LagSummary, Summary};
 use echo_report::{
     CapacitySearch, CapacityStep, Churn, ClientCost, Clock, Errors, HostRun, Latency, Machine,
-    OpenLoop, ReadError, RunConfig, RunResult, SCHEMA, ServerCost, TargetResult, Tick, WallWindow,
-    encode_histogram, new_histogram, read_result,
+    Noise, OpenLoop, ReadError, RunConfig, RunResult, SCHEMA, ServerCost, TargetResult, Tick,
+    WallWindow, encode_histogram, new_histogram, read_result,
 };
 use serde_json::Value;
 
@@ -39,7 +39,7 @@ fn host_result() -> RunResult {
         p9999: 3,
         max: 3,
     };
-    RunResult {
+    let mut run = RunResult {
         schema: SCHEMA.into(),
         started_at: "2026-11-25T12:00:00Z".into(),
         git_commit: Some("abc".into()),
@@ -65,6 +65,7 @@ fn host_result() -> RunResult {
             start_at: Some("2026-11-25T12:00:00Z".into()),
             rate_ramp: Some("10..20/1s".into()),
             connection_mode: Some("per-message".into()),
+            repeat: 2,
         },
         targets: vec![TargetResult {
             target: "tokio".into(),
@@ -151,6 +152,12 @@ fn host_result() -> RunResult {
                 connect_latency_ns: latency,
                 exchange_latency_ns: latency,
             }),
+            noise: Some(Noise {
+                cpus: vec![0, 1],
+                steal: 0.001,
+                others: Some(0.01),
+            }),
+            repeats: None,
         }],
         partial: false,
         clock: Some(Clock {
@@ -158,7 +165,13 @@ fn host_result() -> RunResult {
             synchronized: Some(true),
         }),
         hosts: Vec::new(),
-    }
+    };
+    // Two runs of it, so that the repetitions and their spreads appear too.
+    let one = run.targets[0].clone();
+    let mut other = one.clone();
+    other.msgs_per_sec = 4.0;
+    run.targets = vec![TargetResult::from_runs(vec![one, other]).unwrap()];
+    run
 }
 
 /// Every key path of `v`, objects' keys joined with `.`, arrays as `[]`.
@@ -222,6 +235,7 @@ fn pinned_keys() -> Vec<String> {
         "config.start_at",
         "config.rate_ramp",
         "config.connection_mode",
+        "config.repeat",
         "targets",
         "targets[].target",
         "targets[].partial",
@@ -297,6 +311,10 @@ fn pinned_keys() -> Vec<String> {
         "targets[].churn.mode",
         "targets[].churn.connections",
         "targets[].churn.connections_per_sec",
+        "targets[].noise",
+        "targets[].noise.cpus",
+        "targets[].noise.steal",
+        "targets[].noise.others",
         "partial",
         "clock",
         "clock.source",
@@ -314,6 +332,38 @@ fn pinned_keys() -> Vec<String> {
         "churn.exchange_latency_ns",
     ] {
         keys.extend(latency_keys(&format!("targets[].{l}")));
+    }
+    // A target's runs under --repeat hold every key a target has, but no runs of their own.
+    let target_keys: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix("targets[]."))
+        .map(|k| format!("targets[].repeats.runs[].{k}"))
+        .collect();
+    keys.extend(target_keys);
+    keys.extend(
+        [
+            "targets[].repeats",
+            "targets[].repeats.runs",
+            "targets[].repeats.representative",
+        ]
+        .map(String::from),
+    );
+    for figure in ["msgs_per_sec", "p50_ns", "p99_ns", "server_cpu_ns_per_msg"] {
+        let spread = format!("targets[].repeats.{figure}");
+        for k in [
+            "n",
+            "median",
+            "interval",
+            "interval.lo",
+            "interval.hi",
+            "interval.confidence",
+            "min",
+            "max",
+            "cv",
+        ] {
+            keys.push(format!("{spread}.{k}"));
+        }
+        keys.push(spread);
     }
     // A merge (`loadgen merge`) keeps each host's result whole, in the same layout.
     let host_keys: Vec<String> = keys.iter().map(|k| format!("hosts[].result.{k}")).collect();
@@ -337,7 +387,7 @@ fn the_json_keys_are_the_pinned_ones() {
         "the layout changed: keys gone {missing:?}, keys new {extra:?} (renaming or removing a \
          key needs a new SCHEMA version; a new key is added to the pinned list)"
     );
-    assert_eq!(SCHEMA, "echo-bench/result/v1");
+    assert_eq!(SCHEMA, "echo-bench/result/v2");
 }
 
 fn write_json(dir: &Path, name: &str, value: &Value) -> std::path::PathBuf {
@@ -424,7 +474,7 @@ fn a_file_without_its_schema_is_refused() {
 #[test]
 fn a_file_of_another_layout_version_is_refused() {
     for other in [
-        "echo-bench/result/v2",
+        "echo-bench/result/v3",
         "echo-bench/result/v10",
         "echo-bench/result",
         "echo-bench/result/v1-beta",

@@ -17,14 +17,24 @@ pub const TARGET: Target = Target {
     multi_threaded: true,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
+    available: None,
 };
 
-/// Serves on an executor run by `--threads` threads.
+/// Serves on an executor run by `--threads` threads: the calling thread and `--threads - 1`
+/// more. The accept loop is a task on the executor like any other, so with one thread the
+/// whole server runs in one `executor.run`, as smol's own examples do: no thread hands
+/// connections to another.
 pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
     let executor = Arc::new(Executor::new());
-    // The workers run the executor until `stop` is dropped, after every connection has closed.
+    let accepting = executor.spawn(accept_loop(
+        Arc::clone(&executor),
+        listener,
+        Arc::clone(&context),
+    ));
+    // The other workers run the executor until `stop` is dropped, after the accept loop is over.
     let (stop, stopped) = smol::channel::bounded::<()>(1);
-    let workers = (0..context.config().threads)
+    let workers = (1..context.config().threads)
         .map(|i| {
             let (executor, stopped) = (Arc::clone(&executor), stopped.clone());
             std::thread::Builder::new()
@@ -32,7 +42,7 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
                 .spawn(move || smol::block_on(executor.run(stopped.recv())))
         })
         .collect::<io::Result<Vec<_>>>()?;
-    let result = smol::block_on(accept_loop(&executor, listener, Arc::clone(&context)));
+    let result = smol::block_on(executor.run(accepting));
     context.shutdown().trigger();
     drop(stop);
     for worker in workers {
@@ -42,7 +52,7 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
 }
 
 async fn accept_loop(
-    executor: &Executor<'static>,
+    executor: Arc<Executor<'static>>,
     listener: TcpListener,
     context: Arc<Context>,
 ) -> io::Result<()> {

@@ -12,10 +12,14 @@ pub use program::{PYTHON_ENV, Program, SETUP};
 pub const ALL: &[&Target] = &[
     &echo_threads::TARGET,
     &echo_blocking::TARGET,
+    &echo_thread_pool::TARGET,
     &echo_tokio::TARGET,
     &echo_tokio::TARGET_CURRENT,
     &echo_async_std::TARGET,
     &echo_smol::TARGET,
+    &echo_mio::TARGET,
+    &echo_monoio::TARGET,
+    &echo_compio::TARGET,
 ];
 
 /// Targets that run as programs under an interpreter, listed after the Rust ones.

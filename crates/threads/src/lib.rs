@@ -16,6 +16,8 @@ pub const TARGET: Target = Target {
     multi_threaded: false,
     event_loop: false,
     one_at_a_time: false,
+    pool: None,
+    available: None,
 };
 
 /// Serves with a new thread for each connection.

@@ -19,6 +19,8 @@ pub const TARGET: Target = Target {
     multi_threaded: true,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
+    available: None,
 };
 
 /// The current-thread runtime.
@@ -29,6 +31,8 @@ pub const TARGET_CURRENT: Target = Target {
     multi_threaded: false,
     event_loop: true,
     one_at_a_time: false,
+    pool: None,
+    available: None,
 };
 
 /// Serves on a multi-thread runtime with `--threads` workers.

@@ -115,6 +115,49 @@ impl SeriesSet<'_> {
         (marks, legend)
     }
 
+    /// A whisker per point measured over several runs: the confidence interval of `figure`'s
+    /// median, `scale` applied.
+    pub fn whiskers(
+        &self,
+        palette: &Palette,
+        figure: echo_report::Figure,
+        scale: impl Fn(f64) -> f64,
+    ) -> Vec<Mark> {
+        self.intervals(figure)
+            .map(|(target, clients, i)| Mark::Whisker {
+                x: clients,
+                y: scale(i.lo)..scale(i.hi),
+                color: palette.color(target),
+            })
+            .collect()
+    }
+
+    /// The scenario's label, and what whiskers mean if `figure` has any.
+    pub fn subtitle(&self, figure: echo_report::Figure) -> String {
+        let mut label = self.scenario.label();
+        if self.intervals(figure).next().is_some() {
+            label.push_str(super::WHISKER_NOTE);
+        }
+        label
+    }
+
+    /// Both bounds of every interval [`SeriesSet::whiskers`] draws, for the axes to hold them.
+    pub fn interval_bounds(&self, figure: echo_report::Figure) -> impl Iterator<Item = f64> + '_ {
+        self.intervals(figure).flat_map(|(_, _, i)| [i.lo, i.hi])
+    }
+
+    fn intervals(
+        &self,
+        figure: echo_report::Figure,
+    ) -> impl Iterator<Item = (&str, f64, echo_report::stats::Interval)> + '_ {
+        self.series.iter().flat_map(move |s| {
+            s.points.iter().filter_map(move |p| {
+                let spread = figure.spread(p.target()).filter(|s| s.n > 1)?;
+                Some((s.target, p.clients() as f64, spread.interval))
+            })
+        })
+    }
+
     /// The machine and date of the points.
     pub fn footer(&self) -> String {
         footer(self.points.iter().map(|p| p.run()))

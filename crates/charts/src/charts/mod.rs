@@ -29,6 +29,10 @@ pub use spectrum::spectrum;
 pub use throughput::throughput;
 pub use timeline::timeline;
 
+/// Ends the subtitle of a chart that draws whiskers, saying what they are.
+pub const WHISKER_NOTE: &str =
+    " · whiskers: the median's confidence interval over repeated runs (min…max for 5 or fewer)";
+
 /// Every chart this crate draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartKind {

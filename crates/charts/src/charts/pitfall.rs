@@ -1,7 +1,8 @@
 //! The pitfall table as a chart: the same servers with different work per message (none, the
 //! right way to wait, a blocking call on the loop, the blocking call offloaded), side by side.
 
-use echo_report::work_rank;
+use echo_report::stats::Spread;
+use echo_report::{RunConfig, TargetResult, work_rank};
 use plotters::style::RGBColor;
 
 use super::cpu::{GROUP_WIDTH, category_axis};
@@ -10,8 +11,11 @@ use crate::figure::{
     Axis, Figure, GRID_SIZE, LegendEntry, Mark, Panel, Swatch, failed_entry, saturated_entry,
 };
 use crate::load::Point;
-use crate::scenario::{Scenario, by_target, median};
+use crate::scenario::{Scenario, by_target};
 use crate::style::{COLORS, TimeUnit, footer, nth_color, plain, si};
+
+/// A whisker over a bar is drawn in near-black: in the bar's own colour it would vanish into it.
+const WHISKER_INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 
 /// Where an `n/a` note sits: this fraction of the way up its panel.
 const NOTE_HEIGHT: f64 = 0.07;
@@ -21,7 +25,8 @@ struct Metric {
     title: &'static str,
     /// Latency in ns (drawn on the shared log axis) or, if not, throughput in msgs/s.
     latency: bool,
-    value: fn(&Point) -> Option<f64>,
+    /// Its value in one run of a target.
+    value: fn(&RunConfig, &TargetResult) -> Option<f64>,
 }
 
 const METRICS: [Metric; 4] = [
@@ -43,7 +48,7 @@ const METRICS: [Metric; 4] = [
     Metric {
         title: "Throughput",
         latency: false,
-        value: |p| Some(p.target().msgs_per_sec),
+        value: |_, t| Some(t.msgs_per_sec),
     },
 ];
 
@@ -56,8 +61,9 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
     let targets = by_target(&points);
     let names: Vec<&str> = targets.iter().map(|(n, _)| *n).collect();
 
-    // values[m][t][w]: metric m of target t under work w, the median of repeats.
-    let values: Vec<Vec<Vec<Option<f64>>>> = METRICS
+    // spreads[m][t][w]: metric m of target t under work w over every run (of every repetition
+    // and every file) measuring it: the bar shows the median, a whisker its interval.
+    let spreads: Vec<Vec<Vec<Option<Spread>>>> = METRICS
         .iter()
         .map(|m| {
             targets
@@ -66,18 +72,38 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
                     works
                         .iter()
                         .map(|w| {
-                            let v = median(
-                                pts.iter()
-                                    .filter(|p| p.scenario().work_label() == *w)
-                                    .filter_map(|p| (m.value)(p)),
-                            );
-                            (!v.is_nan()).then_some(v)
+                            let runs: Vec<f64> = pts
+                                .iter()
+                                .filter(|p| p.scenario().work_label() == *w)
+                                .flat_map(|p| {
+                                    let config = &p.run().config;
+                                    p.target()
+                                        .runs()
+                                        .iter()
+                                        .filter_map(|r| (m.value)(config, r))
+                                })
+                                .collect();
+                            Spread::of(&runs)
                         })
                         .collect()
                 })
                 .collect()
         })
         .collect();
+    let values: Vec<Vec<Vec<Option<f64>>>> = spreads
+        .iter()
+        .map(|m| {
+            m.iter()
+                .map(|t| t.iter().map(|w| w.map(|s| s.median)).collect())
+                .collect()
+        })
+        .collect();
+    let any_whisker = spreads
+        .iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .any(|s| s.n > 1);
 
     // starved[t][w]: some clients of target t under work w never got a reply: no bar, a cross.
     let starved: Vec<Vec<bool>> = targets
@@ -107,14 +133,17 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
         .collect();
     let any_saturated = saturated.iter().flatten().any(|s| *s);
 
-    let latencies = || {
+    // Every median and interval bound of the latency (or throughput) metrics, for the axes to
+    // hold them.
+    let extent = |latency: bool| {
         METRICS
             .iter()
-            .zip(&values)
-            .filter(|(m, _)| m.latency)
-            .flat_map(|(_, v)| v.iter().flatten().flatten().copied())
-            .filter(|v| *v > 0.0)
+            .zip(&spreads)
+            .filter(move |(m, _)| m.latency == latency)
+            .flat_map(|(_, v)| v.iter().flatten().flatten())
+            .flat_map(|s| [s.median, s.interval.lo, s.interval.hi])
     };
+    let latencies = || extent(true).filter(|v| *v > 0.0);
     let max_ns = latencies().fold(0.0, f64::max);
     let min_ns = latencies().fold(f64::INFINITY, f64::min);
     let unit = TimeUnit::for_max_ns(max_ns);
@@ -124,20 +153,15 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
     } else {
         Axis::decades(format!("p99 ({})", unit.name), 1.0, 10.0, plain)
     };
-    let max_rate = values[3]
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(0.0, f64::max);
+    let max_rate = extent(false).fold(0.0, f64::max);
     let rate_axis = Axis::from_zero("round trips per second (msgs/s)", max_rate, si);
 
     let colors = work_colors(&works);
     let bar_w = GROUP_WIDTH / works.len() as f64;
     let panels = METRICS
         .iter()
-        .zip(&values)
-        .map(|(metric, by_target)| {
+        .zip(values.iter().zip(&spreads))
+        .map(|(metric, (by_target, spreads))| {
             let (y, scale): (Axis, Box<dyn Fn(f64) -> f64>) = if metric.latency {
                 (latency_axis.clone(), Box::new(move |v| unit.of(v)))
             } else {
@@ -171,6 +195,13 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
                                 y: scale(*v),
                                 color: colors[w],
                             });
+                            if let Some(s) = spreads[t][w].filter(|s| s.n > 1) {
+                                marks.push(Mark::Whisker {
+                                    x: centre,
+                                    y: scale(s.interval.lo)..scale(s.interval.hi),
+                                    color: WHISKER_INK,
+                                });
+                            }
                             if saturated[t][w] {
                                 let above = y.fraction(y.fraction_of(scale(*v)) + 0.03);
                                 marks.push(Mark::Note {
@@ -199,8 +230,9 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
         name: ChartKind::Pitfall.to_string(),
         title: "The pitfall: work in the handler, and who waits for it".into(),
         subtitle: format!(
-            "{}, {clients} clients · n/a, –: not measured (no event loop, or no such messages)",
-            plain_label(&scenario)
+            "{}, {clients} clients · n/a, –: not measured (no event loop, or no such messages){}",
+            plain_label(&scenario),
+            if any_whisker { super::WHISKER_NOTE } else { "" }
         ),
         footer: footer(points.iter().map(|p| p.run())),
         size: GRID_SIZE,
@@ -311,19 +343,16 @@ fn p99_of(l: &echo_report::Latency) -> Option<f64> {
 }
 
 /// p99 of the messages without work; with no work at all, every message is one.
-fn bystander_p99(p: &Point) -> Option<f64> {
-    let t = p.target();
+fn bystander_p99(config: &RunConfig, t: &TargetResult) -> Option<f64> {
     match &t.bystander_latency_ns {
         Some(l) => p99_of(l),
-        None if p.run().config.work == "none" => p99_of(&t.latency_ns),
+        None if config.work == "none" => p99_of(&t.latency_ns),
         None => None,
     }
 }
 
 /// p99 of the messages with work; with work on every message, every message is one.
-fn working_p99(p: &Point) -> Option<f64> {
-    let t = p.target();
-    let config = &p.run().config;
+fn working_p99(config: &RunConfig, t: &TargetResult) -> Option<f64> {
     match &t.working_latency_ns {
         Some(l) => p99_of(l),
         None if config.work != "none" && config.work_every <= 1 => p99_of(&t.latency_ns),
@@ -332,7 +361,7 @@ fn working_p99(p: &Point) -> Option<f64> {
 }
 
 /// The server's event-loop lag p99, when it has a loop and loadgen started it.
-fn loop_lag_p99(p: &Point) -> Option<f64> {
-    let lag = p.target().server_summary.as_ref()?.loop_lag_ns?;
+fn loop_lag_p99(_: &RunConfig, t: &TargetResult) -> Option<f64> {
+    let lag = t.server_summary.as_ref()?.loop_lag_ns?;
     (lag.samples > 0).then_some(lag.p99 as f64)
 }

@@ -36,8 +36,9 @@ impl Clock {
     }
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds. It cannot fail for this clock id; were it ever to, zero
-/// makes every latency read as zero rather than stop the run.
+/// `CLOCK_MONOTONIC` in nanoseconds, through the C library (its vDSO call is not a cancellation
+/// point). It cannot fail for this clock id; were it ever to, zero makes every latency read as
+/// zero rather than stop the run.
 pub fn monotonic() -> Nanos {
     clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
         t.tv_sec() as Nanos * 1_000_000_000 + t.tv_nsec() as Nanos

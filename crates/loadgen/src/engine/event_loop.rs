@@ -24,6 +24,7 @@ use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::Conn;
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
+use crate::engine::raw::Raw;
 use crate::engine::reply::Rules;
 use crate::record::{Failure, Record};
 use crate::schedule::Schedule;
@@ -35,6 +36,9 @@ pub const EVENTS: usize = 1024;
 /// deadlines. A millisecond is the timeouts' precision; it costs an idle thread about a
 /// thousand cheap wake-ups a second.
 const TURN: Duration = Duration::from_millis(1);
+
+/// A second on the thread's clock, for the timeline.
+const SECOND: Nanos = 1_000_000_000;
 
 /// The pacer's timer, beyond any connection's index.
 const TIMER: Token = Token(usize::MAX);
@@ -98,6 +102,8 @@ pub fn thread_main(
         conns.drive(&mut poll, &shared, &progress, &mut record);
     }
     conns.finish(&shared, &mut record);
+    // The last second of the window, however short, gets its messages.
+    record.close_seconds(usize::MAX);
     let _ = events.send(Event::Done(Box::new(record)));
 }
 
@@ -352,6 +358,9 @@ impl Conns {
                 }
                 pacer.arm(now);
             }
+            if let Some(start) = self.rules.window {
+                record.close_seconds(((now.saturating_sub(start)) / SECOND) as usize);
+            }
             self.deadlines.scan(now, |i| expired.push(i));
             for i in expired.drain(..) {
                 self.fail(i, Failure::Timeout, shared, record);
@@ -367,7 +376,7 @@ impl Conns {
         };
         let result = slot
             .conn
-            .send(&mut slot.stream, &self.rules, record, now, now);
+            .send(&mut Raw(&slot.stream), &self.rules, record, now, now);
         self.settle(i, result, shared, record);
     }
 
@@ -400,10 +409,12 @@ impl Conns {
         }
         let mut result = Ok(());
         if event.is_writable() && slot.conn.writing() {
-            result = slot.conn.flush(&mut slot.stream);
+            result = slot.conn.flush(&mut Raw(&slot.stream));
         }
         if result.is_ok() && (event.is_readable() || event.is_read_closed() || event.is_error()) {
-            result = slot.conn.on_readable(&mut slot.stream, &self.rules, record);
+            result = slot
+                .conn
+                .on_readable(&mut Raw(&slot.stream), &self.rules, record);
         }
         let complete = slot.cycle.is_some() && slot.conn.complete();
         self.settle(i, result, shared, record);
@@ -464,7 +475,7 @@ impl Conns {
         }
         let result = slot
             .conn
-            .send_due(&mut slot.stream, &self.rules, record, now);
+            .send_due(&mut Raw(&slot.stream), &self.rules, record, now);
         if let Ok(Some(next)) = result {
             slot.conn.queued = true;
             pacer.push(next, i);

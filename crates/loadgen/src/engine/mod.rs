@@ -8,6 +8,7 @@
 //! - [`reply`]: what a sent message and a verified reply count for (pure functions).
 //! - [`pacer`]: the open loop's schedule of due connections and its timerfd.
 //! - [`deadline`]: per-message timeouts as one scan of a compact array, not a timer each.
+//! - [`raw`]: socket calls straight to the kernel.
 //! - [`event_loop`]: a client thread from first connect to its final record.
 
 pub mod clock;
@@ -15,4 +16,5 @@ pub mod conn;
 pub mod deadline;
 pub mod event_loop;
 pub mod pacer;
+pub mod raw;
 pub mod reply;

@@ -1,0 +1,330 @@
+//! Verdicts across repeated runs: a figure with its uncertainty (`101.6k±3.1%`), one target
+//! against another figure by figure (`tokio 1.11× smol [1.04–1.19]`), and which targets a table
+//! cannot tell apart from the fastest.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use echo_common::units::format_duration;
+use echo_report::stats::{CONFIDENCE, Spread, Verdict};
+use echo_report::{Figure, RunResult, TargetResult};
+
+/// Flags a target whose throughput this run cannot tell from the fastest's.
+pub const TIE_MARK: &str = "≈ fastest";
+
+/// `figure` of `t` for a table: the value of a single run as before, or over several runs the
+/// median and the larger half-width of its interval (`101.6k±3.1%`). `-` if not measured.
+pub fn cell(figure: Figure, t: &TargetResult) -> String {
+    let Some(spread) = figure.spread(t) else {
+        return "-".into();
+    };
+    let value = |x: f64| match figure {
+        Figure::MsgsPerSec if spread.n > 1 => compact(x),
+        Figure::MsgsPerSec => format!("{x:.0}"),
+        _ => format_duration(Duration::from_nanos(x.round() as u64)),
+    };
+    match spread.plus_minus().filter(|_| spread.n > 1) {
+        // No spaces, so that scripts splitting a table row on blanks find every column.
+        Some(pm) => format!("{}±{:.1}%", value(spread.median), pm * 100.0),
+        None => value(spread.median),
+    }
+}
+
+/// What `±` means under a table of repeated runs, or `None` if every target ran once.
+pub fn interval_note(targets: &[TargetResult]) -> Option<String> {
+    let spreads: Vec<Spread> = targets
+        .iter()
+        .filter_map(|t| Figure::MsgsPerSec.spread(t))
+        .filter(|s| s.n > 1)
+        .collect();
+    let fewest = spreads.iter().min_by_key(|s| s.n)?;
+    let mut note = format!(
+        "± : the median over {} runs and its {:.0}% confidence interval (exact, from order \
+         statistics)",
+        fewest.n,
+        CONFIDENCE * 100.0
+    );
+    if fewest.interval.confidence < CONFIDENCE {
+        let _ = write!(
+            note,
+            "; {} runs allow only min…max, a {:.1}% interval",
+            fewest.n,
+            fewest.interval.confidence * 100.0
+        );
+    }
+    Some(note)
+}
+
+/// For each of `targets`, whether it is tied with the fastest: the interval of its msgs/s ratio
+/// to the fastest's (by median) includes 1. The fastest itself and targets run once are never
+/// marked: a single run can show no interval.
+pub fn ties(targets: &[&TargetResult]) -> Vec<bool> {
+    let median = |t: &TargetResult| Figure::MsgsPerSec.spread(t).map_or(0.0, |s| s.median);
+    let Some(leader) = targets
+        .iter()
+        .copied()
+        .max_by(|a, b| median(a).total_cmp(&median(b)))
+    else {
+        return vec![];
+    };
+    targets
+        .iter()
+        .map(|t| {
+            !std::ptr::eq(*t, leader)
+                && t.runs().len() > 1
+                && leader.runs().len() > 1
+                && Figure::MsgsPerSec
+                    .ratio(t, leader)
+                    .is_some_and(|r| r.verdict() == Verdict::Tie)
+        })
+        .collect()
+}
+
+/// `a` against `b`, one line per figure both measured: `  p99   tokio 0.92× smol [0.88–0.97]`,
+/// or the same with `: no difference this run can show`. Empty unless both ran more than once.
+pub fn verdicts(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) -> Vec<String> {
+    if a.runs().len() < 2 || b.runs().len() < 2 {
+        return vec![];
+    }
+    let width = Figure::ALL
+        .iter()
+        .map(|f| f.name().len())
+        .max()
+        .unwrap_or(0);
+    Figure::ALL
+        .iter()
+        .filter_map(|&f| {
+            let ratio = f.ratio(a, b)?;
+            Some(format!(
+                "  {:<width$}  {}",
+                f.name(),
+                ratio.describe(a_name, b_name)
+            ))
+        })
+        .collect()
+}
+
+/// A heading and [`verdicts`] for every target of `run` against `baseline`; empty if the run
+/// was not repeated. Errs if no target is called `baseline`.
+pub fn against_baseline(run: &RunResult, baseline: &str) -> Result<String, String> {
+    let Some(base) = run.targets.iter().find(|t| t.target == baseline) else {
+        return Err(format!(
+            "--baseline {baseline}: no such target in this run (it has {})",
+            names(run)
+        ));
+    };
+    let mut out = String::new();
+    for t in run.targets.iter().filter(|t| t.target != baseline) {
+        let lines = verdicts(t, &t.target, base, baseline);
+        if !lines.is_empty() {
+            let _ = writeln!(out, "{} against {baseline}:", t.target);
+            for line in lines {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `loadgen compare A B`: each target of `a` against the target of the same name in `b`, or,
+/// when each file holds one target, those two whatever their names. Names are followed by the
+/// file's label when both sides have the same name.
+pub fn compare(
+    a: &RunResult,
+    a_label: &str,
+    b: &RunResult,
+    b_label: &str,
+) -> Result<String, String> {
+    let mut pairs: Vec<(&TargetResult, &TargetResult)> = a
+        .targets
+        .iter()
+        .filter_map(|ta| Some((ta, b.targets.iter().find(|tb| tb.target == ta.target)?)))
+        .collect();
+    if pairs.is_empty() {
+        match (&a.targets[..], &b.targets[..]) {
+            ([ta], [tb]) => pairs.push((ta, tb)),
+            _ => {
+                return Err(format!(
+                    "{a_label} ({}) and {b_label} ({}) have no target in common: compare files \
+                     that ran the same targets, or one target each",
+                    names(a),
+                    names(b)
+                ));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (ta, tb) in pairs {
+        let (na, nb) = if ta.target == tb.target {
+            (
+                format!("{} ({a_label})", ta.target),
+                format!("{} ({b_label})", tb.target),
+            )
+        } else {
+            (ta.target.clone(), tb.target.clone())
+        };
+        let _ = writeln!(
+            out,
+            "{na} against {nb}, {} and {} runs:",
+            ta.runs().len(),
+            tb.runs().len()
+        );
+        let lines = verdicts(ta, &na, tb, &nb);
+        if lines.is_empty() {
+            let _ = writeln!(
+                out,
+                "  one run on a side shows no interval: repeat them (--repeat 5)"
+            );
+        }
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    Ok(out)
+}
+
+/// `101.6k`, `1.23M`: throughput with four significant figures, as a repeated median deserves no
+/// more.
+fn compact(x: f64) -> String {
+    match x.abs() {
+        v if v < 1e3 => format!("{x:.0}"),
+        v if v < 1e6 => format!("{:.1}k", x / 1e3),
+        _ => format!("{:.2}M", x / 1e6),
+    }
+}
+
+fn names(run: &RunResult) -> String {
+    let names: Vec<&str> = run.targets.iter().map(|t| t.target.as_str()).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real result file's target, its figures replaced.
+    fn run(name: &str, msgs_per_sec: f64, p99_us: u64) -> TargetResult {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/reference/runs/20261125T143739Z-6-targets-c100-m64.json");
+        let mut t = echo_report::read_result(&path).unwrap().targets.remove(0);
+        t.target = name.into();
+        t.msgs_per_sec = msgs_per_sec;
+        t.latency_ns.p99 = p99_us * 1000;
+        t
+    }
+
+    fn repeated(name: &str, rates: &[f64]) -> TargetResult {
+        let runs = rates
+            .iter()
+            .map(|&r| run(name, r, (1e8 / r) as u64))
+            .collect();
+        TargetResult::from_runs(runs).unwrap()
+    }
+
+    fn result(targets: Vec<TargetResult>) -> RunResult {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/reference/runs/20261125T143739Z-6-targets-c100-m64.json");
+        let mut r = echo_report::read_result(&path).unwrap();
+        r.targets = targets;
+        r
+    }
+
+    #[test]
+    fn cells_show_a_single_run_plainly_and_repeats_with_their_interval() {
+        assert_eq!(
+            cell(Figure::MsgsPerSec, &run("tokio", 101_569.4, 1860)),
+            "101569"
+        );
+        assert_eq!(cell(Figure::P99, &run("tokio", 1.0, 1860)), "1.86ms");
+        let t = repeated(
+            "tokio",
+            &[100_000.0, 101_600.0, 98_000.0, 103_000.0, 101_000.0],
+        );
+        // Five runs: min…max; the larger half-width is 101.0k - 98.0k = 3.0%.
+        assert_eq!(cell(Figure::MsgsPerSec, &t), "101.0k±3.0%");
+        let note = interval_note(std::slice::from_ref(&t)).unwrap();
+        assert!(
+            note.contains("5 runs allow only min…max, a 93.8% interval"),
+            "{note}"
+        );
+        assert_eq!(interval_note(&[run("tokio", 1.0, 1)]), None);
+    }
+
+    #[test]
+    fn a_clear_difference_and_a_tie_are_said_plainly() {
+        let tokio = repeated("tokio", &[110.0, 111.0, 112.0, 113.0, 114.0]);
+        let smol = repeated("smol", &[100.0, 101.0, 102.0, 103.0, 104.0]);
+        let lines = verdicts(&tokio, "tokio", &smol, "smol");
+        assert!(lines[0].starts_with("  msgs/s") && lines[0].contains("tokio 1.10× smol ["));
+        assert!(!lines[0].contains("no difference"), "{lines:?}");
+        let async_std = repeated("async-std", &[103.0, 99.0, 101.0, 104.0, 100.0]);
+        let lines = verdicts(&async_std, "async-std", &smol, "smol");
+        assert!(
+            lines[0].ends_with("no difference this run can show"),
+            "{lines:?}"
+        );
+        assert!(verdicts(&run("a", 1.0, 1), "a", &smol, "smol").is_empty());
+    }
+
+    #[test]
+    fn ties_are_marked_against_the_fastest() {
+        let tokio = repeated("tokio", &[110.0, 111.0, 112.0, 113.0, 114.0]);
+        let smol = repeated("smol", &[100.0, 101.0, 102.0, 103.0, 104.0]);
+        let near = repeated("tokio-current", &[109.0, 115.0, 111.0, 108.0, 113.0]);
+        assert_eq!(ties(&[&smol, &tokio, &near]), [false, false, true]);
+        let once = run("threads", 112.0, 1);
+        assert_eq!(
+            ties(&[&tokio, &once]),
+            [false, false],
+            "one run shows no interval"
+        );
+    }
+
+    #[test]
+    fn compare_pairs_targets_by_name_or_the_only_two() {
+        let a = result(vec![repeated(
+            "tokio",
+            &[110.0, 111.0, 112.0, 113.0, 114.0],
+        )]);
+        let b = result(vec![repeated(
+            "tokio",
+            &[100.0, 101.0, 102.0, 103.0, 104.0],
+        )]);
+        let out = compare(&a, "new.json", &b, "old.json").unwrap();
+        assert!(out.starts_with("tokio (new.json) against tokio (old.json), 5 and 5 runs:"));
+        assert!(
+            out.contains("tokio (new.json) 1.10× tokio (old.json) ["),
+            "{out}"
+        );
+        let c = result(vec![repeated("smol", &[100.0, 101.0, 102.0])]);
+        let out = compare(&a, "a.json", &c, "c.json").unwrap();
+        assert!(out.contains("tokio 1.11× smol [1.08–1.14]\n"), "{out}");
+        let two = result(vec![run("smol", 1.0, 1), run("threads", 1.0, 1)]);
+        let err = compare(&a, "a.json", &two, "two.json").unwrap_err();
+        assert!(
+            err.contains("(smol, threads)") && err.contains("no target in common"),
+            "{err}"
+        );
+        let once = result(vec![run("tokio", 1.0, 1)]);
+        assert!(
+            compare(&a, "a", &once, "b")
+                .unwrap()
+                .contains("one run on a side")
+        );
+    }
+
+    #[test]
+    fn a_baseline_must_be_in_the_run() {
+        let run = result(vec![
+            repeated("tokio", &[110.0, 111.0, 112.0, 113.0, 114.0]),
+            repeated("smol", &[100.0, 101.0, 102.0, 103.0, 104.0]),
+        ]);
+        let out = against_baseline(&run, "smol").unwrap();
+        assert!(out.starts_with("tokio against smol:\n  msgs/s"), "{out}");
+        assert!(
+            against_baseline(&run, "threads")
+                .unwrap_err()
+                .contains("tokio, smol")
+        );
+    }
+}

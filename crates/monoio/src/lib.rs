@@ -1,0 +1,155 @@
+//! TCP echo server on monoio: thread-per-core on io_uring. Each of `--threads` threads runs a
+//! runtime of its own, with its own ring, accepting on the shared listener; a connection stays
+//! on the thread that accepted it, a task there, and no task ever moves to another thread (no
+//! work stealing). Reads and writes hand an owned buffer to the kernel and get it back on
+//! completion, rather than waiting for readiness and copying.
+//!
+//! monoio has no blocking pool of its own: its documentation recommends attaching one for
+//! `spawn_blocking`. The suite's [`BlockingPool`] is attached, so offloaded work has the same
+//! room here as on tokio.
+
+use std::io;
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::thread;
+
+use echo_common::{BlockingPool, Conn, Context, How, Target, Work};
+use monoio::blocking::{BlockingTask, ThreadPool};
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+use monoio::{IoUringDriver, RuntimeBuilder};
+
+/// The monoio target.
+pub const TARGET: Target = Target {
+    name: "monoio",
+    about: "monoio: thread-per-core on io_uring, a runtime per --threads sharing the listener, a \
+            task per connection; offload: spawn_blocking on an attached pool, as its docs advise",
+    serve,
+    multi_threaded: true,
+    event_loop: true,
+    one_at_a_time: false,
+    pool: None,
+    available: Some(available),
+};
+
+/// Whether an io_uring runtime can be built here.
+fn available() -> Result<(), String> {
+    RuntimeBuilder::<IoUringDriver>::new()
+        .build()
+        .map(drop)
+        .map_err(|e| echo_common::uring::uring_unavailable(&e))
+}
+
+/// Serves with `--threads` runtimes: one on the calling thread, the others on threads of their
+/// own.
+pub fn serve(listener: StdListener, context: Arc<Context>) -> io::Result<()> {
+    let pool = BlockingPool::new();
+    let others = (1..context.config().threads)
+        .map(|i| {
+            let (listener, context, pool) =
+                (listener.try_clone()?, Arc::clone(&context), pool.clone());
+            thread::Builder::new()
+                .name(format!("monoio-{i}"))
+                .spawn(move || run(listener, context, pool))
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut result = run(listener, Arc::clone(&context), pool);
+    for other in others {
+        let other = other
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("a monoio thread panicked")));
+        result = result.and(other);
+    }
+    result
+}
+
+/// One core's runtime, serving until shutdown. A runtime that fails stops the whole server.
+fn run(listener: StdListener, context: Arc<Context>, pool: BlockingPool) -> io::Result<()> {
+    let result = RuntimeBuilder::<IoUringDriver>::new()
+        .enable_timer()
+        .attach_thread_pool(Box::new(Offload(pool)))
+        .build()
+        .and_then(|mut runtime| runtime.block_on(accept_loop(listener, Arc::clone(&context))));
+    if result.is_err() {
+        context.shutdown().trigger();
+    }
+    result
+}
+
+async fn accept_loop(listener: StdListener, context: Arc<Context>) -> io::Result<()> {
+    let listener = TcpListener::from_std(listener)?;
+    // A probe per core: each core's loop can be blocked on its own.
+    monoio::spawn(Arc::clone(&context).lag_probe());
+    while let Some(accepted) = context.shutdown().until(listener.accept()).await {
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                monoio::time::sleep(context.accept_failed(e)?).await;
+                continue;
+            }
+        };
+        let Some(conn) = context.admit(peer) else {
+            continue;
+        };
+        monoio::spawn(connection(stream, conn));
+    }
+    drop(listener);
+    context.drained().await;
+    Ok(())
+}
+
+async fn connection(mut stream: TcpStream, mut conn: Conn) {
+    let shutdown = conn.shutdown().clone();
+    if let Some(Err(e)) = shutdown.until(echo(&mut stream, &mut conn)).await {
+        conn.failed(&e);
+    }
+}
+
+async fn echo(stream: &mut TcpStream, conn: &mut Conn) -> io::Result<()> {
+    stream.set_nodelay(conn.nodelay())?;
+    // Reads fill a buffer's spare capacity: an empty one with room for `--buffer` bytes.
+    let mut buf = conn.buffer();
+    buf.clear();
+    loop {
+        let (read, filled) = stream.read(buf).await;
+        buf = filled;
+        let n = read?;
+        if n == 0 {
+            return Ok(());
+        }
+        for _ in 0..conn.received(n) {
+            work(conn.work()).await?;
+        }
+        let (written, echoed) = stream.write_all(buf).await;
+        buf = echoed;
+        written?;
+        conn.echoed(n);
+        buf.clear();
+    }
+}
+
+async fn work(work: &Work) -> io::Result<()> {
+    match work.how() {
+        How::Nothing => Ok(()),
+        How::Wait(duration) => {
+            monoio::time::sleep(duration).await;
+            Ok(())
+        }
+        How::Inline => work.run_blocking(),
+        How::Offload => {
+            let work = work.clone();
+            monoio::spawn_blocking(move || work.run_blocking())
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("offloaded work was cancelled")))
+        }
+    }
+}
+
+/// monoio's blocking-pool interface, on the suite's pool.
+struct Offload(BlockingPool);
+
+impl ThreadPool for Offload {
+    fn schedule_task(&self, task: BlockingTask) {
+        self.0.run(Box::new(move || task.run()));
+    }
+}

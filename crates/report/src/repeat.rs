@@ -1,0 +1,220 @@
+//! Repeated runs of a target: folding them into one [`TargetResult`], and the headline figures
+//! that are summarised and compared across them.
+
+use crate::stats::{Ratio, Spread, median_index};
+use crate::{Repeats, TargetResult};
+
+/// A figure that tables summarise and `loadgen compare` compares across repetitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Messages per second.
+    MsgsPerSec,
+    /// Median latency (open loop: corrected), nanoseconds.
+    P50,
+    /// 99th-percentile latency (open loop: corrected), nanoseconds.
+    P99,
+    /// Server CPU time per message, nanoseconds.
+    ServerCpuPerMsg,
+}
+
+impl Figure {
+    /// Every figure, in the order tables show them.
+    pub const ALL: [Figure; 4] = [
+        Figure::MsgsPerSec,
+        Figure::P50,
+        Figure::P99,
+        Figure::ServerCpuPerMsg,
+    ];
+
+    /// Its name in tables and sentences.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::MsgsPerSec => "msgs/s",
+            Figure::P50 => "p50",
+            Figure::P99 => "p99",
+            Figure::ServerCpuPerMsg => "server CPU/msg",
+        }
+    }
+
+    /// Whether more is better (throughput) or less (latency, cost).
+    pub fn higher_is_better(self) -> bool {
+        self == Figure::MsgsPerSec
+    }
+
+    /// Its value in one run; `None` if that run did not measure it (no server CPU for a server
+    /// loadgen did not start, no latency without a message).
+    pub fn of(self, t: &TargetResult) -> Option<f64> {
+        let latency = |ns: u64| (t.latency_ns.count > 0).then_some(ns as f64);
+        match self {
+            Figure::MsgsPerSec => Some(t.msgs_per_sec).filter(|x| x.is_finite()),
+            Figure::P50 => latency(t.latency_ns.p50),
+            Figure::P99 => latency(t.latency_ns.p99),
+            Figure::ServerCpuPerMsg => t
+                .server
+                .map(|s| s.cpu_ns_per_msg)
+                .filter(|c| c.is_finite() && *c > 0.0),
+        }
+    }
+
+    /// Its value in every run of `t` that measured it.
+    pub fn values(self, t: &TargetResult) -> Vec<f64> {
+        t.runs().iter().filter_map(|r| self.of(r)).collect()
+    }
+
+    /// Its spread over `t`'s runs; `None` if no run measured it.
+    pub fn spread(self, t: &TargetResult) -> Option<Spread> {
+        Spread::of(&self.values(t))
+    }
+
+    /// `a`'s value over `b`'s across their runs, with its interval.
+    pub fn ratio(self, a: &TargetResult, b: &TargetResult) -> Option<Ratio> {
+        Ratio::of(&self.values(a), &self.values(b))
+    }
+}
+
+impl TargetResult {
+    /// Every run of this target: its repetitions, or itself alone.
+    pub fn runs(&self) -> &[TargetResult] {
+        match &self.repeats {
+            Some(r) => &r.runs,
+            None => std::slice::from_ref(self),
+        }
+    }
+
+    /// One result for several runs of the same target: a copy of the run with the median
+    /// msgs/s, holding every run and their spreads in [`TargetResult::repeats`]; partial if any
+    /// run was. A single run is returned as it is; `None` for none.
+    pub fn from_runs(mut runs: Vec<TargetResult>) -> Option<TargetResult> {
+        if runs.len() <= 1 {
+            return runs.pop();
+        }
+        // A NaN rate (an empty window) counts as nothing, so it cannot hide the other runs.
+        let rates: Vec<f64> = runs
+            .iter()
+            .map(|r| Some(r.msgs_per_sec).filter(|x| !x.is_nan()).unwrap_or(0.0))
+            .collect();
+        let representative = median_index(&rates)?;
+        let mut folded = runs[representative].clone();
+        folded.partial = runs.iter().any(|r| r.partial);
+        let spread =
+            |f: Figure| Spread::of(&runs.iter().filter_map(|r| f.of(r)).collect::<Vec<_>>());
+        folded.repeats = Some(Repeats {
+            msgs_per_sec: spread(Figure::MsgsPerSec),
+            p50_ns: spread(Figure::P50),
+            p99_ns: spread(Figure::P99),
+            server_cpu_ns_per_msg: spread(Figure::ServerCpuPerMsg),
+            runs,
+            representative,
+        });
+        Some(folded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientCost, Errors, Latency, ServerCost};
+
+    fn run(msgs_per_sec: f64, p99: u64) -> TargetResult {
+        TargetResult {
+            target: "tokio".into(),
+            partial: false,
+            clients: 100,
+            connected: 100,
+            connect_ns: 0,
+            window_ns: 1_000_000_000,
+            wall_window: None,
+            messages: msgs_per_sec as u64,
+            msgs_per_sec,
+            mb_per_sec: 0.0,
+            latency_ns: Latency {
+                count: 10,
+                p50: p99 / 2,
+                p99,
+                ..Latency::default()
+            },
+            latency_uncorrected_ns: None,
+            bystander_latency_ns: None,
+            working_latency_ns: None,
+            errors: Errors::default(),
+            starved_clients: 0,
+            timeline: vec![],
+            server: Some(ServerCost {
+                cpu_user_ns: 0,
+                cpu_sys_ns: 0,
+                cpu_ns_per_msg: 1e9 / msgs_per_sec,
+                peak_rss_bytes: 0,
+                rss_per_conn_bytes: 0.0,
+                threads: 1,
+            }),
+            client: ClientCost {
+                cpu_ns_per_msg: 0.0,
+                rss_per_conn_bytes: 0.0,
+                saturated: false,
+            },
+            open_loop: None,
+            server_summary: None,
+            histogram: String::new(),
+            noise: None,
+            repeats: None,
+            capacity: None,
+            churn: None,
+        }
+    }
+
+    #[test]
+    fn runs_fold_into_the_median_run_and_keep_every_run() {
+        let runs = vec![run(120.0, 7), run(100.0, 9), run(90.0, 11), run(110.0, 8)];
+        let folded = TargetResult::from_runs(runs.clone()).unwrap();
+        // Sorted rates 90 100 110 120: the lower middle is 100, the second run.
+        assert_eq!(folded.msgs_per_sec, 100.0);
+        assert_eq!(folded.latency_ns.p99, 9);
+        let repeats = folded.repeats.as_ref().unwrap();
+        assert_eq!((repeats.representative, &repeats.runs), (1, &runs));
+        assert_eq!(folded.runs(), &runs[..]);
+        let rate = repeats.msgs_per_sec.unwrap();
+        assert_eq!(
+            (rate.n, rate.median, rate.min, rate.max),
+            (4, 105.0, 90.0, 120.0)
+        );
+        assert_eq!(repeats.p99_ns.unwrap().median, 8.5);
+        assert_eq!(Figure::P99.spread(&folded), repeats.p99_ns);
+        assert!(repeats.server_cpu_ns_per_msg.is_some());
+    }
+
+    #[test]
+    fn one_run_stays_as_it_is_and_a_partial_run_marks_the_whole() {
+        assert_eq!(TargetResult::from_runs(vec![]), None);
+        let one = TargetResult::from_runs(vec![run(5.0, 1)]).unwrap();
+        assert_eq!((one.repeats, one.msgs_per_sec), (None, 5.0));
+        let mut cut = run(50.0, 1);
+        cut.partial = true;
+        let folded = TargetResult::from_runs(vec![run(60.0, 1), cut, run(70.0, 1)]).unwrap();
+        assert!(
+            folded.partial,
+            "a run cut short makes the folded result partial"
+        );
+        assert_eq!(folded.msgs_per_sec, 60.0);
+    }
+
+    #[test]
+    fn figures_missing_from_a_run_are_left_out_not_zero() {
+        let mut silent = run(0.0, 0);
+        silent.latency_ns.count = 0;
+        silent.server = None;
+        let folded = TargetResult::from_runs(vec![run(100.0, 4), silent, run(80.0, 6)]).unwrap();
+        assert_eq!(Figure::P99.values(&folded), [4.0, 6.0]);
+        assert_eq!(Figure::ServerCpuPerMsg.values(&folded).len(), 2);
+        assert_eq!(Figure::MsgsPerSec.values(&folded), [100.0, 0.0, 80.0]);
+    }
+
+    #[test]
+    fn a_ratio_compares_every_run_of_two_targets() {
+        let fast = TargetResult::from_runs((0..5).map(|i| run(110.0 + f64::from(i), 5)).collect());
+        let slow = TargetResult::from_runs((0..5).map(|i| run(100.0 + f64::from(i), 5)).collect());
+        let r = Figure::MsgsPerSec
+            .ratio(&fast.unwrap(), &slow.unwrap())
+            .unwrap();
+        assert_eq!(r.verdict(), crate::stats::Verdict::Larger);
+    }
+}
