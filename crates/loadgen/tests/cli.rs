@@ -1,17 +1,18 @@
 //! loadgen as a user runs it: the real binary, real servers, real sockets on 127.0.0.1.
 //! Durations here are hang guards and short windows, never assertions.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use echo_report::{RunResult, read_result};
 use serde_json::Value;
 
-/// Longest any one loadgen invocation here may take before the test calls it hung.
-const HANG_GUARD: Duration = Duration::from_secs(90);
+use support::{HANG_GUARD, finish, text};
 
 /// loadgen with a short run and its results in `dir`.
 fn loadgen(dir: &Path) -> Command {
@@ -25,25 +26,8 @@ fn loadgen(dir: &Path) -> Command {
     cmd
 }
 
-/// Waits for `child` with the hang guard; kills it and fails if it overruns.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("loadgen hung: {:?}", child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 fn run(cmd: &mut Command) -> Output {
     finish(cmd.spawn().expect("loadgen starts"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The one result file a run wrote into `dir`.

@@ -4,16 +4,17 @@
 //! whether a corrupt echo is caught in both loops. Durations are hang guards and short windows,
 //! never assertions.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use echo_report::TargetResult;
 use serde_json::Value;
 
-/// Longest any one loadgen invocation here may take before the test calls it hung.
-const HANG_GUARD: Duration = Duration::from_secs(90);
+use support::{HANG_GUARD, finish};
 
 /// Bytes per message in these tests.
 const SIZE: usize = 64;
@@ -107,19 +108,6 @@ fn loadgen(addr: SocketAddr, extra: &[&str]) -> Command {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     cmd
-}
-
-/// Waits for `child` with the hang guard; kills it and fails if it overruns.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("loadgen hung: {:?}", child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Runs `cmd`; returns its exit code, stderr, and the one target's result.

@@ -5,17 +5,18 @@
 //! on 192.0.2.0/24 (a documentation range) inside namespaces this test creates and deletes.
 //! Durations here are hang guards and short windows, never assertions.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, SystemTime};
 
 use echo_report::{RunResult, decode_histogram, new_histogram, read_result};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// Longest any one process here may take before the test calls it hung.
-const HANG_GUARD: Duration = Duration::from_secs(60);
+use support::{finish, text};
 
 /// How far ahead the common start is set: enough for every loadgen to start and connect on a
 /// busy 2-core machine (they connect in milliseconds); the wait is spent idle.
@@ -27,23 +28,6 @@ const CLIENTS: usize = 6;
 
 fn loadgen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loadgen"))
-}
-
-/// Waits for `child` with the hang guard; kills it and fails if it overruns.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("a process hung: {:?}", child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A server started by `cmd`, stopped with SIGTERM (which makes it print its summary).

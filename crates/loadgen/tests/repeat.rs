@@ -1,36 +1,24 @@
 //! `--repeat`, `loadgen compare` and the noise reading, as a user meets them: the real binary,
 //! real servers, real sockets on 127.0.0.1. Short windows; durations are hang guards only.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use echo_report::read_result;
 
-/// Longest any one loadgen invocation here may take before the test calls it hung.
-const HANG_GUARD: Duration = Duration::from_secs(120);
+use support::{finish, text};
 
 fn loadgen(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("loadgen starts");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("loadgen hung: {:?}", child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    finish(child)
 }
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {

@@ -3,18 +3,18 @@
 //! windows are short and durations are hang guards; what is asserted is what the search, the
 //! schedule and the churn did, never how fast.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use echo_report::{RunResult, TargetResult, read_result};
 
-/// Longest any one loadgen invocation here may take before the test calls it hung.
-const HANG_GUARD: Duration = Duration::from_secs(90);
+use support::finish;
 
 /// loadgen against tokio with 2 clients and short windows, its result in `dir/run.json`.
 fn loadgen(dir: &Path, args: &[&str]) -> (Output, RunResult) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["--target", "tokio", "--clients", "2", "--timeout", "1s"])
         .args(["--duration", "300ms", "--warmup", "100ms"])
         .args(args)
@@ -25,15 +25,7 @@ fn loadgen(dir: &Path, args: &[&str]) -> (Output, RunResult) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("loadgen starts");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > HANG_GUARD {
-            child.kill().unwrap();
-            panic!("loadgen hung: {:?}", child.wait_with_output().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     let result = read_result(&dir.join("run.json")).unwrap();
