@@ -79,6 +79,12 @@ struct StatusArgs {
     /// Server --work-every it must have had
     #[arg(long, value_name = "N")]
     work_every: Option<u64>,
+    /// Runs per target (--repeat) it must have had
+    #[arg(long, value_name = "N")]
+    repeat: Option<usize>,
+    /// Connection mode it must have had (persistent, per-message, per:N)
+    #[arg(long, value_name = "MODE")]
+    connection_mode: Option<String>,
 }
 
 #[derive(Args)]
@@ -195,6 +201,8 @@ fn status(args: StatusArgs) {
         timeout: args.timeout,
         work: args.work,
         work_every: args.work_every,
+        repeat: args.repeat,
+        connection_mode: args.connection_mode,
     };
     match echo_charts::status::status(&args.file, &wanted) {
         Status::Missing => println!("missing"),

@@ -7,8 +7,8 @@ use echo_report::{RunConfig, format_count, work_rank};
 
 use crate::load::Point;
 
-/// The settings points must share to sit on one chart: message size, work and rate. Clients and
-/// target vary along a chart's axes and series.
+/// The settings points must share to sit on one chart: message size, work, rate and connection
+/// mode. Clients and target vary along a chart's axes and series.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Bytes per message.
@@ -19,6 +19,9 @@ pub struct Scenario {
     pub work_every: u64,
     /// Open loop: messages per second asked for; `None` for a closed loop.
     pub rate: Option<f64>,
+    /// `--connection-mode` other than persistent (`per-message`, `per:N`): connections churn,
+    /// so the figures price a connection too and belong on charts of their own.
+    pub connection_mode: Option<String>,
 }
 
 impl Scenario {
@@ -29,6 +32,7 @@ impl Scenario {
             work: config.work.clone(),
             work_every: config.work_every,
             rate: config.rate,
+            connection_mode: config.connection_mode.clone(),
         }
     }
 
@@ -51,6 +55,9 @@ impl Scenario {
             Some(rate) => s += &format!(", open loop at {} msgs/s", format_count(rate)),
             None => s += ", closed loop",
         }
+        if let Some(mode) = &self.connection_mode {
+            s += &format!(", a new connection {}", churn_words(mode));
+        }
         s
     }
 
@@ -66,6 +73,9 @@ impl Scenario {
         if let Some(rate) = self.rate {
             s += &format!("-rate{rate:.0}");
         }
+        if let Some(mode) = &self.connection_mode {
+            s += &format!("-{mode}");
+        }
         s.chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
@@ -77,12 +87,13 @@ impl Scenario {
             .collect()
     }
 
-    fn key(&self) -> (usize, &str, u64, Option<u64>) {
+    fn key(&self) -> (usize, &str, u64, Option<u64>, Option<&str>) {
         (
             self.msg_size,
             &self.work,
             self.work_every,
             self.rate.map(f64::to_bits),
+            self.connection_mode.as_deref(),
         )
     }
 }
@@ -113,6 +124,16 @@ impl Ord for Scenario {
                 (Some(a), Some(b)) => a.total_cmp(&b),
                 (a, b) => a.is_some().cmp(&b.is_some()),
             })
+            // Persistent connections (None) first.
+            .then_with(|| self.connection_mode.cmp(&other.connection_mode))
+    }
+}
+
+/// `per message` for `per-message`, `every 5 messages` for `per:5`.
+fn churn_words(mode: &str) -> String {
+    match mode.strip_prefix("per:") {
+        Some(n) => format!("every {n} messages"),
+        None => mode.replace('-', " "),
     }
 }
 
@@ -188,7 +209,36 @@ mod tests {
             work: work.into(),
             work_every: every,
             rate,
+            connection_mode: None,
         }
+    }
+
+    #[test]
+    fn churning_connections_are_a_scenario_of_their_own() {
+        let persistent = scenario("none", 1, None);
+        let churn = Scenario {
+            connection_mode: Some("per-message".into()),
+            ..persistent.clone()
+        };
+        assert_ne!(
+            persistent, churn,
+            "a churn point never joins a persistent chart"
+        );
+        assert!(persistent < churn, "persistent connections come first");
+        assert_eq!(
+            churn.label(),
+            "64B messages, closed loop, a new connection per message"
+        );
+        assert_eq!(churn.slug(), "64B-per-message");
+        let every5 = Scenario {
+            connection_mode: Some("per:5".into()),
+            ..persistent
+        };
+        assert!(
+            every5
+                .label()
+                .ends_with("a new connection every 5 messages")
+        );
     }
 
     #[test]

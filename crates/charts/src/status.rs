@@ -27,6 +27,10 @@ pub struct Wanted {
     pub work: Option<Work>,
     /// The server's `--work-every`.
     pub work_every: Option<u64>,
+    /// Runs per target (`--repeat`).
+    pub repeat: Option<usize>,
+    /// `--connection-mode` (`persistent`, `per-message`, `per:N`).
+    pub connection_mode: Option<String>,
 }
 
 /// What a sweep should do about one point.
@@ -89,6 +93,12 @@ fn mismatch(run: &RunResult, wanted: &Wanted) -> Option<String> {
         }),
         // Without work, how often it applies means nothing (loadgen records 1).
         count("--work-every", c.work_every, wanted.work_every).filter(|_| c.work != "none"),
+        count("--repeat", c.repeat as u64, wanted.repeat.map(|n| n as u64)),
+        wanted.connection_mode.as_ref().and_then(|want| {
+            // Result files leave the mode out for persistent connections.
+            let had = c.connection_mode.as_deref().unwrap_or("persistent");
+            differs("--connection-mode", had == want, had.into(), want.clone())
+        }),
     ];
     if let Some(why) = checks.into_iter().flatten().next() {
         return Some(why);

@@ -68,6 +68,7 @@ fn sweep(out: &Path, args: &[&str]) -> Child {
             "64",
             "--repeat",
             "1",
+            "--no-churn",
             "--out",
         ])
         .arg(out)

@@ -109,3 +109,42 @@ fn a_broken_file_is_measured_again_and_says_why() {
     fs::write(&path, "{ half a fi").unwrap();
     assert!(redo_reason(&path, &as_measured()).contains("not JSON"));
 }
+
+#[test]
+fn another_repeat_count_or_connection_mode_is_measured_again() {
+    let path = fixtures().join("sweep/64B-100c.json");
+    let same = Wanted {
+        repeat: Some(1),
+        connection_mode: Some("persistent".into()),
+        ..as_measured()
+    };
+    assert!(matches!(status(&path, &same), Status::Done(_)));
+    let thrice = Wanted {
+        repeat: Some(3),
+        ..as_measured()
+    };
+    assert_eq!(
+        redo_reason(&path, &thrice),
+        "it was measured with --repeat 1, not 3"
+    );
+    let churn = Wanted {
+        connection_mode: Some("per-message".into()),
+        ..as_measured()
+    };
+    assert_eq!(
+        redo_reason(&path, &churn),
+        "it was measured with --connection-mode persistent, not per-message"
+    );
+    let churned = edited(|v| v["config"]["connection_mode"] = "per-message".into());
+    let point = churned.path().join("point.json");
+    assert!(matches!(
+        status(
+            &point,
+            &Wanted {
+                connection_mode: Some("per-message".into()),
+                ..as_measured()
+            }
+        ),
+        Status::Done(_)
+    ));
+}
