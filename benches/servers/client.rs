@@ -163,7 +163,12 @@ impl Swarm {
                     format!("{open} connections made no progress for {STALL_TIMEOUT:?}"),
                 ));
             }
-            self.poll.poll(&mut self.events, Some(STALL_TIMEOUT))?;
+            // A signal meant for another thread of this process (an in-process server's runtime)
+            // can interrupt the wait: wait again.
+            match self.poll.poll(&mut self.events, Some(STALL_TIMEOUT)) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                result => result?,
+            }
             for event in &self.events {
                 let Some(peer) = self.peers.get_mut(event.token().0) else {
                     continue;

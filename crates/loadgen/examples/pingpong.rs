@@ -75,7 +75,10 @@ fn main() -> std::io::Result<()> {
     let end = start + Duration::from_secs_f64(seconds);
     let mut trips = 0u64;
     while Instant::now() < end {
-        poll.poll(&mut events, Some(TURN))?;
+        match poll.poll(&mut events, Some(TURN)) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            result => result?,
+        }
         for event in &events {
             let i = event.token().0;
             let c = &mut conns[i];
