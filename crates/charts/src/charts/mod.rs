@@ -7,6 +7,7 @@ mod memory;
 mod p99;
 mod pitfall;
 mod ramp;
+mod seconds;
 mod spectrum;
 mod throughput;
 mod timeline;

@@ -5,11 +5,12 @@
 use echo_report::Tick;
 use plotters::style::RGBColor;
 
+use super::seconds::{P99Scale, time_axis};
 use super::{ChartKind, Context, NoData};
 use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
 use crate::load::Point;
 use crate::scenario::by_target;
-use crate::style::{TimeUnit, footer, plain, si};
+use crate::style::{footer, si};
 
 /// Canvas size: two panels stacked, as the timeline.
 const SIZE: (u32, u32) = (1100, 820);
@@ -57,17 +58,8 @@ pub fn ramp(ctx: &Context) -> Result<Vec<Figure>, NoData> {
 
 fn figure(ctx: &Context, name: String, run: &[&Point]) -> Figure {
     let first = run[0];
-    let p99s = || {
-        run.iter()
-            .flat_map(|p| p.target().timeline.iter().map(|t| t.p99_ns as f64))
-            .filter(|v| *v > 0.0)
-    };
-    let unit = TimeUnit::for_max_ns(p99s().fold(0.0, f64::max));
-    let (min_p99, max_p99) = match p99s().fold(0.0, f64::max) {
-        // No second had a reply: an axis of one decade, empty.
-        0.0 => (unit.ns, unit.ns),
-        max => (p99s().fold(f64::INFINITY, f64::min), max),
-    };
+    let scale = P99Scale::of(run);
+    let unit = scale.unit;
     let end = run
         .iter()
         .flat_map(|p| p.target().timeline.last().map(|t| t.t_s))
@@ -123,7 +115,6 @@ fn figure(ctx: &Context, name: String, run: &[&Point]) -> Figure {
         dashed: true,
         dots: false,
     });
-    let time = || Axis::from_zero("time since the measured window opened (s)", end, plain);
     let config = &first.run().config;
     Figure {
         name,
@@ -141,21 +132,11 @@ fn figure(ctx: &Context, name: String, run: &[&Point]) -> Figure {
         panels: vec![
             Panel {
                 title: Some("Replies per second against the rate asked".into()),
-                x: time(),
+                x: time_axis(end),
                 y: Axis::from_zero("messages per second (msgs/s)", max_rate, si),
                 marks: rate_marks,
             },
-            Panel {
-                title: Some("p99 latency of each second".into()),
-                x: time(),
-                y: Axis::decades(
-                    format!("p99 ({}, log scale)", unit.name),
-                    unit.of(min_p99),
-                    unit.of(max_p99),
-                    plain,
-                ),
-                marks: p99_marks,
-            },
+            scale.panel(end, p99_marks),
         ],
         legend_title: "messages".into(),
         legend,

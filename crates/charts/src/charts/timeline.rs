@@ -5,6 +5,7 @@ use std::path::Path;
 
 use echo_report::Tick;
 
+use super::seconds::{P99Scale, time_axis};
 use super::{ChartKind, Context, NoData};
 use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch, saturated_entry};
 use crate::load::Point;
@@ -65,16 +66,8 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
         .collect();
 
     let per_target = by_target(&run);
-    let p99s = || {
-        run.iter()
-            .flat_map(|p| p.target().timeline.iter().map(|t| t.p99_ns as f64))
-            .filter(|v| *v > 0.0)
-    };
-    let unit = TimeUnit::for_max_ns(p99s().fold(0.0, f64::max));
-    let (min_p99, max_p99) = (
-        p99s().fold(f64::INFINITY, f64::min),
-        p99s().fold(0.0, f64::max),
-    );
+    let scale = P99Scale::of(&run);
+    let unit = scale.unit;
     let end = run
         .iter()
         .flat_map(|p| full_ticks(p).last().map(|(_, t)| t.t_s))
@@ -135,25 +128,14 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
         legend.push(saturated_entry());
     }
 
-    let time = || Axis::from_zero("time since the measured window opened (s)", end, plain);
     let panels = vec![
         Panel {
             title: Some("Round trips per second".into()),
-            x: time(),
+            x: time_axis(end),
             y: Axis::from_zero("round trips per second (msgs/s)", max_rate, si),
             marks: rate_marks,
         },
-        Panel {
-            title: Some("p99 latency of each second".into()),
-            x: time(),
-            y: Axis::decades(
-                format!("p99 ({}, log scale)", unit.name),
-                unit.of(min_p99),
-                unit.of(max_p99),
-                plain,
-            ),
-            marks: p99_marks,
-        },
+        scale.panel(end, p99_marks),
     ];
     let file = spiky
         .source
