@@ -2,12 +2,13 @@
 //! completion, before it accepts the next. Every other client waits in the kernel's accept queue:
 //! this is the synchronous server an event loop exists to replace.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
-use echo_common::{Conn, Context, Target};
+use echo_common::blocking::serve_connection;
+use echo_common::{Context, Target};
 
 /// The one-connection-at-a-time target.
 pub const TARGET: Target = Target {
@@ -41,35 +42,10 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
         let Some(conn) = context.admit(peer) else {
             continue;
         };
-        connection(stream, conn);
+        serve_connection(stream, conn);
     }
     drop(tracked);
     drop(listener);
     context.drained_blocking();
     Ok(())
-}
-
-fn connection(stream: TcpStream, mut conn: Conn) {
-    // Shutting the socket down is what wakes the blocked `read` at shutdown.
-    let stream = Arc::new(stream);
-    let _tracked = conn.shutdown().track(&stream);
-    if let Err(e) = echo(&mut &*stream, &mut conn) {
-        conn.failed(&e);
-    }
-}
-
-fn echo(stream: &mut &TcpStream, conn: &mut Conn) -> io::Result<()> {
-    stream.set_nodelay(conn.nodelay())?;
-    let mut buf = conn.buffer();
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        for _ in 0..conn.received(n) {
-            conn.work().run_blocking()?;
-        }
-        stream.write_all(&buf[..n])?;
-        conn.echoed(n);
-    }
 }

@@ -5,6 +5,7 @@
 //! the buffer size, the work done per message, shutdown, the final summary — comes from here, so a
 //! difference in the numbers is the runtime's and never the implementation's.
 
+pub mod blocking;
 mod config;
 mod context;
 mod lag;

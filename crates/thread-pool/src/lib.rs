@@ -4,12 +4,13 @@
 //! so clients beyond the pool are accepted but wait in the queue, unserved, until a worker comes
 //! free: in a closed-loop run, their messages time out (loadgen counts them as starved).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use echo_common::blocking::serve_connection;
 use echo_common::{Config, Conn, Context, Target};
 
 /// The thread-pool target.
@@ -89,31 +90,6 @@ fn worker(queued: &Mutex<Receiver<(TcpStream, Conn)>>) {
         let Ok((stream, conn)) = next else {
             return;
         };
-        connection(stream, conn);
-    }
-}
-
-fn connection(stream: TcpStream, mut conn: Conn) {
-    // Shutting the socket down is what wakes the blocked `read` at shutdown.
-    let stream = Arc::new(stream);
-    let _tracked = conn.shutdown().track(&stream);
-    if let Err(e) = echo(&mut &*stream, &mut conn) {
-        conn.failed(&e);
-    }
-}
-
-fn echo(stream: &mut &TcpStream, conn: &mut Conn) -> io::Result<()> {
-    stream.set_nodelay(conn.nodelay())?;
-    let mut buf = conn.buffer();
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        for _ in 0..conn.received(n) {
-            conn.work().run_blocking()?;
-        }
-        stream.write_all(&buf[..n])?;
-        conn.echoed(n);
+        serve_connection(stream, conn);
     }
 }

@@ -1,12 +1,13 @@
 //! TCP echo server on std::net: one OS thread per connection, each blocked in `read` until its
 //! client speaks. No event loop: the kernel's scheduler does the multiplexing.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
 
-use echo_common::{Conn, Context, Target};
+use echo_common::blocking::serve_connection;
+use echo_common::{Context, Target};
 
 /// The thread-per-connection target.
 pub const TARGET: Target = Target {
@@ -40,7 +41,7 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
         let Some(conn) = context.admit(peer) else {
             continue;
         };
-        if let Err(e) = thread::Builder::new().spawn(move || connection(stream, conn)) {
+        if let Err(e) = thread::Builder::new().spawn(move || serve_connection(stream, conn)) {
             // The closure, and with it the connection, was dropped: the client sees it closed.
             eprintln!("cannot start a thread for the connection from {peer}: {e}");
         }
@@ -49,29 +50,4 @@ pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {
     drop(listener);
     context.drained_blocking();
     Ok(())
-}
-
-fn connection(stream: TcpStream, mut conn: Conn) {
-    // Shutting the socket down is what wakes the blocked `read` at shutdown.
-    let stream = Arc::new(stream);
-    let _tracked = conn.shutdown().track(&stream);
-    if let Err(e) = echo(&mut &*stream, &mut conn) {
-        conn.failed(&e);
-    }
-}
-
-fn echo(stream: &mut &TcpStream, conn: &mut Conn) -> io::Result<()> {
-    stream.set_nodelay(conn.nodelay())?;
-    let mut buf = conn.buffer();
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        for _ in 0..conn.received(n) {
-            conn.work().run_blocking()?;
-        }
-        stream.write_all(&buf[..n])?;
-        conn.echoed(n);
-    }
 }
