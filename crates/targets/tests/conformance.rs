@@ -437,7 +437,7 @@ fn leaves_no_sockets_and_sits_idle_once_clients_are_gone(target: &'static Target
 
     // Idle again: every thread asleep in the kernel at the same moment. A loop spinning on a
     // dead connection never sleeps, so it never is; the lag ticker, which wakes every
-    // millisecond by design, is left out.
+    // period by design, is left out.
     eventually("every thread but the lag ticker is asleep at once", || {
         let threads = server.threads();
         if threads
