@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Is loadgen ever the bottleneck? Against one tokio server (`--threads 1`, pinned to CPU 0), with
+# Is loadgen ever the bottleneck? Against one server (`--threads 1`, pinned to CPU 0; tokio unless
+# --server names another target), with
 # the client on CPU 1, compare loadgen with the leanest event-driven client we know how to write
 # (crates/loadgen/examples/pingpong.rs: epoll, read until EAGAIN, write, nothing else) at each
 # client count and message size: round trips per second drawn from the server, and CPU per
@@ -8,15 +9,16 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: scripts/client-overhead.sh [--rounds N] [--duration SECONDS] [--clients \"N ...\"] [--sizes \"BYTES ...\"]"
+    echo "usage: scripts/client-overhead.sh [--rounds N] [--duration SECONDS] [--clients \"N ...\"] [--sizes \"BYTES ...\"] [--server TARGET]"
 }
-rounds=3 duration=5 clients="10 100 1000 10000" sizes="64 16384"
+rounds=3 duration=5 clients="10 100 1000 10000" sizes="64 16384" target=tokio
 while (($#)); do
     case $1 in
         --rounds) rounds=$2; shift ;;
         --duration) duration=$2; shift ;;
         --clients) clients=$2; shift ;;
         --sizes) sizes=$2; shift ;;
+        --server) target=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "client-overhead.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -46,11 +48,12 @@ median() {
 }
 mid() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+echo "# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), server $target --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s"
 printf '| size | clients | client | msgs/s | client ns/msg | server ns/msg |\n|--:|--:|:--|--:|--:|--:|\n'
 ratios=()
 for size in $sizes; do
     for n in $clients; do
-        taskset -c 0 "$loadgen" server tokio --addr 127.0.0.1:0 --threads 1 --max-connections 20000 >"$log" &
+        taskset -c 0 "$loadgen" server "$target" --addr 127.0.0.1:0 --threads 1 --max-connections 20000 >"$log" &
         server=$!
         for _ in $(seq 50); do grep -q '^listening' "$log" 2>/dev/null && break; sleep 0.1; done
         addr=$(sed -n 's/^listening on //p' "$log")

@@ -52,7 +52,9 @@ done
 build_tools
 mkdir -p "$out"
 
-targets=tokio,tokio-current,async-std,smol,threads
+# Every server with an event loop to block, and for contrast the two std::net designs whose
+# blocking calls block only their own thread.
+targets=tokio,tokio-current,async-std,smol,mio,monoio,compio,threads,thread-pool
 # The article's own servers, once scripts/python-setup.sh has set them up.
 [[ -x .venv/bin/python || -n ${ECHO_BENCH_PYTHON:-} ]] && targets+=,python-asyncio,python-uvloop,python-threads
 # Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
