@@ -32,7 +32,7 @@ DEFAULT_MSG_SIZE = 64
 SHUTDOWN_GRACE = 5.0
 
 # How often the loop-lag probe asks to run (crates/common/src/lag.rs: LAG_PERIOD).
-LAG_PERIOD = 0.001
+LAG_PERIOD = 0.010
 
 # The SQLite work's table and query (crates/common/src/work.rs: SQLITE_ROWS, SQLITE_QUERY).
 SQLITE_ROWS = 20_000

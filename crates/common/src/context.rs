@@ -4,9 +4,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::lag::{Lag, ticker};
+use crate::lag::{Handover, Lag, ticker};
 use crate::stats::{Stats, Summary};
 use crate::work::Framer;
 use crate::{Config, Shutdown, Work};
@@ -128,17 +128,19 @@ impl Context {
     /// The loop-lag probe (see the `lag` module): spawn this once on the event loop. It ends at
     /// shutdown.
     pub async fn lag_probe(self: Arc<Self>) {
-        let (tx, rx) = async_channel::bounded::<Instant>(1);
-        let this = Arc::clone(&self);
+        let handover = Arc::new(Handover::default());
+        let (ticks, this) = (Arc::clone(&handover), Arc::clone(&self));
         if std::thread::Builder::new()
             .name("lag-ticker".into())
-            .spawn(move || ticker(tx, || this.active() > 0))
+            .spawn(move || ticker(&ticks, || this.active() > 0))
             .is_err()
         {
             eprintln!("could not start the loop-lag ticker thread; loop lag will not be measured");
             return;
         }
-        while let Some(Ok(tick)) = self.shutdown.until(rx.recv()).await {
+        // However the probe ends (shutdown, or its task dropped), the ticker stops.
+        let _stop = Closes(Arc::clone(&handover));
+        while let Some(tick) = self.shutdown.until(handover.next()).await {
             // An idle loop's lag is nobody's concern; only lag while serving is recorded.
             if self.active() > 0 {
                 self.lag.record(tick.elapsed());
@@ -226,6 +228,15 @@ impl Drop for Conn {
         stats.bytes.fetch_add(self.bytes, Relaxed);
         stats.closed.fetch_add(1, Relaxed);
         self.context.close_one();
+    }
+}
+
+/// Closes the lag hand-over when dropped, so the ticker thread stops with its probe.
+struct Closes(Arc<Handover>);
+
+impl Drop for Closes {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

@@ -8,6 +8,7 @@
 //! show up as lag that is not there.
 
 use std::sync::Mutex;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -74,14 +75,71 @@ pub struct LagSummary {
     pub max: u64,
 }
 
-/// Sends a tick every period while `serving()` says so, until the probe goes away. An idle
-/// server's loop is left asleep. A tick the probe has not taken yet is kept, not replaced, so a
-/// blocked loop is charged from the first tick it missed.
-pub(crate) fn ticker(tx: async_channel::Sender<Instant>, serving: impl Fn() -> bool) {
-    while !tx.is_closed() {
+/// The hand-over from the ticker thread to the probe task: the oldest tick not yet taken, and
+/// the probe's waker. The ticker wakes the probe only after letting go of the lock: a runtime's
+/// wake from another thread may wait for its loop to make room (compio's does), and the loop,
+/// polling the probe, takes this lock. (A channel that wakes under its own lock can deadlock so.)
+#[derive(Default)]
+pub(crate) struct Handover(Mutex<Slot>);
+
+#[derive(Default)]
+struct Slot {
+    tick: Option<Instant>,
+    waker: Option<Waker>,
+    /// The probe is gone: the ticker stops.
+    closed: bool,
+}
+
+impl Handover {
+    /// Hands `tick` over, unless an earlier one is still waiting: a blocked loop is charged from
+    /// the first tick it missed.
+    pub fn send(&self, tick: Instant) {
+        let waker = {
+            let mut slot = self.slot();
+            slot.tick.get_or_insert(tick);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The next tick.
+    pub async fn next(&self) -> Instant {
+        std::future::poll_fn(|cx| {
+            let mut slot = self.slot();
+            match slot.tick.take() {
+                Some(tick) => Poll::Ready(tick),
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// The probe will take no more ticks.
+    pub fn close(&self) {
+        self.slot().closed = true;
+    }
+
+    fn is_closed(&self) -> bool {
+        self.slot().closed
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Sends a tick every period while `serving()` says so, until the probe closes the hand-over.
+/// An idle server's loop is left asleep.
+pub(crate) fn ticker(handover: &Handover, serving: impl Fn() -> bool) {
+    while !handover.is_closed() {
         std::thread::sleep(LAG_PERIOD);
         if serving() {
-            let _ = tx.try_send(Instant::now());
+            handover.send(Instant::now());
         }
     }
 }
@@ -89,6 +147,8 @@ pub(crate) fn ticker(tx: async_channel::Sender<Instant>, serving: impl Fn() -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
     #[test]
     fn the_summary_reads_the_recorded_distribution() {
@@ -106,6 +166,47 @@ mod tests {
             (100, 1_000, 1_500, 2_000, 2_000)
         );
         assert_eq!(s.mean, (50 * 1_000 + 49 * 1_500 + 2_000) / 100);
+    }
+
+    #[test]
+    fn the_probe_gets_the_oldest_tick_and_the_ticker_wakes_it_outside_the_lock() {
+        let handover = Arc::new(Handover::default());
+        let first = Instant::now();
+        handover.send(first);
+        handover.send(first + Duration::from_millis(5));
+        assert_eq!(
+            futures_lite::future::block_on(handover.next()),
+            first,
+            "a tick not yet taken is kept, not replaced"
+        );
+        // The probe waits; its waker tries the hand-over's lock, which a ticker waking under
+        // the lock would still hold (and a loop polling the probe would wait for).
+        let mut next = Box::pin(handover.next());
+        let takes = Arc::new(TakesTheLock(Arc::clone(&handover), AtomicBool::new(false)));
+        let waker = Waker::from(Arc::clone(&takes));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(next.as_mut().poll(&mut cx).is_pending());
+        let later = first + Duration::from_millis(20);
+        handover.send(later);
+        assert!(
+            takes.1.load(SeqCst),
+            "the probe was woken while the ticker held the lock"
+        );
+        assert_eq!(next.as_mut().poll(&mut cx), Poll::Ready(later));
+        handover.close();
+        ticker(&handover, || {
+            panic!("a closed hand-over stops the ticker before it ticks")
+        });
+    }
+
+    /// A waker that says whether the hand-over's lock was free when it was woken.
+    struct TakesTheLock(Arc<Handover>, AtomicBool);
+
+    impl std::task::Wake for TakesTheLock {
+        fn wake(self: Arc<Self>) {
+            let free = self.0.0.try_lock().is_ok();
+            self.1.store(free, SeqCst);
+        }
     }
 
     #[test]

@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{self, Poll, Waker};
 
-use event_listener::{Event, EventListener};
-
 /// A shutdown trigger shared by a server and whoever stops it (a signal, a test, a benchmark).
 #[derive(Clone, Default)]
 pub struct Shutdown(Arc<Inner>);
@@ -19,7 +17,8 @@ pub struct Shutdown(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
-    event: Event,
+    /// The tasks waiting for the trigger, by [`Wait`] id.
+    waiting: Mutex<HashMap<u64, Waker>>,
     tracked: Mutex<HashMap<u64, Arc<dyn AsFd + Send + Sync>>>,
     next_id: AtomicU64,
 }
@@ -57,7 +56,12 @@ impl Shutdown {
         if self.0.triggered.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.0.event.notify(usize::MAX);
+        // Woken after the lock is released: a runtime's wake may wait for its loop to make room
+        // (compio's queue of wake-ups from other threads holds 64), and the loop, running the
+        // woken tasks, drops their `Wait`s, which takes this lock. Waking under it (as
+        // event-listener's `notify` does) deadlocked compio's server at 1000 connections.
+        let waiting = std::mem::take(&mut *lock(&self.0.waiting));
+        waiting.into_values().for_each(Waker::wake);
         for socket in self.tracked().values() {
             shut(socket.as_ref());
         }
@@ -72,7 +76,8 @@ impl Shutdown {
     pub fn wait(&self) -> Wait {
         Wait {
             shutdown: self.clone(),
-            listener: None,
+            id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
+            waker: None,
         }
     }
 
@@ -104,46 +109,54 @@ impl Shutdown {
     }
 
     fn tracked(&self) -> MutexGuard<'_, HashMap<u64, Arc<dyn AsFd + Send + Sync>>> {
-        // A panic while holding this lock cannot leave the map half-changed.
-        self.0.tracked.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.0.tracked)
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave its map half-changed.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// [`Shutdown::wait`]'s future. Every connection task polls one each time it wakes (through
-/// [`Shutdown::until`]), so the common case costs one atomic load and a pointer comparison: the
-/// listener is polled, which takes the event's lock, only when the task's waker changes. Polling it
-/// on every wake-up cost tokio-current 3% of its round trips (`scripts/fidelity.sh`).
+/// [`Shutdown::until`]), so the common case costs an atomic load and a pointer comparison: the
+/// lock is taken only to register a waker the first time or when the task's waker changes.
+/// Taking a lock on every wake-up cost tokio-current 3% of its round trips
+/// (`scripts/fidelity.sh`).
 pub struct Wait {
     shutdown: Shutdown,
-    /// Registered on the first poll, with the waker it will wake.
-    listener: Option<(EventListener, Waker)>,
+    id: u64,
+    /// The waker registered, if any.
+    waker: Option<Waker>,
 }
 
 impl Future for Wait {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
-        loop {
-            if self.shutdown.is_triggered() {
-                return Poll::Ready(());
-            }
-            match &mut self.listener {
-                // The trigger notifies the listener, which wakes this same waker.
-                Some((_, waker)) if waker.will_wake(cx.waker()) => return Poll::Pending,
-                Some((listener, waker)) => {
-                    if Pin::new(&mut *listener).poll(cx).is_pending() {
-                        waker.clone_from(cx.waker());
-                        return Poll::Pending;
-                    }
-                    // Notified: the trigger was pulled (checked again at the top).
-                    self.listener = None;
-                }
-                None => {
-                    // Listening first and checking after, so a trigger in between is seen.
-                    let listener = self.shutdown.0.event.listen();
-                    self.listener = Some((listener, Waker::noop().clone()));
-                }
-            }
+        if self.shutdown.is_triggered() {
+            return Poll::Ready(());
+        }
+        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        let mut waiting = lock(&self.shutdown.0.waiting);
+        // Checked again under the lock: a trigger that took the wakers before we put ours in
+        // has set the flag first.
+        if self.shutdown.is_triggered() {
+            return Poll::Ready(());
+        }
+        waiting.insert(self.id, cx.waker().clone());
+        drop(waiting);
+        self.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        if self.waker.is_some() {
+            lock(&self.shutdown.0.waiting).remove(&self.id);
         }
     }
 }
@@ -170,6 +183,7 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
 
     #[test]
     fn trigger_wakes_a_thread_blocked_in_accept() {
@@ -179,6 +193,63 @@ mod tests {
         let blocked = std::thread::spawn(move || listener.accept().map(|_| ()));
         shutdown.trigger();
         assert!(blocked.join().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_wake_that_waits_for_the_loop_to_drop_another_wait_does_not_deadlock() {
+        // compio's wake from another thread waits until its loop makes room, and the loop, in
+        // the meantime, finishes tasks and drops their `Wait`s. A trigger that woke tasks while
+        // holding its lock would wait forever for a loop blocked on that same lock.
+        let shutdown = Shutdown::new();
+        let (ask, asked) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<()>();
+        let mut other = shutdown.wait();
+        let plain = Waker::noop().clone();
+        assert!(
+            Pin::new(&mut other)
+                .poll(&mut task::Context::from_waker(&plain))
+                .is_pending()
+        );
+        // The loop: told to, it drops the other task's Wait.
+        let event_loop = std::thread::spawn(move || {
+            asked.recv().unwrap();
+            drop(other);
+            done.send(()).unwrap();
+        });
+        let mut waiting = shutdown.wait();
+        let waker = Waker::from(Arc::new(WaitsForTheLoop(Mutex::new(Some((ask, finished))))));
+        assert!(
+            Pin::new(&mut waiting)
+                .poll(&mut task::Context::from_waker(&waker))
+                .is_pending()
+        );
+        let (triggered, trigger_done) = mpsc::channel();
+        std::thread::spawn(move || {
+            shutdown.trigger();
+            triggered.send(()).unwrap();
+        });
+        // A bound, so a deadlock fails the test instead of hanging the suite.
+        if trigger_done
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_err()
+        {
+            // Dropping it would wait for the deadlocked lock too.
+            std::mem::forget(waiting);
+            panic!("the trigger deadlocked with the loop");
+        }
+        event_loop.join().unwrap();
+    }
+
+    /// A waker like compio's from another thread: it returns only once the loop has done its part.
+    struct WaitsForTheLoop(Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>);
+
+    impl std::task::Wake for WaitsForTheLoop {
+        fn wake(self: Arc<Self>) {
+            if let Some((ask, finished)) = lock(&self.0).take() {
+                ask.send(()).unwrap();
+                finished.recv().unwrap();
+            }
+        }
     }
 
     #[test]
