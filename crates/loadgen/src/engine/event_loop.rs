@@ -21,7 +21,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use crate::churn::{ConnectionMode, Cycle, Stage};
 use crate::client::{CONNECTING, Event, STOP, Settings, Shared};
 use crate::engine::clock::{Clock, Nanos};
-use crate::engine::conn::Conn;
+use crate::engine::conn::{Conn, Scratch};
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
 use crate::engine::raw::Raw;
@@ -239,6 +239,8 @@ struct Conns {
     timeout: Nanos,
     rules: Rules,
     clock: Clock,
+    /// Where every connection's messages are made and echoes read.
+    scratch: Scratch,
 }
 
 impl Conns {
@@ -288,6 +290,7 @@ impl Conns {
             addr: settings.addr,
             deadlines: Deadlines::new(slots.len()),
             slots,
+            scratch: Scratch::new(settings.msg_size),
             timeout: settings.timeout.as_nanos() as Nanos,
             clock,
             rules: Rules {
@@ -374,9 +377,14 @@ impl Conns {
         let Some(slot) = &mut self.slots[i] else {
             return;
         };
-        let result = slot
-            .conn
-            .send(&mut Raw(&slot.stream), &self.rules, record, now, now);
+        let result = slot.conn.send(
+            &mut Raw(&slot.stream),
+            &mut self.scratch,
+            &self.rules,
+            record,
+            now,
+            now,
+        );
         self.settle(i, result, shared, record);
     }
 
@@ -399,8 +407,10 @@ impl Conns {
                     // Its first message counts from the connect call.
                     let due = cycle.due(0, now);
                     slot.conn.restart();
+                    let stream = &mut Raw(&slot.stream);
+                    let scratch = &mut self.scratch;
                     slot.conn
-                        .send(&mut slot.stream, &self.rules, record, due, now)
+                        .send(stream, scratch, &self.rules, record, due, now)
                 }
                 Err(f) => Err(f),
             };
@@ -409,12 +419,15 @@ impl Conns {
         }
         let mut result = Ok(());
         if event.is_writable() && slot.conn.writing() {
-            result = slot.conn.flush(&mut Raw(&slot.stream));
+            result = slot.conn.flush(&mut Raw(&slot.stream), &mut self.scratch);
         }
         if result.is_ok() && (event.is_readable() || event.is_read_closed() || event.is_error()) {
-            result = slot
-                .conn
-                .on_readable(&mut Raw(&slot.stream), &self.rules, record);
+            result = slot.conn.on_readable(
+                &mut Raw(&slot.stream),
+                &mut self.scratch,
+                &self.rules,
+                record,
+            );
         }
         let complete = slot.cycle.is_some() && slot.conn.complete();
         self.settle(i, result, shared, record);
@@ -473,9 +486,13 @@ impl Conns {
         if slot.conn.queued {
             return;
         }
-        let result = slot
-            .conn
-            .send_due(&mut Raw(&slot.stream), &self.rules, record, now);
+        let result = slot.conn.send_due(
+            &mut Raw(&slot.stream),
+            &mut self.scratch,
+            &self.rules,
+            record,
+            now,
+        );
         if let Ok(Some(next)) = result {
             slot.conn.queued = true;
             pacer.push(next, i);
