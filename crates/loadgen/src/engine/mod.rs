@@ -1,7 +1,8 @@
 //! The client engine: on each client thread, one readiness loop (mio, that is epoll) drives every
-//! connection of the thread, each a small state machine with buffers made once. Nothing is
-//! allocated, no timer registered and no task woken per message, so the load generator costs
-//! about what the leanest hand-written epoll client costs (`examples/pingpong.rs`).
+//! connection of the thread, each a small state machine that owns no bytes (the thread's one
+//! scratch buffer serves them all; see [`conn`]). Nothing is allocated, no timer registered and no
+//! task woken per message, so the load generator costs about what the leanest hand-written epoll
+//! client costs (`examples/pingpong.rs`).
 //!
 //! - [`clock`]: the thread's time in integer nanoseconds.
 //! - [`conn`]: one connection's state machine (send, read until `WouldBlock`, verify, account).
