@@ -404,7 +404,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
 mod tests {
     use super::*;
     use echo_common::LagSummary;
-    use echo_report::{ClientCost, Errors, Machine, OpenLoop, RunConfig, SCHEMA};
+    use echo_report::{Machine, OpenLoop, RunConfig, SCHEMA};
 
     /// A run of `targets` at `clients`, made by hand: figures chosen to be told apart.
     fn run(work: &str, msg_size: usize, targets: &[&str]) -> RunResult {
@@ -440,12 +440,9 @@ mod tests {
                 .iter()
                 .map(|name| TargetResult {
                     target: (*name).into(),
-                    partial: false,
                     clients: 100,
                     connected: 100,
-                    connect_ns: 0,
                     window_ns: 1_000_000_000,
-                    wall_window: None,
                     messages: 50_000,
                     msgs_per_sec: 50_000.0,
                     mb_per_sec: 3.2,
@@ -458,25 +455,8 @@ mod tests {
                         max: 12_000_000,
                         ..Latency::default()
                     },
-                    latency_uncorrected_ns: None,
-                    bystander_latency_ns: None,
-                    working_latency_ns: None,
-                    errors: Errors::default(),
-                    starved_clients: 0,
-                    timeline: vec![],
                     server: None,
-                    client: ClientCost {
-                        cpu_ns_per_msg: 0.0,
-                        rss_per_conn_bytes: 0.0,
-                        saturated: false,
-                    },
-                    open_loop: None,
-                    server_summary: None,
-                    histogram: String::new(),
-                    capacity: None,
-                    churn: None,
-                    noise: None,
-                    repeats: None,
+                    ..TargetResult::default()
                 })
                 .collect(),
             partial: false,

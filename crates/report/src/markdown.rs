@@ -207,7 +207,7 @@ pub fn format_us(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientCost, Errors, Latency, Machine, RunConfig, SCHEMA};
+    use crate::{Errors, Latency, Machine, RunConfig, SCHEMA};
 
     fn run(msg_size: usize, work: &str, targets: &[(&str, usize, f64)]) -> RunResult {
         RunResult {
@@ -242,15 +242,11 @@ mod tests {
                 .iter()
                 .map(|&(name, clients, rate)| TargetResult {
                     target: name.into(),
-                    partial: false,
                     clients,
                     connected: clients,
-                    connect_ns: 0,
                     window_ns: 1_000_000_000,
-                    wall_window: None,
                     messages: rate as u64,
                     msgs_per_sec: rate,
-                    mb_per_sec: 0.0,
                     latency_ns: Latency {
                         count: 1,
                         p50: 19_300,
@@ -259,28 +255,13 @@ mod tests {
                         max: 1_234_567,
                         ..Latency::default()
                     },
-                    latency_uncorrected_ns: None,
-                    bystander_latency_ns: None,
-                    working_latency_ns: None,
                     errors: Errors {
                         timeout: 2,
                         ..Errors::default()
                     },
                     starved_clients: 3,
-                    timeline: vec![],
                     server: None,
-                    client: ClientCost {
-                        cpu_ns_per_msg: 0.0,
-                        rss_per_conn_bytes: 0.0,
-                        saturated: false,
-                    },
-                    open_loop: None,
-                    server_summary: None,
-                    histogram: String::new(),
-                    capacity: None,
-                    churn: None,
-                    noise: None,
-                    repeats: None,
+                    ..TargetResult::default()
                 })
                 .collect(),
             partial: false,

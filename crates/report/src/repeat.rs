@@ -113,32 +113,22 @@ impl TargetResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientCost, Errors, Latency, ServerCost};
+    use crate::{Latency, ServerCost};
 
     fn run(msgs_per_sec: f64, p99: u64) -> TargetResult {
         TargetResult {
             target: "tokio".into(),
-            partial: false,
             clients: 100,
             connected: 100,
-            connect_ns: 0,
             window_ns: 1_000_000_000,
-            wall_window: None,
             messages: msgs_per_sec as u64,
             msgs_per_sec,
-            mb_per_sec: 0.0,
             latency_ns: Latency {
                 count: 10,
                 p50: p99 / 2,
                 p99,
                 ..Latency::default()
             },
-            latency_uncorrected_ns: None,
-            bystander_latency_ns: None,
-            working_latency_ns: None,
-            errors: Errors::default(),
-            starved_clients: 0,
-            timeline: vec![],
             server: Some(ServerCost {
                 cpu_user_ns: 0,
                 cpu_sys_ns: 0,
@@ -147,18 +137,7 @@ mod tests {
                 rss_per_conn_bytes: 0.0,
                 threads: 1,
             }),
-            client: ClientCost {
-                cpu_ns_per_msg: 0.0,
-                rss_per_conn_bytes: 0.0,
-                saturated: false,
-            },
-            open_loop: None,
-            server_summary: None,
-            histogram: String::new(),
-            noise: None,
-            repeats: None,
-            capacity: None,
-            churn: None,
+            ..TargetResult::default()
         }
     }
 

@@ -120,7 +120,7 @@ fn one() -> usize {
 }
 
 /// Everything measured for one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetResult {
     /// The target's name, or `addr:HOST:PORT` for a server loadgen did not start.
     pub target: String,
@@ -376,7 +376,7 @@ pub struct ServerCost {
 }
 
 /// The load generator over the measured window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientCost {
     /// (user + system) CPU / messages, nanoseconds.
     pub cpu_ns_per_msg: f64,
