@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::lag::{Handover, Lag, ticker};
 use crate::stats::{Stats, Summary};
+use crate::wakers::Waiter;
 use crate::work::Framer;
 use crate::{Config, Shutdown, Work};
 
@@ -97,16 +98,9 @@ impl Context {
 
     /// Completes when no connection is open any more.
     pub async fn drained(&self) {
-        loop {
-            if self.stats.active.load(Acquire) == 0 {
-                return;
-            }
-            let listener = self.stats.drained.listen();
-            if self.stats.active.load(Acquire) == 0 {
-                return;
-            }
-            listener.await;
-        }
+        let mut waiter = Waiter::new(&self.stats.drained);
+        std::future::poll_fn(|cx| waiter.poll_until(cx, || self.stats.active.load(Acquire) == 0))
+            .await
     }
 
     /// Blocks the calling thread until no connection is open any more.
@@ -150,7 +144,7 @@ impl Context {
 
     fn close_one(&self) {
         if self.stats.active.fetch_sub(1, AcqRel) == 1 {
-            self.stats.drained.notify(usize::MAX);
+            self.stats.drained.wake_all();
         }
     }
 }

@@ -17,6 +17,7 @@ mod shutdown;
 mod stats;
 pub mod units;
 pub mod uring;
+mod wakers;
 pub mod work;
 
 pub use config::Config;

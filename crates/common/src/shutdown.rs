@@ -8,7 +8,9 @@ use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{self, Poll, Waker};
+use std::task::{self, Poll};
+
+use crate::wakers::{Waiter, Wakers};
 
 /// A shutdown trigger shared by a server and whoever stops it (a signal, a test, a benchmark).
 #[derive(Clone, Default)]
@@ -17,8 +19,8 @@ pub struct Shutdown(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     triggered: AtomicBool,
-    /// The tasks waiting for the trigger, by [`Wait`] id.
-    waiting: Mutex<HashMap<u64, Waker>>,
+    /// The tasks waiting for the trigger.
+    waiting: Arc<Wakers>,
     tracked: Mutex<HashMap<u64, Arc<dyn AsFd + Send + Sync>>>,
     next_id: AtomicU64,
 }
@@ -56,12 +58,7 @@ impl Shutdown {
         if self.0.triggered.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Woken after the lock is released: a runtime's wake may wait for its loop to make room
-        // (compio's queue of wake-ups from other threads holds 64), and the loop, running the
-        // woken tasks, drops their `Wait`s, which takes this lock. Waking under it (as
-        // event-listener's `notify` does) deadlocked compio's server at 1000 connections.
-        let waiting = std::mem::take(&mut *lock(&self.0.waiting));
-        waiting.into_values().for_each(Waker::wake);
+        self.0.waiting.wake_all();
         for socket in self.tracked().values() {
             shut(socket.as_ref());
         }
@@ -76,8 +73,7 @@ impl Shutdown {
     pub fn wait(&self) -> Wait {
         Wait {
             shutdown: self.clone(),
-            id: self.0.next_id.fetch_add(1, Ordering::Relaxed),
-            waker: None,
+            waiter: Waiter::new(&self.0.waiting),
         }
     }
 
@@ -118,46 +114,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// [`Shutdown::wait`]'s future. Every connection task polls one each time it wakes (through
-/// [`Shutdown::until`]), so the common case costs an atomic load and a pointer comparison: the
-/// lock is taken only to register a waker the first time or when the task's waker changes.
-/// Taking a lock on every wake-up cost tokio-current 3% of its round trips
-/// (`scripts/fidelity.sh`).
+/// [`Shutdown::wait`]'s future: cheap to poll on every wake-up (see [`Waiter`]).
 pub struct Wait {
     shutdown: Shutdown,
-    id: u64,
-    /// The waker registered, if any.
-    waker: Option<Waker>,
+    waiter: Waiter,
 }
 
 impl Future for Wait {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
-        if self.shutdown.is_triggered() {
-            return Poll::Ready(());
-        }
-        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            return Poll::Pending;
-        }
-        let mut waiting = lock(&self.shutdown.0.waiting);
-        // Checked again under the lock: a trigger that took the wakers before we put ours in
-        // has set the flag first.
-        if self.shutdown.is_triggered() {
-            return Poll::Ready(());
-        }
-        waiting.insert(self.id, cx.waker().clone());
-        drop(waiting);
-        self.waker = Some(cx.waker().clone());
-        Poll::Pending
-    }
-}
-
-impl Drop for Wait {
-    fn drop(&mut self) {
-        if self.waker.is_some() {
-            lock(&self.shutdown.0.waiting).remove(&self.id);
-        }
+        let Wait { shutdown, waiter } = &mut *self;
+        waiter.poll_until(cx, || shutdown.is_triggered())
     }
 }
 
@@ -184,6 +152,7 @@ mod tests {
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc;
+    use std::task::Waker;
 
     #[test]
     fn trigger_wakes_a_thread_blocked_in_accept() {

@@ -1,11 +1,12 @@
 //! What a server counts, and the one-line summary it prints when it stops.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use event_listener::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::lag::LagSummary;
+use crate::wakers::Wakers;
 
 /// Counters shared by all of a server's connections. Connections add their bytes once, when they
 /// close, so no counter is touched per message.
@@ -18,8 +19,8 @@ pub(crate) struct Stats {
     pub errors: AtomicU64,
     pub resets_by_peer: AtomicU64,
     pub active: AtomicUsize,
-    /// Notified when `active` drops to zero.
-    pub drained: Event,
+    /// Woken when `active` drops to zero.
+    pub drained: Arc<Wakers>,
 }
 
 /// The final statistics a server prints as one line of JSON on stdout when it stops.
