@@ -170,6 +170,43 @@ fn capacity_has_a_bar_per_promise_and_the_closed_loop_beside_them() {
 }
 
 #[test]
+fn repeated_searches_draw_the_median_capacity_with_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = base();
+    let mut run = base();
+    run.config.rate = Some(20_000.0);
+    run.config.repeat = 3;
+    let tokio = target(&closed, "tokio");
+    let runs = [95_000.0, 70_000.0, 80_000.0]
+        .map(|kept| {
+            let mut t = tokio.clone();
+            t.capacity = Some(search("p99=10ms", 10_000_000, Some(kept), kept * 1.05));
+            t.msgs_per_sec = kept;
+            t
+        })
+        .to_vec();
+    run.targets = vec![TargetResult::from_runs(runs).unwrap()];
+    write(dir.path(), "capacity-p99=10ms.json", &run);
+    let loaded = load(&[dir.path().to_owned()], &Filter::default()).unwrap();
+    let ctx = Context::new(&loaded, Options::default());
+    let f = ChartKind::Capacity.build(&ctx).unwrap().remove(0);
+    assert_eq!(bars(&f).iter().map(|b| b.1).collect::<Vec<_>>(), [80_000.0]);
+    let whiskers: Vec<_> = f
+        .marks()
+        .filter_map(|m| match m {
+            Mark::Whisker { y, .. } => Some(y.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(whiskers, [70_000.0..95_000.0]);
+    assert!(
+        f.subtitle.ends_with(echo_charts::WHISKER_NOTE),
+        "{}",
+        f.subtitle
+    );
+}
+
+#[test]
 fn the_ramp_shows_the_rate_asked_and_each_targets_replies_and_p99() {
     let dir = tempfile::tempdir().unwrap();
     ramp_results(dir.path());

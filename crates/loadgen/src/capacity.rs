@@ -76,6 +76,9 @@ pub struct Measurement {
     pub latency_ns: u64,
     /// Errors of any kind (refused, reset, timeout, corrupt, ...).
     pub errors: u64,
+    /// The load generator's CPUs were saturated and the server's were not: a shortfall in this
+    /// window is the client's, not the server's.
+    pub client_limited: bool,
 }
 
 /// Why a rate kept or broke the promise.
@@ -89,6 +92,9 @@ pub enum Verdict {
     FellBehind,
     /// A connection failed.
     Failed,
+    /// Too slow or behind, but the load generator, not the server, ran out of CPU: the rate is
+    /// beyond what this client can measure here, whatever the server can do.
+    ClientLimited,
 }
 
 impl Verdict {
@@ -104,6 +110,7 @@ impl fmt::Display for Verdict {
             Verdict::TooSlow => "too slow",
             Verdict::FellBehind => "fell behind",
             Verdict::Failed => "errors",
+            Verdict::ClientLimited => "client limit",
         })
     }
 }
@@ -163,14 +170,19 @@ impl Search {
 
     /// Whether `m`, measured at `asked` messages per second, kept `slo`.
     pub fn judge(&self, slo: &Slo, asked: f64, m: &Measurement) -> Verdict {
-        if m.errors > 0 {
-            Verdict::Failed
+        let broke = if m.errors > 0 {
+            return Verdict::Failed;
         } else if m.achieved < asked * (1.0 - self.tolerance) {
             Verdict::FellBehind
         } else if m.latency_ns > slo.limit.as_nanos() as u64 {
             Verdict::TooSlow
         } else {
-            Verdict::Kept
+            return Verdict::Kept;
+        };
+        if m.client_limited {
+            Verdict::ClientLimited
+        } else {
+            broke
         }
     }
 }
@@ -198,6 +210,10 @@ pub enum Answer {
     Below { broke: f64 },
     /// Every rate kept it, up to `kept` (the bound on steps or `max_rate` stopped the search).
     AtLeast { kept: f64 },
+    /// `kept` kept the promise, and the rate above it that broke it, `broke`, broke it only
+    /// because the load generator ran out of CPU: the server's capacity is at least `kept`, and
+    /// beyond what this client can measure.
+    ClientLimited { kept: f64, broke: f64 },
 }
 
 impl Answer {
@@ -206,7 +222,8 @@ impl Answer {
         match *self {
             Answer::Found { kept, .. }
             | Answer::Imprecise { kept, .. }
-            | Answer::AtLeast { kept } => Some(kept),
+            | Answer::AtLeast { kept }
+            | Answer::ClientLimited { kept, .. } => Some(kept),
             Answer::Unknown | Answer::Below { .. } => None,
         }
     }
@@ -233,6 +250,11 @@ impl fmt::Display for Answer {
             Answer::AtLeast { kept } => {
                 write!(f, "at least {kept:.0} msgs/s (no rate measured broke it)")
             }
+            Answer::ClientLimited { kept, broke } => write!(
+                f,
+                "at least {kept:.0} msgs/s (kept at {kept:.0}; at {broke:.0} the load \
+                 generator's CPU, not the server's, was the limit)"
+            ),
         }
     }
 }
@@ -332,11 +354,21 @@ impl Capacity {
             (None, None) => Answer::Unknown,
             (Some(kept), None) => Answer::AtLeast { kept },
             (None, Some(broke)) => Answer::Below { broke },
+            (Some(kept), Some(broke)) if self.client_limited_at(broke) => {
+                Answer::ClientLimited { kept, broke }
+            }
             (Some(kept), Some(broke)) if self.precise_enough(kept, broke) => {
                 Answer::Found { kept, broke }
             }
             (Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
         }
+    }
+
+    /// Whether a window at `rate` broke the promise for want of client CPU.
+    fn client_limited_at(&self, rate: f64) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.asked == rate && s.verdict == Verdict::ClientLimited)
     }
 }
 
@@ -349,6 +381,7 @@ impl Answer {
             Answer::Imprecise { .. } => "imprecise",
             Answer::Below { .. } => "below",
             Answer::AtLeast { .. } => "at-least",
+            Answer::ClientLimited { .. } => "client-limited",
         }
     }
 }
@@ -360,9 +393,9 @@ impl Capacity {
         let answer = self.answer();
         let (kept, broke) = match answer {
             Answer::Unknown => (None, None),
-            Answer::Found { kept, broke } | Answer::Imprecise { kept, broke } => {
-                (Some(kept), Some(broke))
-            }
+            Answer::Found { kept, broke }
+            | Answer::Imprecise { kept, broke }
+            | Answer::ClientLimited { kept, broke } => (Some(kept), Some(broke)),
             Answer::Below { broke } => (None, Some(broke)),
             Answer::AtLeast { kept } => (Some(kept), None),
         };
@@ -433,6 +466,7 @@ mod tests {
                 achieved: rate,
                 latency_ns: if rate <= knee { 100_000 } else { 50_000_000 },
                 errors: 0,
+                client_limited: false,
             })
         }
     }
@@ -529,6 +563,7 @@ mod tests {
                 achieved: 0.0,
                 latency_ns: u64::MAX,
                 errors: 0,
+                client_limited: false,
             })
         };
         let c = find(Search::from(1000.0), slo("p99=1ms"), never);
@@ -631,6 +666,7 @@ mod tests {
                 achieved: 0.0,
                 latency_ns: 0,
                 errors: 1,
+                client_limited: false,
             })
         });
         let r = never.to_result(&[Latency::default(); 10]);
@@ -673,6 +709,54 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_broken_only_for_want_of_client_cpu_bounds_the_capacity_from_below() {
+        // A server with its knee at 50,000 measured by a client that runs out of CPU above 5000:
+        // the search bisects to the client's limit and says so.
+        let mut knee = knee_at(50_000.0);
+        let c = find(Search::from(1000.0), slo("p99=1ms"), |rate| {
+            let mut m = knee(rate)?;
+            if rate > 5000.0 {
+                m.achieved = 5000.0;
+                m.client_limited = true;
+            }
+            Some(m)
+        });
+        assert_eq!(
+            c.answer(),
+            Answer::ClientLimited {
+                kept: 5000.0,
+                broke: 5250.0
+            },
+            "{:?}",
+            c.steps()
+        );
+        assert!(
+            c.steps()
+                .iter()
+                .any(|s| s.verdict == Verdict::ClientLimited)
+        );
+        assert!(
+            c.answer().to_string().starts_with("at least 5000 msgs/s"),
+            "{}",
+            c.answer()
+        );
+        let r = c.to_result(&vec![Latency::default(); c.steps().len()]);
+        assert_eq!(
+            (r.answer.as_str(), r.kept),
+            ("client-limited", Some(5000.0))
+        );
+        // Errors are the server's whatever the client's CPU did.
+        let s = Search::from(1000.0);
+        let failed = Measurement {
+            achieved: 0.0,
+            latency_ns: 0,
+            errors: 3,
+            client_limited: true,
+        };
+        assert_eq!(s.judge(&slo("p99=1ms"), 1000.0, &failed), Verdict::Failed);
+    }
+
+    #[test]
     fn a_rate_is_judged_by_latency_sent_rate_and_errors() {
         let s = Search::from(1000.0);
         let p99 = slo("p99=1ms");
@@ -680,6 +764,7 @@ mod tests {
             achieved,
             latency_ns,
             errors,
+            client_limited: false,
         };
         assert_eq!(
             s.judge(&p99, 1000.0, &m(1000.0, 1_000_000, 0)),
@@ -717,6 +802,7 @@ mod tests {
             achieved: 0.0,
             latency_ns: 1,
             errors: 0,
+            client_limited: false,
         };
         let slow = Measurement {
             latency_ns: 10_000_000,

@@ -19,8 +19,10 @@ pub fn cell(figure: Figure, t: &TargetResult) -> String {
         return "-".into();
     };
     let value = |x: f64| match figure {
-        Figure::MsgsPerSec if spread.n > 1 => compact(x),
-        Figure::MsgsPerSec => format!("{x:.0}"),
+        // A search every rate of which broke the promise found no capacity to show.
+        Figure::Capacity if x == 0.0 => "none".into(),
+        Figure::MsgsPerSec | Figure::Capacity if spread.n > 1 => compact(x),
+        Figure::MsgsPerSec | Figure::Capacity => format!("{x:.0}"),
         _ => format_duration(Duration::from_nanos(x.round() as u64)),
     };
     match spread.plus_minus().filter(|_| spread.n > 1) {
@@ -56,10 +58,10 @@ pub fn interval_note(targets: &[TargetResult]) -> Option<String> {
 }
 
 /// For each of `targets`, whether it is tied with the fastest: the interval of its msgs/s ratio
-/// to the fastest's (by median) includes 1. The fastest itself and targets run once are never
-/// marked: a single run can show no interval.
+/// (of capacity searches, its capacity ratio) to the fastest's (by median) includes 1. The
+/// fastest itself and targets run once are never marked: a single run can show no interval.
 pub fn ties(targets: &[&TargetResult]) -> Vec<bool> {
-    let median = |t: &TargetResult| Figure::MsgsPerSec.spread(t).map_or(0.0, |s| s.median);
+    let median = |t: &TargetResult| Figure::headline(t).spread(t).map_or(0.0, |s| s.median);
     let Some(leader) = targets
         .iter()
         .copied()
@@ -73,7 +75,8 @@ pub fn ties(targets: &[&TargetResult]) -> Vec<bool> {
             !std::ptr::eq(*t, leader)
                 && t.runs().len() > 1
                 && leader.runs().len() > 1
-                && Figure::MsgsPerSec
+                && Figure::headline(t) == Figure::headline(leader)
+                && Figure::headline(t)
                     .ratio(t, leader)
                     .is_some_and(|r| r.verdict() == Verdict::Tie)
         })
@@ -81,25 +84,36 @@ pub fn ties(targets: &[&TargetResult]) -> Vec<bool> {
 }
 
 /// `a` against `b`, one line per figure both measured: `  p99   tokio 0.92× smol [0.88–0.97]`,
-/// or the same with `: no difference this run can show`. Empty unless both ran more than once.
+/// or the same with `: no difference this run can show`. Capacity searches compare their
+/// capacities alone. Empty unless both ran more than once.
 pub fn verdicts(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) -> Vec<String> {
     if a.runs().len() < 2 || b.runs().len() < 2 {
         return vec![];
     }
-    let width = Figure::ALL
-        .iter()
-        .map(|f| f.name().len())
-        .max()
-        .unwrap_or(0);
-    Figure::ALL
+    let figures = Figure::compared(a);
+    if figures != Figure::compared(b) {
+        return vec![];
+    }
+    let width = figures.iter().map(|f| f.name().len()).max().unwrap_or(0);
+    figures
         .iter()
         .filter_map(|&f| {
-            let ratio = f.ratio(a, b)?;
-            Some(format!(
-                "  {:<width$}  {}",
-                f.name(),
-                ratio.describe(a_name, b_name)
-            ))
+            let said = match f.ratio(a, b) {
+                Some(ratio) => ratio.describe(a_name, b_name),
+                // A search in which every rate broke the promise has a capacity of 0, and no
+                // ratio: say so rather than leave the pair out.
+                None if f == Figure::Capacity => {
+                    f.spread(a).zip(f.spread(b))?;
+                    format!(
+                        "{a_name} {} against {b_name} {}: no ratio, a search that kept no rate \
+                         found no capacity",
+                        cell(f, a),
+                        cell(f, b)
+                    )
+                }
+                None => return None,
+            };
+            Some(format!("  {:<width$}  {said}", f.name()))
         })
         .collect()
 }
@@ -311,6 +325,58 @@ mod tests {
                 .unwrap()
                 .contains("one run on a side")
         );
+    }
+
+    /// A capacity search's runs: each found `kept` (or, for 0, kept no rate, its last step
+    /// answering a million msgs/s late).
+    fn searched(name: &str, kept: &[f64]) -> TargetResult {
+        let runs = kept
+            .iter()
+            .map(|&k| {
+                let mut t = run(name, if k > 0.0 { k } else { 1e6 }, 1);
+                t.capacity = Some(echo_report::CapacitySearch {
+                    slo: "p99=10ms".into(),
+                    percentile: 99.0,
+                    limit_ns: 10_000_000,
+                    precision: 0.05,
+                    steps: vec![],
+                    answer: if k > 0.0 { "found" } else { "below" }.into(),
+                    kept: (k > 0.0).then_some(k),
+                    broke: Some(if k > 0.0 { k * 1.05 } else { 100.0 }),
+                });
+                t
+            })
+            .collect();
+        TargetResult::from_runs(runs).unwrap()
+    }
+
+    #[test]
+    fn capacity_searches_compare_their_capacities_alone() {
+        let tokio = searched("tokio", &[150_000.0, 160_000.0, 155_000.0]);
+        let threads = searched("threads", &[10_000.0, 12_000.0, 11_000.0]);
+        // The median search stands for the target.
+        assert_eq!(tokio.capacity.as_ref().unwrap().kept, Some(155_000.0));
+        assert_eq!(cell(Figure::Capacity, &tokio), "155.0k±3.2%");
+        let lines = verdicts(&tokio, "tokio", &threads, "threads");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("  capacity  tokio 14.09× threads ["),
+            "{lines:?}"
+        );
+        // A search that kept no rate counts as 0, not as missing: it cannot flatter its target.
+        let blocking = searched("blocking", &[0.0, 0.0, 0.0]);
+        assert_eq!(cell(Figure::Capacity, &blocking), "none");
+        let lines = verdicts(&blocking, "blocking", &threads, "threads");
+        assert!(lines[0].contains("no ratio"), "{lines:?}");
+        let mixed = searched("smol", &[0.0, 90_000.0, 100_000.0]);
+        assert_eq!(Figure::Capacity.values(&mixed), [0.0, 90_000.0, 100_000.0]);
+        // The median search, by capacity: by msgs/s it would be the 100,000 one.
+        assert_eq!(mixed.capacity.as_ref().unwrap().kept, Some(90_000.0));
+        // A closed-loop run and a search have no figure in common to compare.
+        let closed = repeated("tokio", &[110.0, 111.0, 112.0]);
+        assert!(verdicts(&tokio, "a", &closed, "b").is_empty());
+        let near = searched("tokio-current", &[158_000.0, 150_000.0, 152_000.0]);
+        assert_eq!(ties(&[&threads, &tokio, &near]), [false, false, true]);
     }
 
     #[test]

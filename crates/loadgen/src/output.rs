@@ -152,6 +152,7 @@ pub fn table(sources: &[Source]) -> Table {
         ("clients", Align::Right),
         ("size", Align::Right),
         ("asked/s", Align::Right),
+        ("capacity", Align::Right),
         ("msgs/s", Align::Right),
         ("MB/s", Align::Right),
         ("p50", Align::Right),
@@ -230,6 +231,9 @@ pub fn table(sources: &[Source]) -> Table {
             rate.is_none()
                 .then(|| run.config.rate.map(|x| format!("{x:.0}")))
                 .flatten(),
+            r.capacity
+                .as_ref()
+                .map(|_| compare::cell(Figure::Capacity, r)),
             spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
             full.then(|| format!("{:.1}", r.mb_per_sec)),
             spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
@@ -356,6 +360,10 @@ fn notes(t: &TargetResult) -> Vec<String> {
     }
     if let Some(c) = &t.capacity {
         let answer = match (c.answer.as_str(), c.kept, c.broke) {
+            ("client-limited", Some(kept), Some(broke)) => format!(
+                "at least {kept:.0} msgs/s (kept at {kept:.0}; at {broke:.0} loadgen's CPU, not \
+                 the server's, was the limit)"
+            ),
             (_, Some(kept), Some(broke)) => {
                 format!("{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0})")
             }
@@ -368,6 +376,24 @@ fn notes(t: &TargetResult) -> Vec<String> {
             c.slo,
             c.steps.len()
         ));
+        if t.runs().len() > 1 {
+            let each: Vec<String> = Figure::Capacity
+                .values(t)
+                .iter()
+                .map(|&k| {
+                    if k > 0.0 {
+                        format!("{k:.0}")
+                    } else {
+                        "none kept".into()
+                    }
+                })
+                .collect();
+            notes.push(format!(
+                "capacity over {} searches: {} (the median search's figures are shown)",
+                each.len(),
+                each.join(", ")
+            ));
+        }
     }
     if let Some(c) = &t.churn {
         notes.push(format!(
@@ -618,6 +644,46 @@ mod tests {
         assert!(lines[5].ends_with("partial, client saturated"), "{text}");
         let warnings: Vec<_> = lines.iter().filter(|l| l.contains("WARNING")).collect();
         assert!(warnings.is_empty(), "warnings are added by print: {text}");
+    }
+
+    #[test]
+    fn repeated_capacity_searches_show_the_median_capacity_and_every_search() {
+        let mut r = run("none", 64, &["tokio"]);
+        r.config.rate = Some(20_000.0);
+        let search = |kept: Option<f64>| {
+            let mut t = r.targets[0].clone();
+            t.capacity = Some(echo_report::CapacitySearch {
+                slo: "p99=10ms".into(),
+                percentile: 99.0,
+                limit_ns: 10_000_000,
+                precision: 0.05,
+                steps: vec![],
+                answer: if kept.is_some() { "found" } else { "below" }.into(),
+                kept,
+                broke: Some(kept.map_or(100.0, |k| k * 1.05)),
+            });
+            t
+        };
+        let runs = vec![
+            search(Some(150_000.0)),
+            search(None),
+            search(Some(160_000.0)),
+        ];
+        r.targets = vec![TargetResult::from_runs(runs).unwrap()];
+        let text = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<_> = lines[1].split_whitespace().collect();
+        let row: Vec<_> = lines[3].split_whitespace().collect();
+        let capacity = header.iter().position(|h| *h == "capacity").unwrap();
+        assert_eq!(row[capacity], "150.0k±100.0%", "{text}");
+        assert!(
+            text.contains("capacity over 3 searches: 150000, none kept, 160000"),
+            "{text}"
+        );
     }
 
     #[test]

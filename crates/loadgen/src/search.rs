@@ -98,5 +98,6 @@ fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
         achieved: r.msgs_per_sec,
         latency_ns,
         errors: r.errors.total(),
+        client_limited: r.client.saturated,
     }
 }

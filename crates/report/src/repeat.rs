@@ -15,16 +15,37 @@ pub enum Figure {
     P99,
     /// Server CPU time per message, nanoseconds.
     ServerCpuPerMsg,
+    /// `--find-capacity`: the highest rate that kept the latency promise, messages per second;
+    /// 0 for a search in which every rate broke it (its capacity is below the lowest rate
+    /// asked, and leaving it out would flatter the target).
+    Capacity,
 }
 
 impl Figure {
-    /// Every figure, in the order tables show them.
+    /// Every figure of a load run, in the order tables show them.
     pub const ALL: [Figure; 4] = [
         Figure::MsgsPerSec,
         Figure::P50,
         Figure::P99,
         Figure::ServerCpuPerMsg,
     ];
+
+    /// The figures that compare `t` with another target: a capacity search's capacity (its
+    /// other figures are those of whichever step found it, which say nothing across targets),
+    /// or else [`Figure::ALL`].
+    pub fn compared(t: &TargetResult) -> &'static [Figure] {
+        if t.capacity.is_some() {
+            &[Figure::Capacity]
+        } else {
+            &Figure::ALL
+        }
+    }
+
+    /// The figure that ranks `t` among targets: its capacity if it was a capacity search,
+    /// otherwise its msgs/s.
+    pub fn headline(t: &TargetResult) -> Figure {
+        Figure::compared(t)[0]
+    }
 
     /// Its name in tables and sentences.
     pub fn name(self) -> &'static str {
@@ -33,12 +54,13 @@ impl Figure {
             Figure::P50 => "p50",
             Figure::P99 => "p99",
             Figure::ServerCpuPerMsg => "server CPU/msg",
+            Figure::Capacity => "capacity",
         }
     }
 
     /// Whether more is better (throughput) or less (latency, cost).
     pub fn higher_is_better(self) -> bool {
-        self == Figure::MsgsPerSec
+        matches!(self, Figure::MsgsPerSec | Figure::Capacity)
     }
 
     /// Its value in one run; `None` if that run did not measure it (no server CPU for a server
@@ -53,6 +75,11 @@ impl Figure {
                 .server
                 .map(|s| s.cpu_ns_per_msg)
                 .filter(|c| c.is_finite() && *c > 0.0),
+            Figure::Capacity => t
+                .capacity
+                .as_ref()
+                .filter(|c| c.kept.is_some() || c.answer == "below")
+                .map(|c| c.kept.unwrap_or(0.0)),
         }
     }
 
@@ -82,16 +109,22 @@ impl TargetResult {
     }
 
     /// One result for several runs of the same target: a copy of the run with the median
-    /// msgs/s, holding every run and their spreads in [`TargetResult::repeats`]; partial if any
-    /// run was. A single run is returned as it is; `None` for none.
+    /// msgs/s (of capacity searches, the median capacity), holding every run and their spreads
+    /// in [`TargetResult::repeats`]; partial if any run was. A single run is returned as it is;
+    /// `None` for none.
     pub fn from_runs(mut runs: Vec<TargetResult>) -> Option<TargetResult> {
         if runs.len() <= 1 {
             return runs.pop();
         }
-        // A NaN rate (an empty window) counts as nothing, so it cannot hide the other runs.
+        let by = match runs.iter().any(|r| r.capacity.is_some()) {
+            true => Figure::Capacity,
+            false => Figure::MsgsPerSec,
+        };
+        // A NaN rate (an empty window) or a search cut short counts as nothing, so it cannot
+        // hide the other runs.
         let rates: Vec<f64> = runs
             .iter()
-            .map(|r| Some(r.msgs_per_sec).filter(|x| !x.is_nan()).unwrap_or(0.0))
+            .map(|r| by.of(r).filter(|x| !x.is_nan()).unwrap_or(0.0))
             .collect();
         let representative = median_index(&rates)?;
         let mut folded = runs[representative].clone();
@@ -103,6 +136,7 @@ impl TargetResult {
             p50_ns: spread(Figure::P50),
             p99_ns: spread(Figure::P99),
             server_cpu_ns_per_msg: spread(Figure::ServerCpuPerMsg),
+            capacity: spread(Figure::Capacity),
             runs,
             representative,
         });

@@ -205,6 +205,10 @@ pub struct Repeats {
     pub p99_ns: Option<Spread>,
     /// Server CPU per message across the runs, nanoseconds.
     pub server_cpu_ns_per_msg: Option<Spread>,
+    /// `--find-capacity`: the capacity each search found across the runs, messages per second
+    /// (0 for a search every rate of which broke the promise); absent in files before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Spread>,
 }
 
 /// What else used the CPUs during a window, from /proc/stat: the things that make identical runs

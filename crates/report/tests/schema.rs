@@ -348,7 +348,13 @@ fn pinned_keys() -> Vec<String> {
         ]
         .map(String::from),
     );
-    for figure in ["msgs_per_sec", "p50_ns", "p99_ns", "server_cpu_ns_per_msg"] {
+    for figure in [
+        "msgs_per_sec",
+        "p50_ns",
+        "p99_ns",
+        "server_cpu_ns_per_msg",
+        "capacity",
+    ] {
         let spread = format!("targets[].repeats.{figure}");
         for k in [
             "n",

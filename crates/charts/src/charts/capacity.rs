@@ -10,6 +10,7 @@ use crate::figure::{Axis, Figure, LegendEntry, Mark, Panel, Swatch};
 use crate::load::Point;
 use crate::scenario::latest;
 use crate::style::{footer, si};
+use echo_report::Figure::{Capacity, MsgsPerSec};
 
 /// Closed-loop bars: grey, so the eye reads the promises first.
 const CLOSED_LOOP: RGBColor = RGBColor(0xa0, 0xa0, 0xa0);
@@ -77,6 +78,26 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
 
     let mut marks = Vec::new();
     let mut notes = Vec::new();
+    // The bars stand at a single search's capacity (the median one's under --repeat); a
+    // whisker spans the interval of the median over the searches.
+    let whisker = |marks: &mut Vec<Mark>,
+                   max: &mut f64,
+                   x,
+                   figure: echo_report::Figure,
+                   point: Option<&Point>| {
+        let Some(s) = point
+            .and_then(|p| figure.spread(p.target()))
+            .filter(|s| s.n > 1)
+        else {
+            return;
+        };
+        *max = max.max(s.interval.hi);
+        marks.push(Mark::Whisker {
+            x,
+            y: s.interval.lo..s.interval.hi,
+            color: super::pitfall::WHISKER_INK,
+        });
+    };
     let mut max = 0.0f64;
     for (i, name) in names.iter().enumerate() {
         let x0 = |j: usize| i as f64 + (1.0 - GROUP_WIDTH) / 2.0 + j as f64 * bar_w;
@@ -96,13 +117,16 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                         y: rate,
                         color: PROMISES[j % PROMISES.len()],
                     });
-                    if search.answer == "at-least" {
+                    whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
+                    // A lower bound: no rate broke the promise, or only the client's CPU did.
+                    if search.answer == "at-least" || search.answer == "client-limited" {
                         notes.push((x, rate, "≥".to_owned()));
                     }
                 }
                 None => {
                     let below = search.broke.map_or_else(String::new, si);
                     notes.push((x, 0.0, format!("<{below}")));
+                    whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
                 }
             }
         }
@@ -115,8 +139,11 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                 y: rate,
                 color: CLOSED_LOOP,
             });
+            whisker(&mut marks, &mut max, x + bar_w * 0.46, MsgsPerSec, Some(p));
         }
     }
+    let whiskers = marks.iter().any(|m| matches!(m, Mark::Whisker { .. }));
+    let lower_bounds = notes.iter().any(|(_, _, text)| text == "≥");
     let y = Axis::from_zero("messages per second (msgs/s)", max, si);
     // Notes sit just above the bar (or the axis): the text hangs from its top-left corner.
     let lift = y.fraction(0.05);
@@ -159,6 +186,13 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
             marks,
         },
     );
+    f.subtitle
+        .push_str(if whiskers { super::WHISKER_NOTE } else { "" });
+    if lower_bounds {
+        f.subtitle.push_str(
+            " · ≥: a lower bound (no rate broke the promise, or only the client's CPU did)",
+        );
+    }
     f.legend_title = "rate".into();
     f.legend = legend;
     Ok(f)

@@ -15,7 +15,7 @@ use crate::scenario::{Scenario, by_target};
 use crate::style::{COLORS, TimeUnit, footer, nth_color, plain, si};
 
 /// A whisker over a bar is drawn in near-black: in the bar's own colour it would vanish into it.
-const WHISKER_INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+pub(super) const WHISKER_INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 
 /// Where an `n/a` note sits: this fraction of the way up its panel.
 const NOTE_HEIGHT: f64 = 0.07;
