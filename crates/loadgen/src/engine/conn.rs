@@ -2,9 +2,13 @@
 //! next writable event, reads until the socket would block, checks every echoed byte as it
 //! arrives, and accounts each complete echo ([`reply`]).
 //!
-//! A connection owns no buffer: its messages are made, and its echoes checked, in the thread's
-//! [`Scratch`] from one shared [`Pattern`], so what one round trip touches stays in cache at ten
-//! thousand connections and at 16 KiB, as in the leanest client (one buffer for everyone).
+//! A connection owns no buffer: its messages are made, and its echoes checked, in its thread's
+//! [`Common`] from one shared [`Pattern`], so what one round trip touches stays in cache at ten
+//! thousand connections and at 16 KiB, as in the leanest client (one buffer for everyone). What
+//! every connection of a thread shares (the message size, the clock, a churn connection's
+//! message count) lives there too, and what only the open loop or churn needs (a schedule, a
+//! cycle) lives beside the connection in the event loop: a connection is the few counters a
+//! round trip updates, and with its socket it fills one cache line.
 //!
 //! It does no waiting of its own: the event loop calls it when the socket is ready (or a message
 //! is due), so it is tested on real sockets driven step by step, with no timing involved.
@@ -28,98 +32,117 @@ pub const MAX_IN_FLIGHT: usize = 4096;
 /// so a thread's buffers stay small whatever the message size.
 const CHUNK: usize = 64 << 10;
 
-/// One client thread's buffers, shared by all its connections: one message is written, and one
-/// echo read, at a time.
-pub struct Scratch {
+/// What a thread's connections have in common: the message size, the clock, how many messages
+/// a churning connection carries, and the buffers where one message is written, and one echo
+/// read, at a time.
+pub struct Common {
+    size: u32,
+    /// Connection churn: the messages one connection carries before it closes (closed loop);
+    /// unlimited otherwise.
+    limit: u64,
+    clock: Clock,
     pattern: Pattern,
     out: Box<[u8]>,
     back: Box<[u8]>,
 }
 
-impl Scratch {
-    /// Buffers for messages of `size` bytes.
-    pub fn new(size: usize) -> Self {
-        Scratch {
+impl Common {
+    /// For messages of `size` bytes (at most 4 GiB), timed by `clock`.
+    pub fn new(size: usize, clock: Clock) -> Self {
+        Common {
+            size: u32::try_from(size).expect("messages are at most 4 GiB"),
+            limit: u64::MAX,
+            clock,
             pattern: Pattern::new(size, 0),
             out: vec![0; size.min(CHUNK)].into_boxed_slice(),
             back: vec![0; size.min(CHUNK)].into_boxed_slice(),
         }
     }
-}
 
-/// One connection: where its current message and echo are, what is in flight.
-pub struct Conn {
-    id: u64,
-    size: usize,
-    /// Bytes of the current message written so far; `size` when nothing is left to write.
-    written: usize,
-    /// Bytes of the current echo read (and checked) so far.
-    got: usize,
-    next_send: u64,
-    next_recv: u64,
-    /// Messages sent and not yet answered, oldest first. Capacity reserved up front.
-    in_flight: VecDeque<InFlight>,
-    /// Open loop: when each message is due; closed loop: `None`, the next leaves on each reply.
-    schedule: Option<Schedule>,
-    /// Whether a reply was recorded in the window (if never: a starved client).
-    pub replied: bool,
-    /// Open loop: whether the pacer holds an entry for this connection's next due message.
-    pub queued: bool,
-    /// Connection churn: the messages one connection carries before it closes (closed loop).
-    limit: u64,
-    clock: Clock,
-}
-
-impl Conn {
-    /// Connection `id` with messages of `size` bytes, timed by `clock`; open loop if it has a
-    /// `schedule`.
-    pub fn new(id: u64, size: usize, schedule: Option<Schedule>, clock: Clock) -> Self {
-        let capacity = if schedule.is_some() { MAX_IN_FLIGHT } else { 1 };
-        Conn {
-            id,
-            size,
-            written: size,
-            got: 0,
-            next_send: 0,
-            next_recv: 0,
-            in_flight: VecDeque::with_capacity(capacity),
-            schedule,
-            replied: false,
-            queued: false,
-            limit: u64::MAX,
-            clock,
-        }
-    }
-
-    /// Connection churn: this connection sends `n` messages, one at a time, and then no more
+    /// Connection churn: each connection sends `n` messages, one at a time, and then no more
     /// until [`Conn::restart`] on a new socket.
     pub fn with_limit(mut self, n: u64) -> Self {
         self.limit = n;
         self
     }
 
-    /// Whether every message of a limited connection is back.
-    pub fn complete(&self) -> bool {
-        self.next_recv == self.limit
+    /// The thread's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+}
+
+/// One connection: where its current message and echo are, and what is in flight. Message
+/// `next_recv` is the oldest in flight (answered next), and `next_recv + in_flight - 1` the
+/// newest (the one being written); the closed loop has at most one in flight, kept inline.
+pub struct Conn {
+    id: u32,
+    /// Bytes of the newest message written so far; the size when nothing is left to write.
+    written: u32,
+    /// Bytes of the oldest message's echo read (and checked) so far.
+    got: u32,
+    /// Messages sent and not yet answered.
+    in_flight: u32,
+    next_recv: u64,
+    /// The oldest message in flight, when `in_flight > 0`.
+    oldest: InFlight,
+    /// The open loop's messages after the oldest, in order; allocated on first use.
+    #[expect(
+        clippy::box_collection,
+        reason = "an empty queue is 32 bytes inline, a box 8: the connection stays one cache line"
+    )]
+    later: Option<Box<VecDeque<InFlight>>>,
+    /// Whether a reply was recorded in the window (if never: a starved client).
+    pub replied: bool,
+    /// Open loop: whether the pacer holds an entry for this connection's next due message.
+    pub queued: bool,
+}
+
+impl Conn {
+    /// Connection `id` (at most 2^32 of them), nothing sent yet.
+    pub fn new(id: u64, common: &Common) -> Self {
+        Conn {
+            id: u32::try_from(id).expect("at most 2^32 connections"),
+            written: common.size,
+            got: 0,
+            in_flight: 0,
+            next_recv: 0,
+            oldest: InFlight { due: 0, sent: 0 },
+            later: None,
+            replied: false,
+            queued: false,
+        }
+    }
+
+    /// The number of the message being written (or last written).
+    fn newest(&self) -> u64 {
+        self.next_recv + u64::from(self.in_flight) - 1
+    }
+
+    /// Whether every message of a churning connection is back.
+    pub fn complete(&self, common: &Common) -> bool {
+        self.next_recv == common.limit
     }
 
     /// Starts over on a new socket: message 0 next, nothing in flight or half done.
-    pub fn restart(&mut self) {
-        self.written = self.size;
+    pub fn restart(&mut self, common: &Common) {
+        self.written = common.size;
         self.got = 0;
-        self.next_send = 0;
         self.next_recv = 0;
-        self.in_flight.clear();
+        self.in_flight = 0;
+        if let Some(later) = &mut self.later {
+            later.clear();
+        }
     }
 
     /// Whether part of a message still waits to be written.
-    pub fn writing(&self) -> bool {
-        self.written < self.size
+    pub fn writing(&self, common: &Common) -> bool {
+        self.written < common.size
     }
 
     /// When the oldest message in flight times out, if one is in flight.
     pub fn deadline(&self, timeout: Nanos) -> Option<Nanos> {
-        self.in_flight.front().map(|m| m.sent + timeout)
+        (self.in_flight > 0).then(|| self.oldest.sent + timeout)
     }
 
     /// Starts the next message, due at `due` and leaving at `now`, and writes what the socket
@@ -127,76 +150,96 @@ impl Conn {
     pub fn send<S: Write>(
         &mut self,
         stream: &mut S,
-        scratch: &mut Scratch,
+        common: &mut Common,
         rules: &Rules,
         record: &mut Record,
         due: Nanos,
         now: Nanos,
     ) -> Result<(), Failure> {
-        debug_assert!(!self.writing(), "one message is written at a time");
-        self.next_send += 1;
+        debug_assert!(!self.writing(common), "one message is written at a time");
+        let message = InFlight { due, sent: now };
+        if self.in_flight == 0 {
+            self.oldest = message;
+        } else {
+            self.later
+                .get_or_insert_with(|| Box::new(VecDeque::with_capacity(MAX_IN_FLIGHT)))
+                .push_back(message);
+        }
+        self.in_flight += 1;
         self.written = 0;
-        self.in_flight.push_back(InFlight { due, sent: now });
         reply::on_send(record, rules, now);
-        self.flush(stream, scratch)
+        self.flush(stream, common)
+    }
+
+    /// The oldest message in flight leaves the pipeline (its echo is in).
+    fn answered(&mut self) -> Option<InFlight> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        let oldest = self.oldest;
+        self.in_flight -= 1;
+        self.next_recv += 1;
+        if self.in_flight > 0 {
+            self.oldest = self
+                .later
+                .as_mut()
+                .and_then(|later| later.pop_front())
+                .expect("every message in flight after the oldest is queued");
+        }
+        Some(oldest)
     }
 
     /// Writes what is left of the current message, until it is all out or the socket is full
     /// (then the loop calls again on the next writable event). The message is made a chunk at a
     /// time, just before it is written: only a chunk the socket did not take is made again.
-    pub fn flush<S: Write>(
-        &mut self,
-        stream: &mut S,
-        scratch: &mut Scratch,
-    ) -> Result<(), Failure> {
-        while self.writing() {
-            let chunk = &mut scratch.out[..(self.size - self.written).min(CHUNK)];
-            scratch
+    pub fn flush<S: Write>(&mut self, stream: &mut S, common: &mut Common) -> Result<(), Failure> {
+        while self.writing(common) {
+            let written = self.written as usize;
+            let left = common.size as usize - written;
+            let chunk = &mut common.out[..left.min(CHUNK)];
+            common
                 .pattern
-                .fill_part(self.id, self.next_send - 1, self.written, chunk);
+                .fill_part(u64::from(self.id), self.newest(), written, chunk);
             let mut sent = 0;
             while sent < chunk.len() {
                 match stream.write(&chunk[sent..]) {
                     Ok(0) => return Err(Failure::Reset),
                     Ok(n) => sent += n,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        self.written += sent;
+                        self.written += sent as u32;
                         return Ok(());
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => return Err(Failure::of(&e)),
                 }
             }
-            self.written += sent;
+            self.written += sent as u32;
         }
         Ok(())
     }
 
-    /// Open loop: sends every message due by `now` while it can; returns when the next one is
-    /// due, or `None` if it must first wait for the socket (a message half written) or for a
-    /// reply (the pipeline full). Each message's send instant is read as it leaves.
+    /// Open loop: sends every message due by `now` on `schedule` while it can; returns when the
+    /// next one is due, or `None` if it must first wait for the socket (a message half written)
+    /// or for a reply (the pipeline full). Each message's send instant is read as it leaves.
     pub fn send_due<S: Write>(
         &mut self,
         stream: &mut S,
-        scratch: &mut Scratch,
+        common: &mut Common,
+        schedule: &Schedule,
         rules: &Rules,
         record: &mut Record,
         now: Nanos,
     ) -> Result<Option<Nanos>, Failure> {
         loop {
-            if self.writing() || self.in_flight.len() == MAX_IN_FLIGHT {
+            if self.writing(common) || self.in_flight as usize == MAX_IN_FLIGHT {
                 return Ok(None);
             }
-            let schedule = self
-                .schedule
-                .as_ref()
-                .expect("send_due is for the open loop");
-            let due = schedule.due(self.next_send);
+            let due = schedule.due(self.next_recv + u64::from(self.in_flight));
             if due > now {
                 return Ok(Some(due));
             }
-            let sent = self.clock.now();
-            self.send(stream, scratch, rules, record, due, sent)?;
+            let sent = common.clock.now();
+            self.send(stream, common, rules, record, due, sent)?;
         }
     }
 
@@ -205,16 +248,17 @@ impl Conn {
     pub fn on_readable<S: Read + Write>(
         &mut self,
         stream: &mut S,
-        scratch: &mut Scratch,
+        common: &mut Common,
         rules: &Rules,
         record: &mut Record,
     ) -> Result<(), Failure> {
         loop {
-            let piece = &mut scratch.back[..(self.size - self.got).min(CHUNK)];
+            let got = self.got as usize;
+            let piece = &mut common.back[..(common.size as usize - got).min(CHUNK)];
             match stream.read(piece) {
                 Ok(0) => return Err(Failure::Eof),
                 Ok(n) => {
-                    if self.in_flight.is_empty() {
+                    if self.in_flight == 0 {
                         record.first_corruption.get_or_insert_with(|| {
                             format!(
                                 "client {}: {n} bytes arrived with no message in flight",
@@ -223,20 +267,22 @@ impl Conn {
                         });
                         return Err(Failure::Corrupt);
                     }
-                    let checked =
-                        scratch
-                            .pattern
-                            .check_part(self.id, self.next_recv, self.got, &piece[..n]);
+                    let checked = common.pattern.check_part(
+                        u64::from(self.id),
+                        self.next_recv,
+                        got,
+                        &piece[..n],
+                    );
                     if let Err(mismatch) = checked {
                         record
                             .first_corruption
                             .get_or_insert_with(|| format!("client {}: {mismatch}", self.id));
                         return Err(Failure::Corrupt);
                     }
-                    self.got += n;
-                    if self.got == self.size {
+                    self.got += n as u32;
+                    if self.got == common.size {
                         self.got = 0;
-                        self.on_echo(stream, scratch, rules, record)?;
+                        self.on_echo(stream, common, rules, record)?;
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
@@ -250,16 +296,16 @@ impl Conn {
     fn on_echo<S: Write>(
         &mut self,
         stream: &mut S,
-        scratch: &mut Scratch,
+        common: &mut Common,
         rules: &Rules,
         record: &mut Record,
     ) -> Result<(), Failure> {
-        let done = self.clock.now();
+        let done = common.clock.now();
         let seq = self.next_recv;
-        self.next_recv += 1;
-        self.replied |= reply::on_reply(record, rules, &mut self.in_flight, seq, done);
-        if self.schedule.is_none() && self.next_send < self.limit {
-            self.send(stream, scratch, rules, record, done, done)?;
+        let message = self.answered();
+        self.replied |= reply::on_reply(record, rules, message, seq, done);
+        if !rules.open_loop && self.next_recv < common.limit {
+            self.send(stream, common, rules, record, done, done)?;
         }
         Ok(())
     }
@@ -328,9 +374,9 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let (mut client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(7, 64, None, clock());
-        let mut scratch = Scratch::new(64);
-        conn.send(&mut client, &mut scratch, &rules, &mut record, 1, 1)
+        let mut common = Common::new(64, clock());
+        let mut conn = Conn::new(7, &common);
+        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
@@ -338,9 +384,9 @@ mod tests {
         for (i, byte) in got.iter().enumerate() {
             server.write_all(&[*byte]).unwrap();
             // Wait until this byte has been read, so each read sees exactly one byte.
-            while conn.got != (i + 1) % 64 && !(i == 63 && record.all.len() == 1) {
+            while conn.got as usize != (i + 1) % 64 && !(i == 63 && record.all.len() == 1) {
                 wait(&mut poll, &mut events);
-                conn.on_readable(&mut client, &mut scratch, &rules, &mut record)
+                conn.on_readable(&mut client, &mut common, &rules, &mut record)
                     .unwrap();
             }
             assert_eq!(record.all.len(), u64::from(i == 63), "after byte {i}");
@@ -381,12 +427,12 @@ mod tests {
             total
         });
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(1, SIZE, None, clock());
-        let mut scratch = Scratch::new(SIZE);
-        conn.send(&mut client, &mut scratch, &rules, &mut record, 1, 1)
+        let mut common = Common::new(SIZE, clock());
+        let mut conn = Conn::new(1, &common);
+        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         assert!(
-            conn.writing(),
+            conn.writing(&common),
             "1 MiB does not fit the socket at once: a partial write"
         );
         let mut turns = 0;
@@ -394,8 +440,8 @@ mod tests {
             turns += 1;
             assert!(turns < 100_000, "no progress");
             wait(&mut poll, &mut events);
-            conn.flush(&mut client, &mut scratch).unwrap();
-            conn.on_readable(&mut client, &mut scratch, &rules, &mut record)
+            conn.flush(&mut client, &mut common).unwrap();
+            conn.on_readable(&mut client, &mut common, &rules, &mut record)
                 .unwrap();
         }
         // Two whole round trips; the third message is under way. Stop it by closing.
@@ -410,16 +456,16 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let (mut client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
-        let mut conn = Conn::new(3, 64, None, clock());
-        let mut scratch = Scratch::new(64);
-        conn.send(&mut client, &mut scratch, &rules, &mut record, 1, 1)
+        let mut common = Common::new(64, clock());
+        let mut conn = Conn::new(3, &common);
+        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
         server.write_all(&got[..10]).unwrap();
         while conn.got < 10 {
             wait(&mut poll, &mut events);
-            conn.on_readable(&mut client, &mut scratch, &rules, &mut record)
+            conn.on_readable(&mut client, &mut common, &rules, &mut record)
                 .unwrap();
         }
         // Linger 0: closing sends a reset rather than a clean end.
@@ -429,7 +475,7 @@ mod tests {
         drop(server);
         let failure = loop {
             wait(&mut poll, &mut events);
-            if let Err(f) = conn.on_readable(&mut client, &mut scratch, &rules, &mut record) {
+            if let Err(f) = conn.on_readable(&mut client, &mut common, &rules, &mut record) {
                 break f;
             }
         };
@@ -444,9 +490,9 @@ mod tests {
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
         for (cut, expected) in [(10, Failure::Eof), (64, Failure::Corrupt)] {
             let (mut client, mut server) = pair(&poll);
-            let mut conn = Conn::new(3, 64, None, clock());
-            let mut scratch = Scratch::new(64);
-            conn.send(&mut client, &mut scratch, &rules, &mut record, 1, 1)
+            let mut common = Common::new(64, clock());
+            let mut conn = Conn::new(3, &common);
+            conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
                 .unwrap();
             let mut got = [0; 64];
             server.read_exact(&mut got).unwrap();
@@ -455,7 +501,7 @@ mod tests {
             drop(server);
             let failure = loop {
                 wait(&mut poll, &mut events);
-                if let Err(f) = conn.on_readable(&mut client, &mut scratch, &rules, &mut record) {
+                if let Err(f) = conn.on_readable(&mut client, &mut common, &rules, &mut record) {
                     break f;
                 }
             };
@@ -473,8 +519,8 @@ mod tests {
         let clock = clock();
         let timeout = 2_000_000_000;
         let schedule = Schedule::new(0, 1000.0, 0);
-        let mut conn = Conn::new(0, 64, Some(schedule.clone()), clock);
-        let mut scratch = Scratch::new(64);
+        let mut common = Common::new(64, clock);
+        let mut conn = Conn::new(0, &common);
         assert_eq!(
             conn.deadline(timeout),
             None,
@@ -482,13 +528,26 @@ mod tests {
         );
         // Three messages due by 2 ms: all leave now, the next is due at 3 ms.
         let next = conn
-            .send_due(&mut client, &mut scratch, &rules, &mut record, 2_000_000)
+            .send_due(
+                &mut client,
+                &mut common,
+                &schedule,
+                &rules,
+                &mut record,
+                2_000_000,
+            )
             .unwrap();
         assert_eq!(next, Some(schedule.due(3)));
-        assert_eq!(conn.in_flight.len(), 3);
-        let first_sent = conn.in_flight.front().unwrap().sent;
+        assert_eq!(conn.in_flight, 3);
+        let first_sent = conn.oldest.sent;
         assert_eq!(conn.deadline(timeout), Some(first_sent + timeout));
         assert_eq!(record.sent, 3, "sent in the window");
+        // Echoes come back oldest first: the pipeline gives the messages back in order.
+        let due: Vec<Nanos> = std::iter::from_fn(|| conn.answered())
+            .map(|m| m.due)
+            .collect();
+        assert_eq!(due, [schedule.due(0), schedule.due(1), schedule.due(2)]);
+        assert_eq!((conn.next_recv, conn.deadline(timeout)), (3, None));
         let _ = poll.poll(&mut Events::with_capacity(1), Some(Duration::ZERO));
     }
 }

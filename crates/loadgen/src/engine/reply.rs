@@ -2,8 +2,6 @@
 //! functions of the instants given, so every rule (which latency, which window, which counter) is
 //! tested with made-up instants and no clock.
 
-use std::collections::VecDeque;
-
 use echo_common::Work;
 
 use crate::engine::clock::Nanos;
@@ -38,17 +36,17 @@ pub fn on_send(record: &mut Record, rules: &Rules, sent: Nanos) {
     }
 }
 
-/// The verified reply to message `seq`, the oldest in `in_flight`, completed at `done`: pops its
-/// send instants and records it if it falls in the window. Returns whether it was recorded (the
-/// connection then counts as having replied, and is not starved).
+/// The verified reply to message `seq`, sent as `message`, completed at `done`: records it if it
+/// falls in the window. Returns whether it was recorded (the connection then counts as having
+/// replied, and is not starved).
 pub fn on_reply(
     record: &mut Record,
     rules: &Rules,
-    in_flight: &mut VecDeque<InFlight>,
+    message: Option<InFlight>,
     seq: u64,
     done: Nanos,
 ) -> bool {
-    let Some(msg) = in_flight.pop_front() else {
+    let Some(msg) = message else {
         return false;
     };
     let Some(start) = rules.window else {
@@ -82,15 +80,15 @@ mod tests {
         }
     }
 
-    fn one(due: Nanos, sent: Nanos) -> VecDeque<InFlight> {
-        VecDeque::from([InFlight { due, sent }])
+    fn one(due: Nanos, sent: Nanos) -> Option<InFlight> {
+        Some(InFlight { due, sent })
     }
 
     #[test]
     fn open_loop_latency_counts_from_the_due_time_and_the_send_time() {
         let mut r = Record::new(2, true, false);
         let (due, sent, done) = (T, T + 300 * US, T + 400 * US);
-        let recorded = on_reply(&mut r, &rules(Some(T), true), &mut one(due, sent), 0, done);
+        let recorded = on_reply(&mut r, &rules(Some(T), true), one(due, sent), 0, done);
         assert!(
             recorded,
             "a reply in the window marks the client as replied"
@@ -106,11 +104,17 @@ mod tests {
     fn replies_outside_the_window_are_not_recorded_and_do_not_count_as_replied() {
         for open_loop in [false, true] {
             let mut r = Record::new(2, open_loop, false);
-            let mut q = one(T, T);
-            let before = on_reply(&mut r, &rules(None, open_loop), &mut q, 0, T + US);
-            assert!(!before && q.is_empty(), "popped even when not recorded");
+            let before = on_reply(&mut r, &rules(None, open_loop), one(T, T), 0, T + US);
+            assert!(!before);
+            assert!(!on_reply(
+                &mut r,
+                &rules(Some(T), open_loop),
+                None,
+                0,
+                T + US
+            ));
             let window = rules(Some(T + 10 * US), open_loop);
-            let early = on_reply(&mut r, &window, &mut one(T, T), 0, T + US);
+            let early = on_reply(&mut r, &window, one(T, T), 0, T + US);
             assert!(!early);
             assert_eq!(r.all.len(), 0);
         }
@@ -123,7 +127,7 @@ mod tests {
         let counted = on_reply(
             &mut closed,
             &rules(Some(start), false),
-            &mut one(T, T),
+            one(T, T),
             0,
             T + 20 * US,
         );
@@ -132,7 +136,7 @@ mod tests {
         let counted = on_reply(
             &mut open,
             &rules(Some(start), true),
-            &mut one(T, T),
+            one(T, T),
             0,
             T + 20 * US,
         );
@@ -149,28 +153,20 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_message_is_the_one_answered_and_its_work_is_told_apart() {
+    fn the_work_of_each_message_is_told_apart() {
         let mut r = Record::new(3, false, true);
-        let mut q = VecDeque::from([
-            InFlight { due: T, sent: T },
-            InFlight {
-                due: T + US,
-                sent: T + US,
-            },
-        ]);
         let rules = Rules {
             window: Some(T),
             open_loop: false,
             work_every: 2,
         };
-        assert!(on_reply(&mut r, &rules, &mut q, 1, T + 1_500_000_000));
-        assert_eq!(q.front().unwrap().sent, T + US);
+        assert!(on_reply(&mut r, &rules, one(T, T), 1, T + 1_500_000_000));
         assert_eq!(
             r.working.as_ref().unwrap().len(),
             1,
             "message 1 of every 2 has work"
         );
-        assert!(on_reply(&mut r, &rules, &mut q, 2, T + 2 * US));
+        assert!(on_reply(&mut r, &rules, one(T + US, T + US), 2, T + 2 * US));
         assert_eq!(r.bystander.as_ref().unwrap().len(), 1, "message 2 has none");
     }
 }
