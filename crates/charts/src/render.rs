@@ -120,6 +120,23 @@ fn encode_png(out: &mut dyn Write, rgb: &[u8], (w, h): (u32, u32)) -> io::Result
     writer.finish().map_err(io::Error::other)
 }
 
+/// `text` in lines no wider than `max` (by `width`), broken only between its ` · `-separated
+/// parts: a subtitle that names several things keeps each one whole. A part wider than `max`
+/// gets a line of its own.
+fn wrap(text: &str, width: impl Fn(&str) -> u32, max: u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for part in text.split(" · ") {
+        match lines.last_mut() {
+            Some(line) if width(&format!("{line} · {part}")) <= max => {
+                line.push_str(" · ");
+                line.push_str(part);
+            }
+            _ => lines.push(part.to_owned()),
+        }
+    }
+    lines
+}
+
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Draws `figure` on `root`: heading, panels, legend to the right, footer.
@@ -135,8 +152,12 @@ pub fn draw<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB, Shift>) 
     let mut top = MARGIN + TITLE_PX as i32 + 8;
     if !figure.subtitle.is_empty() {
         let sub = (FONT, SUBTITLE_PX).into_font().color(&MUTED);
-        root.draw_text(&figure.subtitle, &sub, (MARGIN, top))?;
-        top += SUBTITLE_PX as i32 + 8;
+        let width = |text: &str| root.estimate_text_size(text, &sub).map_or(0, |(w, _)| w);
+        for line in wrap(&figure.subtitle, width, w.saturating_sub(2 * MARGIN as u32)) {
+            root.draw_text(&line, &sub, (MARGIN, top))?;
+            top += SUBTITLE_PX as i32 + 4;
+        }
+        top += 4;
     }
     let footer = (FONT, FOOTER_PX).into_font().color(&MUTED);
     root.draw_text(
@@ -404,4 +425,21 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn a_long_subtitle_breaks_between_its_parts_and_nowhere_else() {
+        let width = |s: &str| s.chars().count() as u32;
+        assert_eq!(wrap("a · bb · ccc", width, 100), ["a · bb · ccc"]);
+        assert_eq!(wrap("a · bb · ccc", width, 6), ["a · bb", "ccc"]);
+        assert_eq!(
+            wrap("a long part · b", width, 3),
+            ["a long part", "b"],
+            "a part wider than the line is kept whole"
+        );
+    }
 }

@@ -25,11 +25,26 @@ pub fn cell(figure: Figure, t: &TargetResult) -> String {
         Figure::MsgsPerSec | Figure::Capacity => format!("{x:.0}"),
         _ => format_duration(Duration::from_nanos(x.round() as u64)),
     };
+    // Capacities that are all lower bounds (see [`lower_bounds`]) say so.
+    let at_least = match figure {
+        Figure::Capacity if lower_bounds(t) == t.runs().len() => "≥",
+        _ => "",
+    };
     match spread.plus_minus().filter(|_| spread.n > 1) {
         // No spaces, so that scripts splitting a table row on blanks find every column.
-        Some(pm) => format!("{}±{:.1}%", value(spread.median), pm * 100.0),
-        None => value(spread.median),
+        Some(pm) => format!("{at_least}{}±{:.1}%", value(spread.median), pm * 100.0),
+        None => format!("{at_least}{}", value(spread.median)),
     }
+}
+
+/// How many of `t`'s capacity searches found only a lower bound: no rate broke the promise, or
+/// only the load generator's CPU did.
+fn lower_bounds(t: &TargetResult) -> usize {
+    t.runs()
+        .iter()
+        .filter_map(|r| r.capacity.as_ref())
+        .filter(|c| c.answer == "client-limited" || c.answer == "at-least")
+        .count()
 }
 
 /// What `±` means under a table of repeated runs, or `None` if every target ran once.
@@ -99,6 +114,9 @@ pub fn verdicts(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) 
         .iter()
         .filter_map(|&f| {
             let said = match f.ratio(a, b) {
+                Some(ratio) if f == Figure::Capacity => {
+                    ratio.describe(a_name, b_name) + &bounds_note(a, a_name, b, b_name)
+                }
                 Some(ratio) => ratio.describe(a_name, b_name),
                 // A search in which every rate broke the promise has a capacity of 0, and no
                 // ratio: say so rather than leave the pair out.
@@ -116,6 +134,24 @@ pub fn verdicts(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) 
             Some(format!("  {:<width$}  {said}", f.name()))
         })
         .collect()
+}
+
+/// Under a capacity ratio, which side's searches stopped at a lower bound: a ratio of lower
+/// bounds compares what the load generator could drive, not the servers.
+fn bounds_note(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) -> String {
+    let (la, lb) = (lower_bounds(a), lower_bounds(b));
+    let (na, nb) = (a.runs().len(), b.runs().len());
+    match (la, lb) {
+        (0, 0) => String::new(),
+        _ if la == na && lb == nb => {
+            " (every search of both found only a lower bound: this compares what loadgen could \
+             drive, not the servers)"
+                .into()
+        }
+        _ => {
+            format!(" (lower bounds: {la} of {na} searches of {a_name}, {lb} of {nb} of {b_name})")
+        }
+    }
 }
 
 /// A heading and [`verdicts`] for every target of `run` against `baseline`; empty if the run
@@ -377,6 +413,34 @@ mod tests {
         assert!(verdicts(&tokio, "a", &closed, "b").is_empty());
         let near = searched("tokio-current", &[158_000.0, 150_000.0, 152_000.0]);
         assert_eq!(ties(&[&threads, &tokio, &near]), [false, false, true]);
+    }
+
+    #[test]
+    fn capacities_the_client_limited_are_lower_bounds_and_said_to_be() {
+        let limited = |name: &str, kept: &[f64]| {
+            let mut t = searched(name, kept);
+            for r in &mut t.repeats.as_mut().unwrap().runs {
+                r.capacity.as_mut().unwrap().answer = "client-limited".into();
+            }
+            t
+        };
+        let tokio = limited("tokio", &[390_000.0, 400_000.0, 390_000.0]);
+        let smol = limited("smol", &[440_000.0, 460_000.0, 440_000.0]);
+        let threads = searched("threads", &[140_000.0, 150_000.0, 87_500.0]);
+        assert_eq!(cell(Figure::Capacity, &tokio), "≥390.0k±2.6%");
+        assert_eq!(cell(Figure::Capacity, &threads), "140.0k±37.5%");
+        let both = verdicts(&smol, "smol", &tokio, "tokio");
+        assert!(
+            both[0].contains("compares what loadgen could drive, not the servers"),
+            "{both:?}"
+        );
+        let one = verdicts(&tokio, "tokio", &threads, "threads");
+        assert!(
+            one[0].contains("(lower bounds: 3 of 3 searches of tokio, 0 of 3 of threads)"),
+            "{one:?}"
+        );
+        let real = verdicts(&threads, "threads", &searched("a", &[1.0, 2.0, 3.0]), "a");
+        assert!(!real[0].contains("lower bound"), "{real:?}");
     }
 
     #[test]

@@ -120,12 +120,13 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                     whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
                     // A lower bound: no rate broke the promise, or only the client's CPU did.
                     if search.answer == "at-least" || search.answer == "client-limited" {
-                        notes.push((x, rate, "≥".to_owned()));
+                        notes.push((x, rate, "≥".to_owned(), 0));
                     }
                 }
                 None => {
                     let below = search.broke.map_or_else(String::new, si);
-                    notes.push((x, 0.0, format!("<{below}")));
+                    // Staggered by promise: side by side, the notes of narrow bars would overlap.
+                    notes.push((x, 0.0, format!("<{below}"), j));
                     whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
                 }
             }
@@ -143,12 +144,12 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
         }
     }
     let whiskers = marks.iter().any(|m| matches!(m, Mark::Whisker { .. }));
-    let lower_bounds = notes.iter().any(|(_, _, text)| text == "≥");
+    let lower_bounds = notes.iter().any(|(_, _, text, _)| text == "≥");
     let y = Axis::from_zero("messages per second (msgs/s)", max, si);
     // Notes sit just above the bar (or the axis): the text hangs from its top-left corner.
     let lift = y.fraction(0.05);
-    marks.extend(notes.into_iter().map(|(x, at, text)| Mark::Note {
-        at: (x, at + lift),
+    marks.extend(notes.into_iter().map(|(x, at, text, stagger)| Mark::Note {
+        at: (x, at + lift * (1 + stagger) as f64),
         text,
     }));
 

@@ -61,6 +61,7 @@ pub fn thread_main(
         settings.work_every > 1,
     )
     .with_churn(settings.connection_mode != ConnectionMode::Persistent);
+    own_descriptor_table();
     let mut poll = match Poll::new() {
         Ok(poll) => poll,
         Err(e) => {
@@ -105,6 +106,16 @@ pub fn thread_main(
     // The last second of the window, however short, gets its messages.
     record.close_seconds(usize::MAX);
     let _ = events.send(Event::Done(Box::new(record)));
+}
+
+/// Gives this thread a descriptor table of its own (`unshare(CLONE_FILES)`), which its sockets
+/// then live in. The kernel looks a descriptor up without touching the file's reference count
+/// only when the table is not shared, as in a single-threaded client; in a shared table every
+/// send and recv takes and drops a reference, and at ten thousand sockets those are cache misses
+/// on every message. Nothing else in the process uses these sockets, and the thread's sockets
+/// close when it ends. Best effort: without it the thread works as before.
+fn own_descriptor_table() {
+    let _ = nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES);
 }
 
 /// Opens a connection for each of `ids`, at most `connect_concurrency` attempts at a time;
@@ -655,6 +666,31 @@ mod tests {
         if !cfg!(debug_assertions) {
             assert_eq!(size_of::<Option<Slot>>(), 64);
         }
+    }
+
+    #[test]
+    fn a_client_threads_sockets_are_in_a_table_of_its_own() {
+        use std::os::fd::AsRawFd;
+        use std::sync::mpsc::channel;
+        let link = |fd: i32| std::fs::read_link(format!("/proc/thread-self/fd/{fd}")).ok();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (opened, seen) = (channel(), channel::<()>());
+        let thread = std::thread::spawn(move || {
+            own_descriptor_table();
+            let socket = StdStream::connect(addr).unwrap();
+            let fd = socket.as_raw_fd();
+            opened.0.send((fd, link(fd))).unwrap();
+            // The socket stays open until the test has looked.
+            let _ = seen.1.recv();
+        });
+        let (fd, theirs) = opened.1.recv().unwrap();
+        let ours = link(fd);
+        seen.0.send(()).unwrap();
+        thread.join().unwrap();
+        assert!(theirs.is_some(), "the socket was open in its thread");
+        // In a shared table the same number would name the same socket here.
+        assert_ne!(ours, theirs, "fd {fd} is the thread's own");
     }
 
     /// Reads one 64-byte message from `s` and echoes it.
