@@ -49,8 +49,18 @@ measure() { # NAME LOADGEN-ARGS...
     for ((rep = 0; rep < repeats; rep++)); do
         order=("${targets[@]:rep % 4}" "${targets[@]:0:rep % 4}")
         echo "== $name, run $((rep + 1)) of $repeats: ${order[*]}" >&2
+        local status=0
         "$loadgen" --target "$(IFS=,; echo "${order[*]}")" --duration "$duration" --warmup 1s \
-            --output "$out/$name/run$rep.json" "$@" >/dev/null
+            --output "$out/$name/run$rep.json" "$@" >/dev/null || status=$?
+        # A target that failed (a server that would not stop, say) is loadgen's exit 1, said
+        # above; the other targets' figures of that run are in the file and are kept. Ctrl-C,
+        # corrupt echoes or no file at all stop the script.
+        if ((status != 0)); then
+            if ((status != 1)) || [[ ! -s $out/$name/run$rep.json ]]; then
+                exit "$status"
+            fi
+            echo "python-bench.sh: $name, run $((rep + 1)): a target failed (above); the run's other figures are kept" >&2
+        fi
     done
 }
 
