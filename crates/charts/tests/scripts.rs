@@ -116,33 +116,33 @@ fn output(out: &Path) -> (String, String) {
     (read("stdout.txt"), read("stderr.txt"))
 }
 
-fn as_swept(clients: usize, warmup: Duration) -> Wanted {
+fn as_swept(clients: usize, window: &str, warmup: Duration) -> Wanted {
     Wanted {
         targets: vec!["tokio".into()],
         clients: Some(clients),
         msg_size: Some(64),
-        duration: Some(Duration::from_millis(500)),
+        duration: Some(echo_common::units::parse_duration(window).unwrap()),
         warmup: Some(warmup),
         ..Wanted::default()
     }
 }
 
-#[test]
-fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
+/// Runs the test's sweep with `window`-long windows into `out` and sends Ctrl-C once its first
+/// point is measured. Returns the exit status, output and how many points had begun by the
+/// Ctrl-C and in the end; `None` if the sweep had already finished every point when the signal
+/// came (a busy machine can keep the test from looking in time), so nothing was interrupted.
+fn interrupt_sweep(out: &Path, window: &str) -> Option<(ExitStatus, String, String, usize, usize)> {
     let clients = POINTS.join(" ");
     let args = [
         "--clients",
         &clients,
         "--duration",
-        WINDOW,
+        window,
         "--warmup",
         "0s",
     ];
     let mut script = sweep(out, &args);
     let guard = KillOnDrop(script.id());
-
     wait_until("the first point is measured", || {
         point(out, POINTS[0]).exists()
     });
@@ -153,8 +153,27 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     let exit = wait_for_exit(&mut script);
     drop(guard);
     let (stdout, stderr) = output(out);
-    assert_eq!(exit.code(), Some(130), "{stdout}\n{stderr}");
+    let finished = exit.success() && POINTS.iter().all(|c| point(out, c).exists());
+    if finished {
+        return None;
+    }
     let after = POINTS.iter().filter(|c| started(out, c)).count();
+    Some((exit, stdout, stderr, begun, after))
+}
+
+#[test]
+fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
+    // Longer windows each time the sweep outran the signal: the test needs it still running.
+    let (dir, window, (exit, stdout, stderr, begun, after)) = ["500ms", "2s", "8s"]
+        .into_iter()
+        .find_map(|window| {
+            let dir = tempfile::tempdir().unwrap();
+            let run = interrupt_sweep(dir.path(), window)?;
+            Some((dir, window, run))
+        })
+        .expect("the sweep finished every point each time: it ran on through Ctrl-C, or outran it even with 8 s windows");
+    let out = dir.path();
+    assert_eq!(exit.code(), Some(130), "{stdout}\n{stderr}");
     assert!(
         after <= begun + 1,
         "the sweep went on after Ctrl-C ({begun} points begun by then, {after} in the end):\n{stdout}"
@@ -165,7 +184,7 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     );
     assert!(
         matches!(
-            status(&point(out, "1"), &as_swept(1, Duration::ZERO)),
+            status(&point(out, "1"), &as_swept(1, window, Duration::ZERO)),
             Status::Done(_)
         ),
         "the point measured before Ctrl-C is kept"
@@ -174,7 +193,7 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     // Resumed with the same settings: the point measured is kept, not measured again.
     let mut resumed = sweep(
         out,
-        &["--clients", "1", "--duration", WINDOW, "--warmup", "0s"],
+        &["--clients", "1", "--duration", window, "--warmup", "0s"],
     );
     let exit = wait_for_exit(&mut resumed);
     let (stdout, stderr) = output(out);
@@ -188,7 +207,7 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     // With another warm-up, it is measured again, and the script says why.
     let mut other = sweep(
         out,
-        &["--clients", "1", "--duration", WINDOW, "--warmup", "100ms"],
+        &["--clients", "1", "--duration", window, "--warmup", "100ms"],
     );
     let exit = wait_for_exit(&mut other);
     let (stdout, stderr) = output(out);
@@ -198,7 +217,10 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
         "{stdout}"
     );
     assert!(matches!(
-        status(&point(out, "1"), &as_swept(1, Duration::from_millis(100))),
+        status(
+            &point(out, "1"),
+            &as_swept(1, window, Duration::from_millis(100))
+        ),
         Status::Done(_)
     ));
 }

@@ -120,13 +120,17 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                     whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
                     // A lower bound: no rate broke the promise, or only the client's CPU did.
                     if search.answer == "at-least" || search.answer == "client-limited" {
-                        notes.push((x, rate, "≥".to_owned(), 0));
+                        // Over the bar, and over its whisker if it has one.
+                        let top = found
+                            .and_then(|p| Capacity.spread(p.target()))
+                            .map_or(rate, |s| s.interval.hi.max(rate));
+                        notes.push((x + bar_w * 0.46, top, "≥".to_owned(), 0));
                     }
                 }
                 None => {
                     let below = search.broke.map_or_else(String::new, si);
                     // Staggered by promise: side by side, the notes of narrow bars would overlap.
-                    notes.push((x, 0.0, format!("<{below}"), j));
+                    notes.push((x + bar_w * 0.46, 0.0, format!("<{below}"), j));
                     whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
                 }
             }
