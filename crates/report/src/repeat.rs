@@ -116,10 +116,7 @@ impl TargetResult {
         if runs.len() <= 1 {
             return runs.pop();
         }
-        let by = match runs.iter().any(|r| r.capacity.is_some()) {
-            true => Figure::Capacity,
-            false => Figure::MsgsPerSec,
-        };
+        let by = Figure::headline(&runs[0]);
         // A NaN rate (an empty window) or a search cut short counts as nothing, so it cannot
         // hide the other runs.
         let rates: Vec<f64> = runs
