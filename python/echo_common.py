@@ -362,10 +362,15 @@ class Lag:
         self.samples = self.total = self.max = 0
         self.pending = False
         self.stopped = threading.Event()
-        threading.Thread(target=self._tick, name="lag-ticker", daemon=True).start()
+        # The server says it is listening only once the ticker has its kernel name: a tool
+        # (or test) that looks for it as soon as the server serves must find it.
+        named = threading.Event()
+        threading.Thread(target=self._tick, args=(named,), name="lag-ticker", daemon=True).start()
+        named.wait()
 
-    def _tick(self):
+    def _tick(self, named):
         name_this_thread(b"lag-ticker")
+        named.set()
         while not self.stopped.wait(LAG_PERIOD):
             if self.stats.active > 0 and not self.pending:
                 self.pending = True
