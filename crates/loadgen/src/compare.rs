@@ -43,7 +43,7 @@ fn lower_bounds(t: &TargetResult) -> usize {
     t.runs()
         .iter()
         .filter_map(|r| r.capacity.as_ref())
-        .filter(|c| c.answer == "client-limited" || c.answer == "at-least")
+        .filter(|c| c.is_lower_bound())
         .count()
 }
 

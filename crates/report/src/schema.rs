@@ -288,6 +288,14 @@ pub struct WallWindow {
     pub end_unix_ns: u64,
 }
 
+impl CapacitySearch {
+    /// Whether `kept` is only a lower bound on the capacity: no rate broke the promise
+    /// (`at-least`), or only the load generator's CPU did (`client-limited`).
+    pub fn is_lower_bound(&self) -> bool {
+        matches!(self.answer.as_str(), "at-least" | "client-limited")
+    }
+}
+
 impl WallWindow {
     /// Its length in nanoseconds.
     pub fn len_ns(&self) -> u64 {

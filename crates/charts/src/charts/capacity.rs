@@ -118,8 +118,7 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                         color: PROMISES[j % PROMISES.len()],
                     });
                     whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
-                    // A lower bound: no rate broke the promise, or only the client's CPU did.
-                    if search.answer == "at-least" || search.answer == "client-limited" {
+                    if search.is_lower_bound() {
                         // Over the bar, and over its whisker if it has one.
                         let top = found
                             .and_then(|p| Capacity.spread(p.target()))
