@@ -373,6 +373,19 @@ impl Capacity {
 }
 
 impl Answer {
+    /// The answer a result file records (what [`Capacity::to_result`] wrote), so that a table
+    /// of earlier runs words it as the search did.
+    pub fn of(c: &CapacitySearch) -> Answer {
+        match (c.answer.as_str(), c.kept, c.broke) {
+            ("client-limited", Some(kept), Some(broke)) => Answer::ClientLimited { kept, broke },
+            ("imprecise", Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
+            (_, Some(kept), Some(broke)) => Answer::Found { kept, broke },
+            (_, Some(kept), None) => Answer::AtLeast { kept },
+            (_, None, Some(broke)) => Answer::Below { broke },
+            (_, None, None) => Answer::Unknown,
+        }
+    }
+
     /// Its name in result files.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -683,6 +696,64 @@ mod tests {
             Capacity::new(Search::from(1.0), slo("p99=1ms")).representative(),
             None
         );
+    }
+
+    #[test]
+    fn every_answer_reads_back_from_the_result_file_as_it_was_found() {
+        let p99 = slo("p99=1ms");
+        let failing = |_| {
+            Some(Measurement {
+                achieved: 0.0,
+                latency_ns: 0,
+                errors: 1,
+                client_limited: false,
+            })
+        };
+        let mut client = knee_at(f64::INFINITY);
+        let client_limited = |rate| {
+            let mut m = client(rate)?;
+            m.client_limited = rate > 4000.0;
+            m.achieved = m.achieved.min(4000.0);
+            Some(m)
+        };
+        let searches = [
+            find(Search::from(1000.0), p99, knee_at(5000.0)),
+            find(
+                Search {
+                    max_steps: 7,
+                    ..Search::from(1000.0)
+                },
+                p99,
+                knee_at(5000.0),
+            ),
+            find(Search::from(1000.0), p99, failing),
+            find(
+                Search {
+                    max_rate: 5000.0,
+                    ..Search::from(1000.0)
+                },
+                p99,
+                knee_at(f64::INFINITY),
+            ),
+            find(Search::from(1000.0), p99, client_limited),
+            Capacity::new(Search::from(1000.0), p99),
+        ];
+        let kinds: Vec<&str> = searches.iter().map(|c| c.answer().kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "found",
+                "imprecise",
+                "below",
+                "at-least",
+                "client-limited",
+                "unknown"
+            ]
+        );
+        for c in &searches {
+            let r = c.to_result(&vec![Latency::default(); c.steps().len()]);
+            assert_eq!(Answer::of(&r), c.answer());
+        }
     }
 
     #[test]

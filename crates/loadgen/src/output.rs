@@ -359,18 +359,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if let Some(c) = &t.capacity {
-        let answer = match (c.answer.as_str(), c.kept, c.broke) {
-            ("client-limited", Some(kept), Some(broke)) => format!(
-                "at least {kept:.0} msgs/s (kept at {kept:.0}; at {broke:.0} loadgen's CPU, not \
-                 the server's, was the limit)"
-            ),
-            (_, Some(kept), Some(broke)) => {
-                format!("{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0})")
-            }
-            (_, Some(kept), None) => format!("at least {kept:.0} msgs/s (no rate broke it)"),
-            (_, None, Some(broke)) => format!("below {broke:.0} msgs/s (every rate broke it)"),
-            (answer, None, None) => answer.to_owned(),
-        };
+        let answer = crate::capacity::Answer::of(c);
         notes.push(format!(
             "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
             c.slo,
