@@ -114,9 +114,9 @@ impl Conn {
         }
     }
 
-    /// The number of the message being written (or last written).
-    fn newest(&self) -> u64 {
-        self.next_recv + u64::from(self.in_flight) - 1
+    /// The number of the next message to send.
+    fn next_send(&self) -> u64 {
+        self.next_recv + u64::from(self.in_flight)
     }
 
     /// Whether every message of a churning connection is back.
@@ -199,7 +199,7 @@ impl Conn {
             let chunk = &mut common.out[..left.min(CHUNK)];
             common
                 .pattern
-                .fill_part(u64::from(self.id), self.newest(), written, chunk);
+                .fill_part(u64::from(self.id), self.next_send() - 1, written, chunk);
             let mut sent = 0;
             while sent < chunk.len() {
                 match stream.write(&chunk[sent..]) {
@@ -234,7 +234,7 @@ impl Conn {
             if self.writing(common) || self.in_flight as usize == MAX_IN_FLIGHT {
                 return Ok(None);
             }
-            let due = schedule.due(self.next_recv + u64::from(self.in_flight));
+            let due = schedule.due(self.next_send());
             if due > now {
                 return Ok(Some(due));
             }

@@ -229,9 +229,8 @@ fn established(stream: &TcpStream) -> Result<bool, Failure> {
 }
 
 /// A connection in the loop: its socket and its state machine, all a round trip touches, in one
-/// cache line of its own. At ten thousand connections the slots outgrow the CPU's caches, and a
-/// round trip that touched several lines per connection cost a tenth more than the leanest
-/// client's.
+/// cache line of its own, so that ten thousand connections take as little cache as they can.
+/// (Against the 200-byte slot it replaced, no difference showed through this machine's drift.)
 #[repr(align(64))]
 struct Slot {
     stream: TcpStream,
