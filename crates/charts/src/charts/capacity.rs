@@ -11,6 +11,7 @@ use crate::load::Point;
 use crate::scenario::latest;
 use crate::style::{footer, si};
 use echo_report::Figure::{Capacity, MsgsPerSec};
+use echo_report::stats::Spread;
 
 /// Closed-loop bars: grey, so the eye reads the promises first.
 const CLOSED_LOOP: RGBColor = RGBColor(0xa0, 0xa0, 0xa0);
@@ -79,24 +80,15 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
     let mut marks = Vec::new();
     let mut notes = Vec::new();
     // The bars stand at a single search's capacity (the median one's under --repeat); a
-    // whisker spans the interval of the median over the searches.
-    let whisker = |marks: &mut Vec<Mark>,
-                   max: &mut f64,
-                   x,
-                   figure: echo_report::Figure,
-                   point: Option<&Point>| {
-        let Some(s) = point
-            .and_then(|p| figure.spread(p.target()))
-            .filter(|s| s.n > 1)
-        else {
-            return;
-        };
-        *max = max.max(s.interval.hi);
+    // whisker spans the interval of the median over the searches. Returns the whisker's top.
+    let whisker = |marks: &mut Vec<Mark>, x: f64, spread: Option<Spread>| {
+        let s = spread.filter(|s| s.n > 1)?;
         marks.push(Mark::Whisker {
             x,
             y: s.interval.lo..s.interval.hi,
-            color: super::pitfall::WHISKER_INK,
+            color: super::WHISKER_INK,
         });
+        Some(s.interval.hi)
     };
     let mut max = 0.0f64;
     for (i, name) in names.iter().enumerate() {
@@ -105,45 +97,46 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
             let found = latest(searched.iter().copied().filter(|p| {
                 p.name() == *name && p.target().capacity.as_ref().is_some_and(|c| &c.slo == slo)
             }));
-            let Some(search) = found.and_then(|p| p.target().capacity.as_ref()) else {
+            let Some((point, search)) =
+                found.and_then(|p| Some((p, p.target().capacity.as_ref()?)))
+            else {
                 continue;
             };
-            let x = x0(j);
+            let (x, centre) = (x0(j), x0(j) + bar_w * 0.46);
+            let spread = Capacity.spread(point.target());
             match search.kept {
                 Some(rate) => {
-                    max = max.max(rate);
                     marks.push(Mark::Bar {
                         x: x..x + bar_w * 0.92,
                         y: rate,
                         color: PROMISES[j % PROMISES.len()],
                     });
-                    whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
+                    // Drawn after its bar, so the bar does not hide it.
+                    let top = whisker(&mut marks, centre, spread).map_or(rate, |hi| hi.max(rate));
+                    max = max.max(top);
                     if search.is_lower_bound() {
                         // Over the bar, and over its whisker if it has one.
-                        let top = found
-                            .and_then(|p| Capacity.spread(p.target()))
-                            .map_or(rate, |s| s.interval.hi.max(rate));
-                        notes.push((x + bar_w * 0.46, top, "≥".to_owned(), 0));
+                        notes.push((centre, top, "≥".to_owned(), 0));
                     }
                 }
                 None => {
+                    max = max.max(whisker(&mut marks, centre, spread).unwrap_or(0.0));
                     let below = search.broke.map_or_else(String::new, si);
                     // Staggered by promise: side by side, the notes of narrow bars would overlap.
-                    notes.push((x + bar_w * 0.46, 0.0, format!("<{below}"), j));
-                    whisker(&mut marks, &mut max, x + bar_w * 0.46, Capacity, found);
+                    notes.push((centre, 0.0, format!("<{below}"), j));
                 }
             }
         }
         if let Some(p) = latest(closed.iter().copied().filter(|p| p.name() == *name)) {
             let x = x0(promises.len());
             let rate = p.target().msgs_per_sec;
-            max = max.max(rate);
             marks.push(Mark::Bar {
                 x: x..x + bar_w * 0.92,
                 y: rate,
                 color: CLOSED_LOOP,
             });
-            whisker(&mut marks, &mut max, x + bar_w * 0.46, MsgsPerSec, Some(p));
+            let top = whisker(&mut marks, x + bar_w * 0.46, MsgsPerSec.spread(p.target()));
+            max = max.max(top.unwrap_or(rate).max(rate));
         }
     }
     let whiskers = marks.iter().any(|m| matches!(m, Mark::Whisker { .. }));

@@ -30,6 +30,9 @@ pub use spectrum::spectrum;
 pub use throughput::throughput;
 pub use timeline::timeline;
 
+/// A whisker over a bar is drawn in near-black: in the bar's own colour it would vanish into it.
+const WHISKER_INK: plotters::style::RGBColor = plotters::style::RGBColor(0x22, 0x22, 0x22);
+
 /// Ends the subtitle of a chart that draws whiskers, saying what they are.
 pub const WHISKER_NOTE: &str =
     " · whiskers: the median's confidence interval over repeated runs (min…max for 5 or fewer)";

@@ -14,9 +14,6 @@ use crate::load::Point;
 use crate::scenario::{Scenario, by_target};
 use crate::style::{COLORS, TimeUnit, footer, nth_color, plain, si};
 
-/// A whisker over a bar is drawn in near-black: in the bar's own colour it would vanish into it.
-pub(super) const WHISKER_INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
-
 /// Where an `n/a` note sits: this fraction of the way up its panel.
 const NOTE_HEIGHT: f64 = 0.07;
 
@@ -199,7 +196,7 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
                                 marks.push(Mark::Whisker {
                                     x: centre,
                                     y: scale(s.interval.lo)..scale(s.interval.hi),
-                                    color: WHISKER_INK,
+                                    color: super::WHISKER_INK,
                                 });
                             }
                             if saturated[t][w] {
