@@ -96,28 +96,22 @@ start_server() {
     exit 1
 }
 
-ticks=$(getconf CLK_TCK)
-cpu_ns() { awk -v t="$ticks" '{ sub(/.*\) /, ""); split($0, f, " "); printf "%.0f", (f[12] + f[13]) * 1e9 / t }' "/proc/$1/stat"; }
-
 # One run: sets `rate` to the round trips per second drawn from the server "$@", and `cpu` to
-# the server's CPU time per round trip in ns; fails if the server did not start.
+# the server's CPU time per round trip in ns (both after the client's 1 s warm-up); fails if the
+# server did not start.
 run_one() {
-    local before trips
     start_server "$@"
     [[ -n $addr ]] || return 1
-    before=$(cpu_ns "$server")
-    taskset -c 1 "$bin/examples/pingpong" "$addr" "$clients" "$duration" "$size" >"$work/client" 2>&1 &
+    taskset -c 1 "$bin/examples/pingpong" "$addr" "$clients" "$duration" "$size" 1 "$server" >"$work/client" 2>&1 &
     client=$!
     wait "$client"
     client=""
-    cpu=$(($(cpu_ns "$server") - before))
     rate=$(sed -E 's/.*: ([0-9]+) msgs\/s.*/\1/' "$work/client")
     if ! [[ $rate =~ ^[0-9]+$ ]]; then
         echo "fidelity.sh: the client failed against '$*': $(cat "$work/client")" >&2
         exit 1
     fi
-    trips=$(sed -E 's/.* ([0-9]+) round trips.*/\1/' "$work/client")
-    cpu=$((cpu / (trips > 0 ? trips : 1)))
+    cpu=$(sed -E 's/.*, ([0-9]+) ns server CPU\/msg/\1/' "$work/client")
     stop_children
 }
 

@@ -6,10 +6,13 @@
 //! event-driven client can? If loadgen falls short of this, loadgen is the bottleneck.
 //!
 //! ```sh
-//! cargo run --release -p loadgen --example pingpong -- 127.0.0.1:7878 100 10 [64]
-//! #                                                    ADDR        CLIENTS SECONDS [MSG_SIZE]
+//! cargo run --release -p loadgen --example pingpong -- 127.0.0.1:7878 100 10 [64 [1 [PID]]]
+//! #                                                    ADDR    CLIENTS SECONDS [MSG_SIZE [WARMUP [SERVER_PID]]]
 //! ```
-//! Prints `pingpong: N clients, M round trips in S s: R msgs/s, C ns CPU/msg`.
+//! Prints `pingpong: N clients, M round trips in S s: R msgs/s, C ns CPU/msg`, counted after a
+//! warm-up of WARMUP seconds (1 unless given), as loadgen counts after its own: the first burst
+//! of every connection at once, and cold caches, are charged to neither client. Given the
+//! server's process id, it adds the server's CPU per message over the same window.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -36,7 +39,7 @@ struct Conn {
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: pingpong ADDR CLIENTS SECONDS [MSG_SIZE]";
+    let usage = "usage: pingpong ADDR CLIENTS SECONDS [MSG_SIZE [WARMUP [SERVER_PID]]]";
     let arg = |i: usize| args.get(i).ok_or_else(|| std::io::Error::other(usage));
     let addr: SocketAddr = arg(0)?.parse().map_err(|_| std::io::Error::other(usage))?;
     let clients: usize = arg(1)?.parse().map_err(|_| std::io::Error::other(usage))?;
@@ -44,6 +47,15 @@ fn main() -> std::io::Result<()> {
     let size: usize = args
         .get(3)
         .map_or(Ok(64), |s| s.parse())
+        .map_err(|_| std::io::Error::other(usage))?;
+    let warmup: f64 = args
+        .get(4)
+        .map_or(Ok(1.0), |s| s.parse())
+        .map_err(|_| std::io::Error::other(usage))?;
+    let server_stat = args
+        .get(5)
+        .map(|pid| pid.parse::<u32>().map(|pid| format!("/proc/{pid}/stat")))
+        .transpose()
         .map_err(|_| std::io::Error::other(usage))?;
 
     let mut poll = Poll::new()?;
@@ -70,11 +82,23 @@ fn main() -> std::io::Result<()> {
     }
 
     let mut events = Events::with_capacity(EVENTS);
-    let start = Instant::now();
-    let cpu_start = cpu_time();
-    let end = start + Duration::from_secs_f64(seconds);
+    let (warm, length) = (
+        Instant::now() + Duration::from_secs_f64(warmup),
+        Duration::from_secs_f64(seconds),
+    );
+    let mut start = None;
+    let (mut cpu_start, mut server_start) = (Duration::ZERO, Duration::ZERO);
     let mut trips = 0u64;
-    while Instant::now() < end {
+    loop {
+        let now = Instant::now();
+        match start {
+            None if now >= warm => {
+                (start, cpu_start, trips) = (Some(now), cpu_time("/proc/self/stat"), 0);
+                server_start = server_stat.as_deref().map_or(Duration::ZERO, cpu_time);
+            }
+            Some(start) if now - start >= length => break,
+            _ => {}
+        }
         match poll.poll(&mut events, Some(TURN)) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             result => result?,
@@ -103,12 +127,17 @@ fn main() -> std::io::Result<()> {
             }
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let cpu = cpu_time() - cpu_start;
+    let elapsed = start.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let cpu = cpu_time("/proc/self/stat") - cpu_start;
+    let per_msg = |cpu: Duration| cpu.as_nanos() as f64 / trips.max(1) as f64;
+    let server = server_stat.as_deref().map_or(String::new(), |stat| {
+        let ns = per_msg(cpu_time(stat).saturating_sub(server_start));
+        format!(", {ns:.0} ns server CPU/msg")
+    });
     println!(
-        "pingpong: {clients} clients, {trips} round trips in {elapsed:.2} s: {:.0} msgs/s, {:.0} ns CPU/msg",
+        "pingpong: {clients} clients, {trips} round trips in {elapsed:.2} s: {:.0} msgs/s, {:.0} ns CPU/msg{server}",
         trips as f64 / elapsed,
-        cpu.as_nanos() as f64 / trips.max(1) as f64
+        per_msg(cpu)
     );
     Ok(())
 }
@@ -139,9 +168,9 @@ fn send(c: &mut Conn, message: &[u8], poll: &Poll, i: usize) -> std::io::Result<
     Ok(())
 }
 
-/// This process's CPU time (user + system), from /proc/self/stat.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// A process's CPU time (user + system), from its `stat` file in /proc.
+fn cpu_time(stat: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
