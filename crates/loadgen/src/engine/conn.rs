@@ -267,22 +267,31 @@ impl Conn {
                         });
                         return Err(Failure::Corrupt);
                     }
-                    let checked = common.pattern.check_part(
-                        u64::from(self.id),
-                        self.next_recv,
-                        got,
-                        &piece[..n],
-                    );
+                    let seq = self.next_recv;
+                    // The echo's last piece: in the closed loop the next message leaves before
+                    // the piece is checked and the reply recorded, since the time between an
+                    // echo and the next send is the client's share of every round trip. A
+                    // reply still counts only once every byte of it is checked.
+                    let echo = (got + n == common.size as usize).then(|| {
+                        self.got = 0;
+                        self.on_echo(stream, common, rules, record)
+                    });
+                    let checked =
+                        common
+                            .pattern
+                            .check_part(u64::from(self.id), seq, got, &common.back[..n]);
                     if let Err(mismatch) = checked {
                         record
                             .first_corruption
                             .get_or_insert_with(|| format!("client {}: {mismatch}", self.id));
                         return Err(Failure::Corrupt);
                     }
-                    self.got += n as u32;
-                    if self.got == common.size {
-                        self.got = 0;
-                        self.on_echo(stream, common, rules, record)?;
+                    match echo {
+                        Some((message, done, sent)) => {
+                            self.replied |= reply::on_reply(record, rules, message, seq, done);
+                            sent?;
+                        }
+                        None => self.got += n as u32,
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
@@ -292,22 +301,22 @@ impl Conn {
         }
     }
 
-    /// A whole echo is in, every byte checked: account it and (closed loop) send the next.
+    /// A whole echo is in: the oldest message leaves the pipeline and (closed loop) the next
+    /// is sent. Returns the answered message, when its echo completed, and how the send went.
     fn on_echo<S: Write>(
         &mut self,
         stream: &mut S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
-    ) -> Result<(), Failure> {
+    ) -> (Option<InFlight>, Nanos, Result<(), Failure>) {
         let done = common.clock.now();
-        let seq = self.next_recv;
         let message = self.answered();
-        self.replied |= reply::on_reply(record, rules, message, seq, done);
+        let mut sent = Ok(());
         if !rules.open_loop && self.next_recv < common.limit {
-            self.send(stream, common, rules, record, done, done)?;
+            sent = self.send(stream, common, rules, record, done, done);
         }
-        Ok(())
+        (message, done, sent)
     }
 }
 
@@ -508,6 +517,9 @@ mod tests {
             assert_eq!(failure, expected);
             poll.registry().deregister(&mut client).unwrap();
         }
+        // The corrupt echo's last byte came in the piece that completed it, after which the
+        // next message leaves before the piece is checked: the reply must still not count.
+        assert_eq!(record.all.len(), 0, "a corrupt echo was counted");
         assert!(record.first_corruption.unwrap().contains("byte 63"));
     }
 
