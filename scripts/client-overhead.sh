@@ -83,7 +83,7 @@ print(t["msgs_per_sec"], t["client"]["cpu_ns_per_msg"], t["server"]["cpu_ns_per_
                     pp_rate+=("$rate") pp_cli+=("$cli") pp_srv+=("$srv")
                 fi
             done
-            printf '%s, %s B, %s clients, round %s of %s: loadgen %s msgs/s at %s ns/msg, pingpong %s at %s\n' \
+            printf '%s, %s B, %s clients, round %s of %s: loadgen %.0f msgs/s at %.0f ns/msg, pingpong %.0f at %.0f\n' \
                 "$target" "$size" "$n" "$round" "$rounds" "${lg_rate[-1]}" "${lg_cli[-1]}" "${pp_rate[-1]}" "${pp_cli[-1]}" >&2
             # Each round's two runs are a pair: their ratio cancels the drift between rounds.
             rate_ratio+=("$(awk -v a="${lg_rate[-1]}" -v b="${pp_rate[-1]}" 'BEGIN { printf "%.4f", a / b }')")

@@ -86,8 +86,14 @@ impl Pattern {
     /// size) into `buf`.
     pub fn fill_part(&self, conn: u64, seq: u64, offset: usize, buf: &mut [u8]) {
         let h = self.header_in(offset, buf.len());
-        let from = offset.min(HEADER);
-        buf[..h].copy_from_slice(&seq.to_le_bytes()[from..from + h]);
+        if h == HEADER {
+            // A whole header, as every message from its start has: one fixed-size store rather
+            // than a copy of variable length (a call to memcpy per message).
+            buf[..HEADER].copy_from_slice(&seq.to_le_bytes());
+        } else {
+            let from = offset.min(HEADER);
+            buf[..h].copy_from_slice(&seq.to_le_bytes()[from..from + h]);
+        }
         let start = offset + h;
         let salt = salt_from(conn, start);
         let base = &self.base[start..offset + buf.len()];
@@ -127,8 +133,13 @@ impl Pattern {
         let diff = body
             .zip(base)
             .fold(0, |d, (g, b)| d | (word(g) ^ word(b) ^ salt));
+        let header = if h == HEADER {
+            word(&got[..HEADER]) == seq
+        } else {
+            got[..h] == seq.to_le_bytes()[offset.min(HEADER)..offset.min(HEADER) + h]
+        };
         let same = diff == 0
-            && got[..h] == seq.to_le_bytes()[offset.min(HEADER)..offset.min(HEADER) + h]
+            && header
             && body_rest
                 .iter()
                 .zip(base_rest)
