@@ -165,13 +165,11 @@ pub fn load(paths: &[PathBuf], filter: &Filter) -> Result<Loaded, LoadError> {
 
     let mut runs = Vec::new();
     for (file, named) in files {
-        if !named {
-            if let Some(why) = not_a_result(&file) {
-                loaded
-                    .notes
-                    .push(format!("skipped {}: {why}", file.display()));
-                continue;
-            }
+        if !named && let Some(why) = not_a_result(&file) {
+            loaded
+                .notes
+                .push(format!("skipped {}: {why}", file.display()));
+            continue;
         }
         let run = read_result(&file).map_err(LoadError::Broken)?;
         runs.push((file, Arc::new(run)));

@@ -327,7 +327,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         if rng.next() < 0.005 {
             v += 0.6 * MS + rng.next() * 2.4 * MS;
         }
-        let works = work != Work::None && i as u64 % WORK_EVERY == 0;
+        let works = work != Work::None && (i as u64).is_multiple_of(WORK_EVERY);
         if works {
             v += WORK_NS;
         } else if stall > 0.0 && rng.next() < 0.3 {

@@ -86,7 +86,7 @@ impl Work {
     /// `every`th message does. The server and the load generator both ask this, so they agree on
     /// which messages are the bystanders.
     pub fn applies_to(index: u64, every: u64) -> bool {
-        (index + 1) % every == 0
+        (index + 1).is_multiple_of(every)
     }
 
     /// Creates what the work reads: the data file or the database, in the system's temporary
