@@ -268,10 +268,10 @@ impl Conn {
                         return Err(Failure::Corrupt);
                     }
                     let seq = self.next_recv;
-                    // The echo's last piece: in the closed loop the next message leaves before
-                    // the piece is checked and the reply recorded, since the time between an
-                    // echo and the next send is the client's share of every round trip. A
-                    // reply still counts only once every byte of it is checked.
+                    // On an echo's last piece the closed loop sends the next message first, and
+                    // checks the piece and records the reply after: the time between an echo and
+                    // the next send is the client's share of every round trip. A reply still
+                    // counts only once every byte of it is checked.
                     let echo = (got + n == common.size as usize).then(|| {
                         self.got = 0;
                         self.on_echo(stream, common, rules, record)
