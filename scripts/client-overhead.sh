@@ -39,17 +39,13 @@ stop_server() {
 trap 'trap - INT; stop_server; pkill -TERM -P $$ 2>/dev/null || true; rm -f "$log"; exit 130' INT TERM
 trap 'stop_server; rm -f "$log"' EXIT
 
-# Median of the numbers on stdin, with their range: `median [min-max]`.
+# Median of the numbers on stdin, with their range, to DECIMALS places (0 unless given):
+# `median [min-max]`, e.g. `281316 [280667-285753]` or, with 2, `0.98 [0.95-1.01]`.
 median() {
-    sort -g | awk '{ v[NR] = $1 } END {
+    sort -g | awk -v d="${1:-0}" '{ v[NR] = $1 } END {
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.0f [%.0f-%.0f]", m, v[1], v[NR] }'
-}
-# Median of ratios on stdin, with their range: `0.98 [0.95-1.01]`.
-ratio() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.2f [%.2f-%.2f]", m, v[1], v[NR] }'
+        f = "%." d "f"
+        printf f " [" f "-" f "]", m, v[1], v[NR] }'
 }
 mid() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -96,7 +92,7 @@ print(t["msgs_per_sec"], t["client"]["cpu_ns_per_msg"], t["server"]["cpu_ns_per_
                 "$(printf '%s\n' "${r[@]}" | median)" "$(printf '%s\n' "${c[@]}" | median)" \
                 "$(printf '%s\n' "${s[@]}" | median)"
         done
-        rr=$(printf '%s\n' "${rate_ratio[@]}" | ratio) cr=$(printf '%s\n' "${cpu_ratio[@]}" | ratio)
+        rr=$(printf '%s\n' "${rate_ratio[@]}" | median 2) cr=$(printf '%s\n' "${cpu_ratio[@]}" | median 2)
         goal=$(awk -v r="$(printf '%s\n' "${rate_ratio[@]}" | mid)" -v c="$(printf '%s\n' "${cpu_ratio[@]}" | mid)" \
             'BEGIN { print (r >= 0.97 && c <= 1.05) ? "met" : "not met" }')
         ratios+=("| $target | $size | $n | $rr | $cr | $goal |")
