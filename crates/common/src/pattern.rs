@@ -102,11 +102,8 @@ impl Pattern {
         for (o, b) in out.iter_mut().zip(base) {
             *o = (u64::from_le_bytes(*b) ^ salt).to_le_bytes();
         }
-        // A message of whole words (64 B, 16 KiB) has no tail: do not even set one up.
-        if !out_rest.is_empty() {
-            for ((o, b), s) in out_rest.iter_mut().zip(base_rest).zip(salt.to_le_bytes()) {
-                *o = b ^ s;
-            }
+        for ((o, b), s) in out_rest.iter_mut().zip(base_rest).zip(salt.to_le_bytes()) {
+            *o = b ^ s;
         }
     }
 
@@ -137,12 +134,11 @@ impl Pattern {
         };
         let same = diff == 0
             && header
-            && (body_rest.is_empty()
-                || body_rest
-                    .iter()
-                    .zip(base_rest)
-                    .zip(salt.to_le_bytes())
-                    .all(|((g, b), s)| g ^ b == s));
+            && body_rest
+                .iter()
+                .zip(base_rest)
+                .zip(salt.to_le_bytes())
+                .all(|((g, b), s)| g ^ b == s);
         if same {
             return Ok(());
         }
