@@ -23,7 +23,7 @@ const SIZE: usize = 64;
 const CLIENTS: u64 = 4;
 
 /// What a test server does with each connection.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Behaviour {
     /// Echoes every byte.
     Echo,
@@ -31,6 +31,8 @@ enum Behaviour {
     Silent,
     /// Echoes the first message, then reads and never answers again.
     EchoOneThenSilent,
+    /// Echoes the first message after 50 ms, then reads and never answers again.
+    EchoOneLateThenSilent,
     /// Echoes one message, then resets the connection.
     ResetAfterOne,
     /// Echoes half of the first message, then closes cleanly.
@@ -70,9 +72,14 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) {
             }
         }
         Behaviour::Silent => while let Ok(1..) = stream.read(&mut buf) {},
-        Behaviour::EchoOneThenSilent => {
-            if stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {
-                while let Ok(1..) = stream.read(&mut buf) {}
+        Behaviour::EchoOneThenSilent | Behaviour::EchoOneLateThenSilent => {
+            if stream.read_exact(&mut buf).is_ok() {
+                if behaviour == Behaviour::EchoOneLateThenSilent {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if stream.write_all(&buf).is_ok() {
+                    while let Ok(1..) = stream.read(&mut buf) {}
+                }
             }
         }
         Behaviour::ResetAfterOne => {
@@ -211,6 +218,18 @@ fn a_message_larger_than_the_socket_buffers_goes_round() {
 fn a_message_that_times_out_is_a_timeout_on_every_client() {
     let (code, stderr, t) = run(&mut loadgen(
         server(Behaviour::Silent),
+        &["--timeout", "300ms", "--warmup", "0s"],
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(t.errors.timeout, CLIENTS, "{stderr}");
+}
+
+#[test]
+fn a_message_that_times_out_after_one_that_did_not_is_a_timeout_on_every_client() {
+    // The first message is echoed 50 ms late, so the deadline stored for it has moved on to the
+    // second's, 50 ms later, by the time it passes: the loop must renew it rather than lose it.
+    let (code, stderr, t) = run(&mut loadgen(
+        server(Behaviour::EchoOneLateThenSilent),
         &["--timeout", "300ms", "--warmup", "0s"],
     ));
     assert_eq!(code, Some(1), "{stderr}");

@@ -212,6 +212,15 @@ fn connect(
     (streams, failures)
 }
 
+/// When a connection times out: a connect in progress from its start, otherwise its oldest
+/// message in flight from its send; never with nothing in flight.
+fn deadline_of(conn: &Conn, cycle: Option<&Cycle>, timeout: Nanos) -> Option<Nanos> {
+    match cycle.filter(|c| c.stage() == Stage::Connecting) {
+        Some(c) => Some(c.began() + timeout),
+        None => conn.deadline(timeout),
+    }
+}
+
 /// Whether a non-blocking connect has completed: `Ok(false)` if still under way.
 fn established(stream: &TcpStream) -> Result<bool, Failure> {
     if let Some(e) = stream.take_error().map_err(|e| Failure::of(&e))? {
@@ -239,6 +248,9 @@ struct Slot {
     /// written: otherwise each acknowledgement could wake the loop for nothing, which the
     /// leanest clients do not pay for.
     writable: bool,
+    /// Whether a deadline is stored for it (its own or an earlier message's, see [`Deadlines`]):
+    /// only a connection without one writes one when it sends.
+    armed: bool,
 }
 
 /// One thread's connections, indexed by their token.
@@ -300,6 +312,7 @@ impl Conns {
                     conn: Conn::new((first + i) as u64, &common),
                     // Connecting needed both; the first settle drops writability.
                     writable: true,
+                    armed: false,
                 })
             })
             .collect();
@@ -383,7 +396,14 @@ impl Conns {
             if let Some(start) = self.rules.window {
                 record.close_seconds(((now.saturating_sub(start)) / SECOND) as usize);
             }
-            self.deadlines.scan(now, |i| expired.push(i));
+            let (slots, cycles, timeout) = (&mut self.slots, &self.cycles, self.timeout);
+            let current = |i: usize| {
+                let slot = slots[i].as_mut()?;
+                let deadline = deadline_of(&slot.conn, cycles.get(i), timeout);
+                slot.armed = deadline.is_some();
+                deadline
+            };
+            self.deadlines.scan(now, current, |i| expired.push(i));
             for i in expired.drain(..) {
                 self.fail(i, Failure::Timeout, shared, record);
             }
@@ -481,6 +501,7 @@ impl Conns {
                 // The old socket closes (with its reset) as it is replaced.
                 slot.stream = stream;
                 slot.writable = true;
+                slot.armed = true;
                 let cycle = &mut self.cycles[i];
                 *cycle = Cycle::begin(now, cycle.messages(), self.rules.window);
                 self.deadlines.set(i, Some(now + self.timeout));
@@ -536,15 +557,17 @@ impl Conns {
                 let connecting = self
                     .cycles
                     .get(i)
-                    .copied()
-                    .filter(|c| c.stage() == Stage::Connecting);
-                let deadline = match connecting {
-                    Some(c) => Some(c.began() + self.timeout),
-                    None => slot.conn.deadline(self.timeout),
-                };
-                self.deadlines.set(i, deadline);
+                    .is_some_and(|c| c.stage() == Stage::Connecting);
+                // A deadline already stored stays: it can only be earlier than this one, and
+                // the scan renews it when it passes.
+                if !slot.armed
+                    && let Some(at) = deadline_of(&slot.conn, self.cycles.get(i), self.timeout)
+                {
+                    self.deadlines.set(i, Some(at));
+                    slot.armed = true;
+                }
                 // A connect in progress is seen through writability.
-                let want = slot.conn.writing(&self.common) || connecting.is_some();
+                let want = slot.conn.writing(&self.common) || connecting;
                 if want != slot.writable {
                     let interest = if want {
                         Interest::READABLE | Interest::WRITABLE
