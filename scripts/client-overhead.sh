@@ -50,11 +50,12 @@ median() {
 }
 # The paired ratios' median with a 90% confidence interval for it, to 2 places, where it lies
 # against the line (`below` or `above`, `crosses` when the interval holds the line), and the
-# median unrounded, for the verdict: `0.98 [0.95-1.00] below 0.9812`. The interval needs no assumption about the ratios' spread (at 1000 and 10,000 clients a
-# round can land in either of two states of the machine, so they need not form one bell curve):
-# it runs from the k-th smallest to the k-th largest ratio, the largest k for which the
-# binomial chance that the true median lies outside is at most 10% (min-max up to 7 rounds, 2nd
-# to 8th of 9, 3rd to 9th of 11; with fewer than 5 rounds even min-max covers less).
+# median unrounded, for the verdict: `0.98 [0.95-1.00] below 0.9812`. The interval needs no
+# assumption about the ratios' spread (at 1000 and 10,000 clients a round can land in either of
+# two states of the machine, so they need not form one bell curve): it runs from the k-th
+# smallest to the k-th largest ratio, the largest k for which the binomial chance that the true
+# median lies outside is at most 10% (min-max up to 7 rounds, 2nd to 8th of 9, 3rd to 9th of 11;
+# with fewer than 5 rounds even min-max covers less).
 ratio_ci() {
     sort -g | awk -v line="$1" '{ v[NR] = $1 } END {
         n = NR; m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
