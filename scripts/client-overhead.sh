@@ -7,25 +7,34 @@
 # one after the other (who goes first alternates); the first table shows each client's medians
 # (min-max in brackets), the second the median of the rounds' paired ratios with a 90% interval
 # for it, because the machine's speed drifts from minute to minute and a pair shares its minute;
-# more rounds (--rounds) narrow the interval. Ctrl-C stops it all.
+# more rounds (--rounds) narrow the interval. Each run measures loadgen's default window (10 s,
+# after 2 s of warm-up): at 10,000 clients the machine can switch between two speeds a few
+# seconds into a run, and a shorter window lets that start-up transient decide the comparison
+# rather than the clients' costs. Ctrl-C stops it all.
 set -euo pipefail
 
 usage() {
-    echo "usage: scripts/client-overhead.sh [--rounds N] [--duration SECONDS] [--clients \"N ...\"] [--sizes \"BYTES ...\"] [--servers \"TARGET ...\"]"
+    echo "usage: scripts/client-overhead.sh [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--clients \"N ...\"] [--sizes \"BYTES ...\"] [--servers \"TARGET ...\"]"
 }
-rounds=5 duration=5 clients="10 100 1000 10000" sizes="64 16384" targets="tokio mio"
+rounds=5 duration=10 warmup=2 clients="10 100 1000 10000" sizes="64 16384" targets="tokio mio"
+bad() { echo "client-overhead.sh: $1" >&2; usage >&2; exit 2; }
 while (($#)); do
     case $1 in
+        --rounds|--duration|--warmup|--clients|--sizes|--servers) (($# > 1)) || bad "$1 needs a value" ;;&
         --rounds) rounds=$2; shift ;;
         --duration) duration=$2; shift ;;
+        --warmup) warmup=$2; shift ;;
         --clients) clients=$2; shift ;;
         --sizes) sizes=$2; shift ;;
         --servers) targets=$2; shift ;;
         -h|--help) usage; exit 0 ;;
-        *) echo "client-overhead.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+        *) bad "unknown option '$1'" ;;
     esac
     shift
 done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || bad "--rounds must be a whole number of rounds, at least 1 (got '$rounds')"
+[[ $duration =~ ^[0-9]*[.]?[0-9]+$ && ! $duration =~ ^[0.]+$ ]] || bad "--duration must be a number of seconds above 0 (got '$duration')"
+[[ $warmup =~ ^[0-9]*[.]?[0-9]+$ ]] || bad "--warmup must be a number of seconds (got '$warmup')"
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p loadgen --example pingpong
 loadgen=target/release/loadgen pingpong=target/release/examples/pingpong
@@ -69,7 +78,7 @@ ratio_ci() {
         printf "%.2f [%.2f-%.2f] %s %.4f\n", m, lo, hi, side, m }'
 }
 
-echo "# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers ($targets) --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s"
+echo "# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers ($targets) --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s after ${warmup} s of warm-up"
 printf '| server | size | clients | client | msgs/s | client ns/msg | server ns/msg |\n|:--|--:|--:|:--|--:|--:|--:|\n'
 ratios=()
 for size in $sizes; do
@@ -87,12 +96,12 @@ for size in $sizes; do
             for who in $order; do
                 if [[ $who == loadgen ]]; then
                     json=$("$loadgen" --addr "$addr" --server-pid "$server" --clients "$n" --msg-size "$size" \
-                        --server-cpus 0 --client-cpus 1 --duration "${duration}s" --warmup 1s --no-save --json 2>/dev/null)
+                        --server-cpus 0 --client-cpus 1 --duration "${duration}s" --warmup "${warmup}s" --no-save --json 2>/dev/null)
                     read -r rate cli srv < <(python3 -c 'import json,sys; t=json.load(sys.stdin)["targets"][0]
 print(t["msgs_per_sec"], t["client"]["cpu_ns_per_msg"], t["server"]["cpu_ns_per_msg"])' <<<"$json")
                     lg_rate+=("$rate") lg_cli+=("$cli") lg_srv+=("$srv")
                 else
-                    out=$(taskset -c 1 "$pingpong" "$addr" "$n" "$duration" "$size" 1 "$server")
+                    out=$(taskset -c 1 "$pingpong" "$addr" "$n" "$duration" "$size" "$warmup" "$server")
                     rate=$(sed -E 's/.*: ([0-9]+) msgs\/s.*/\1/' <<<"$out")
                     cli=$(sed -E 's/.*, ([0-9]+) ns CPU\/msg.*/\1/' <<<"$out")
                     srv=$(sed -E 's/.*, ([0-9]+) ns server CPU\/msg/\1/' <<<"$out")
