@@ -21,9 +21,7 @@ pub struct InFlight {
 pub struct Rules {
     /// The measured window's start, while it is open; `None` in the warm-up and after it closed.
     pub window: Option<Nanos>,
-    /// Open loop: a reply counts if it arrives in the window, whenever its message was due (above
-    /// capacity the late ones are those that matter most). Closed loop: only messages sent in the
-    /// window count, so the warm-up's last round trip does not leak into it.
+    /// Open loop: messages leave on schedule, not each on the last one's reply.
     pub open_loop: bool,
     /// `--work-every`: which messages carry work (the split into bystanders and working).
     pub work_every: u64,
@@ -37,8 +35,12 @@ pub fn on_send(record: &mut Record, rules: &Rules, sent: Nanos) {
 }
 
 /// The verified reply to message `seq`, sent as `message`, completed at `done`: records it if it
-/// falls in the window. Returns whether it was recorded (the connection then counts as having
-/// replied, and is not starved).
+/// completed in the window, whenever its message was due or sent. The server served it in the
+/// window, and in the open loop above capacity the late ones are those that matter most; leaving
+/// out the replies to messages in flight as the window opened (one per connection in the closed
+/// loop) would undercount the rate by a round trip in the window's length: 3% at 10,000 clients
+/// whose round trips take 100 ms, in a 3 s window. Returns whether it was recorded (the
+/// connection then counts as having replied, and is not starved).
 pub fn on_reply(
     record: &mut Record,
     rules: &Rules,
@@ -52,8 +54,7 @@ pub fn on_reply(
     let Some(start) = rules.window else {
         return false;
     };
-    let counts = done >= start && (rules.open_loop || msg.sent >= start);
-    if !counts {
+    if done < start {
         return false;
     }
     // Corrected from when it was due, so a stall is charged to every message it held back;
@@ -121,26 +122,19 @@ mod tests {
     }
 
     #[test]
-    fn closed_loop_counts_only_messages_sent_in_the_window_open_loop_every_reply_in_it() {
+    fn a_reply_completed_in_the_window_counts_whenever_its_message_left() {
         let start = T + 10 * US;
-        let mut closed = Record::new(2, false, false);
-        let counted = on_reply(
-            &mut closed,
-            &rules(Some(start), false),
-            one(T, T),
-            0,
-            T + 20 * US,
-        );
-        assert!(!counted && closed.all.is_empty());
-        let mut open = Record::new(2, true, false);
-        let counted = on_reply(
-            &mut open,
-            &rules(Some(start), true),
-            one(T, T),
-            0,
-            T + 20 * US,
-        );
-        assert!(counted && open.all.len() == 1);
+        for open_loop in [false, true] {
+            let mut r = Record::new(2, open_loop, false);
+            // Sent before the window opened, answered in it.
+            let counted = on_reply(&mut r, &rules(Some(start), open_loop), one(T, T), 0, start);
+            assert!(counted, "open loop: {open_loop}");
+            assert_eq!(
+                r.all.max(),
+                r.all.highest_equivalent(10_000),
+                "from its send"
+            );
+        }
     }
 
     #[test]
