@@ -36,7 +36,7 @@ done
 [[ $duration =~ ^[0-9]*[.]?[0-9]+$ && ! $duration =~ ^[0.]+$ ]] || bad "--duration must be a number of seconds above 0 (got '$duration')"
 [[ $warmup =~ ^[0-9]*[.]?[0-9]+$ ]] || bad "--warmup must be a number of seconds (got '$warmup')"
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen --example pingpong
+cargo build --release --quiet -p loadgen --bin loadgen --example pingpong
 loadgen=target/release/loadgen pingpong=target/release/examples/pingpong
 
 server=""
