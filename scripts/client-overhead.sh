@@ -9,8 +9,8 @@
 # for it, because the machine's speed drifts from minute to minute and a pair shares its minute;
 # more rounds (--rounds) narrow the interval. Each run measures loadgen's default window (10 s,
 # after 2 s of warm-up): at 10,000 clients the machine can switch between two speeds a few
-# seconds into a run, and a shorter window lets that start-up transient decide the comparison
-# rather than the clients' costs. Ctrl-C stops it all.
+# seconds into a run, and the shorter the window, the more that start-up transient weighs
+# against the clients' own costs. Ctrl-C stops it all.
 set -euo pipefail
 
 usage() {

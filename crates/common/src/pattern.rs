@@ -87,11 +87,9 @@ impl Pattern {
     #[inline]
     pub fn fill_part(&self, conn: u64, seq: u64, offset: usize, buf: &mut [u8]) {
         if let Some(words) = self.whole_words(offset, buf.len()) {
-            let salt = salt(conn);
             let (out, _) = buf.as_chunks_mut::<8>();
-            for (o, b) in out.iter_mut().zip(words) {
-                *o = (u64::from_le_bytes(*b) ^ salt).to_le_bytes();
-            }
+            salt_words(out, words, salt(conn));
+            // The header's word, salted with the rest by the loop, is the sequence number.
             out[0] = seq.to_le_bytes();
             return;
         }
@@ -112,12 +110,9 @@ impl Pattern {
         }
         let start = offset + h;
         let salt = salt_from(conn, start);
-        // Whole words as arrays: no length checks in the loop, which then vectorizes.
         let (out, out_rest) = buf[h..].as_chunks_mut::<8>();
         let (base, base_rest) = self.base[start..end].as_chunks::<8>();
-        for (o, b) in out.iter_mut().zip(base) {
-            *o = (u64::from_le_bytes(*b) ^ salt).to_le_bytes();
-        }
+        salt_words(out, base, salt);
         for ((o, b), s) in out_rest.iter_mut().zip(base_rest).zip(salt.to_le_bytes()) {
             *o = b ^ s;
         }
@@ -135,12 +130,8 @@ impl Pattern {
         got: &[u8],
     ) -> Result<(), Mismatch> {
         if let Some(words) = self.whole_words(offset, got.len()) {
-            let salt = salt(conn);
             let (got_words, _) = got.as_chunks::<8>();
-            // No early exit in the loop, so it vectorizes; where it differs is found after.
-            let body = got_words[1..].iter().zip(&words[1..]).fold(0, |d, (g, b)| {
-                d | (u64::from_le_bytes(*g) ^ u64::from_le_bytes(*b) ^ salt)
-            });
+            let body = salted_diff(&got_words[1..], &words[1..], salt(conn));
             if body == 0 && u64::from_le_bytes(got_words[0]) == seq {
                 return Ok(());
             }
@@ -163,10 +154,7 @@ impl Pattern {
         let salt = salt_from(conn, start);
         let (body, body_rest) = got[h..].as_chunks::<8>();
         let (base, base_rest) = self.base[start..offset + got.len()].as_chunks::<8>();
-        // No early exit in the hot loop, so it vectorizes; where it differs is found after.
-        let diff = body.iter().zip(base).fold(0, |d, (g, b)| {
-            d | (u64::from_le_bytes(*g) ^ u64::from_le_bytes(*b) ^ salt)
-        });
+        let diff = salted_diff(body, base, salt);
         let header = if h == HEADER {
             word(&got[..HEADER]) == seq
         } else {
@@ -230,6 +218,24 @@ fn salt(conn: u64) -> u64 {
 /// Connection `conn`'s salt as 8 little-endian bytes starting at message byte `start`.
 fn salt_from(conn: u64, start: usize) -> u64 {
     salt(conn).rotate_right(8 * (start % 8) as u32)
+}
+
+/// `out` = `base` XOR `salt`, word by word. Whole words as arrays: no length checks in the loop,
+/// which then vectorizes.
+#[inline]
+fn salt_words(out: &mut [[u8; 8]], base: &[[u8; 8]], salt: u64) {
+    for (o, b) in out.iter_mut().zip(base) {
+        *o = (u64::from_le_bytes(*b) ^ salt).to_le_bytes();
+    }
+}
+
+/// Zero if `got` = `base` XOR `salt`, word by word. No early exit in the loop, so it vectorizes;
+/// where it differs is found after.
+#[inline]
+fn salted_diff(got: &[[u8; 8]], base: &[[u8; 8]], salt: u64) -> u64 {
+    got.iter().zip(base).fold(0, |d, (g, b)| {
+        d | (u64::from_le_bytes(*g) ^ u64::from_le_bytes(*b) ^ salt)
+    })
 }
 
 fn word(b: &[u8]) -> u64 {
