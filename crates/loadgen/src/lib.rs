@@ -30,6 +30,7 @@ mod scheduler;
 mod search;
 mod server;
 mod sys;
+mod tally;
 mod wallclock;
 mod warnings;
 

@@ -4,6 +4,8 @@
 use echo_report::{Errors, new_histogram};
 use hdrhistogram::Histogram;
 
+use crate::tally::Tally;
+
 /// Significant figures of the per-second histograms: 1% is plenty for a timeline, and keeps each
 /// one small enough to allocate one per second of the window up front.
 const TICK_SIGFIG: u8 = 2;
@@ -56,12 +58,9 @@ pub struct Record {
     pub connections: u64,
     /// The second of the window the messages since the last [`Record::close_seconds`] belong to.
     second: usize,
-    /// `all` as it was when that second began; the second's messages are `all` minus this.
-    /// Recording each message into its second's histogram too would double the histogram work
-    /// per message; subtracting once a second costs nothing per message.
-    at_second: Histogram<u64>,
-    /// Scratch for the subtraction, made once.
-    scratch: Histogram<u64>,
+    /// Those messages, for `all` and their second's tick: counted cheaply per message, handed
+    /// to both histograms once a second.
+    recent: Tally,
     pub errors: Errors,
     /// Open loop: messages sent in the window.
     pub sent: u64,
@@ -76,8 +75,10 @@ impl Record {
     pub fn new(seconds: usize, open_loop: bool, split: bool) -> Self {
         let tick =
             || Histogram::new_with_bounds(1, 60_000_000_000, TICK_SIGFIG).expect("constant bounds");
+        let all = new_histogram();
         Record {
-            all: new_histogram(),
+            recent: Tally::like(&all),
+            all,
             uncorrected: open_loop.then(new_histogram),
             bystander: split.then(new_histogram),
             working: split.then(new_histogram),
@@ -87,8 +88,6 @@ impl Record {
             exchange: None,
             connections: 0,
             second: 0,
-            at_second: new_histogram(),
-            scratch: new_histogram(),
             errors: Errors::default(),
             sent: 0,
             starved: 0,
@@ -105,9 +104,10 @@ impl Record {
 
     /// Records one message's latency: `ns` (corrected, in the open loop), `raw_ns` (from the
     /// actual send), and whether it had work.
+    #[inline]
     pub fn message(&mut self, ns: u64, raw_ns: u64, working: bool) {
         let ns = ns.max(1);
-        self.all.saturating_record(ns);
+        self.recent.record(ns);
         if let Some(h) = &mut self.uncorrected {
             h.saturating_record(raw_ns.max(1));
         }
@@ -131,23 +131,19 @@ impl Record {
         if now <= self.second {
             return;
         }
-        self.scratch.reset();
-        self.scratch
-            .add(&self.all)
-            .expect("histograms share bounds");
-        self.scratch
-            .subtract(&self.at_second)
-            .expect("a histogram only grows");
         let last = self.ticks.len() - 1;
         let tick = &mut self.ticks[self.second.min(last)];
-        for v in self.scratch.iter_recorded() {
-            tick.saturating_record_n(v.value_iterated_to(), v.count_at_value());
-        }
-        self.at_second.reset();
-        self.at_second
-            .add(&self.all)
-            .expect("histograms share bounds");
+        let all = &mut self.all;
+        self.recent.drain(|value, n| {
+            all.saturating_record_n(value, n);
+            tick.saturating_record_n(value, n);
+        });
         self.second = now;
+    }
+
+    /// Messages recorded so far, in closed seconds and in the one under way.
+    pub fn messages(&self) -> u64 {
+        self.all.len() + self.recent.len()
     }
 
     pub fn failure(&mut self, failure: Failure) {
@@ -165,6 +161,7 @@ impl Record {
 
     /// Adds `other` into this one.
     pub fn merge(&mut self, other: Record) {
+        debug_assert_eq!(other.recent.len(), 0, "merged records are closed");
         let add = |a: &mut Histogram<u64>, b: &Histogram<u64>| {
             a.add(b).expect("histograms share bounds");
         };

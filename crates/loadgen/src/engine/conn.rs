@@ -14,11 +14,12 @@
 //! is due), so it is tested on real sockets driven step by step, with no timing involved.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsFd;
 
 use echo_common::pattern::Pattern;
 
 use crate::engine::clock::{Clock, Nanos};
+use crate::engine::raw::{self, Errno};
 use crate::engine::reply::{self, InFlight, Rules};
 use crate::record::{Failure, Record};
 use crate::schedule::Schedule;
@@ -147,9 +148,9 @@ impl Conn {
 
     /// Starts the next message, due at `due` and leaving at `now`, and writes what the socket
     /// takes of it.
-    pub fn send<S: Write>(
+    pub fn send<S: AsFd>(
         &mut self,
-        stream: &mut S,
+        stream: &S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
@@ -192,7 +193,7 @@ impl Conn {
     /// Writes what is left of the current message, until it is all out or the socket is full
     /// (then the loop calls again on the next writable event). The message is made a chunk at a
     /// time, just before it is written: only a chunk the socket did not take is made again.
-    pub fn flush<S: Write>(&mut self, stream: &mut S, common: &mut Common) -> Result<(), Failure> {
+    pub fn flush<S: AsFd>(&mut self, stream: &S, common: &mut Common) -> Result<(), Failure> {
         while self.writing(common) {
             let written = self.written as usize;
             let left = common.size as usize - written;
@@ -202,15 +203,15 @@ impl Conn {
                 .fill_part(u64::from(self.id), self.next_send() - 1, written, chunk);
             let mut sent = 0;
             while sent < chunk.len() {
-                match stream.write(&chunk[sent..]) {
+                match raw::send(stream, &chunk[sent..]) {
                     Ok(0) => return Err(Failure::Reset),
                     Ok(n) => sent += n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    Err(Errno::AGAIN) => {
                         self.written += sent as u32;
                         return Ok(());
                     }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Failure::of(&e)),
+                    Err(Errno::INTR) => {}
+                    Err(e) => return Err(Failure::of(&e.into())),
                 }
             }
             self.written += sent as u32;
@@ -221,9 +222,9 @@ impl Conn {
     /// Open loop: sends every message due by `now` on `schedule` while it can; returns when the
     /// next one is due, or `None` if it must first wait for the socket (a message half written)
     /// or for a reply (the pipeline full). Each message's send instant is read as it leaves.
-    pub fn send_due<S: Write>(
+    pub fn send_due<S: AsFd>(
         &mut self,
-        stream: &mut S,
+        stream: &S,
         common: &mut Common,
         schedule: &Schedule,
         rules: &Rules,
@@ -245,9 +246,9 @@ impl Conn {
 
     /// Reads until the socket would block, checking each piece as it comes and accounting each
     /// complete echo; in the closed loop each reply sends the next message at once.
-    pub fn on_readable<S: Read + Write>(
+    pub fn on_readable<S: AsFd>(
         &mut self,
-        stream: &mut S,
+        stream: &S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
@@ -255,7 +256,7 @@ impl Conn {
         loop {
             let got = self.got as usize;
             let piece = &mut common.back[..(common.size as usize - got).min(CHUNK)];
-            match stream.read(piece) {
+            match raw::recv(stream, piece) {
                 Ok(0) => return Err(Failure::Eof),
                 Ok(n) => {
                     if self.in_flight == 0 {
@@ -294,18 +295,18 @@ impl Conn {
                         None => self.got += n as u32,
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(Failure::of(&e)),
+                Err(Errno::AGAIN) => return Ok(()),
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(Failure::of(&e.into())),
             }
         }
     }
 
     /// A whole echo is in: the oldest message leaves the pipeline and (closed loop) the next
     /// is sent. Returns the answered message, when its echo completed, and how the send went.
-    fn on_echo<S: Write>(
+    fn on_echo<S: AsFd>(
         &mut self,
-        stream: &mut S,
+        stream: &S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
@@ -381,11 +382,11 @@ mod tests {
     fn a_reply_in_one_byte_pieces_is_assembled_verified_and_counted_once() {
         let mut poll = Poll::new().unwrap();
         let mut events = Events::with_capacity(8);
-        let (mut client, mut server) = pair(&poll);
+        let (client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
         let mut common = Common::new(64, clock());
         let mut conn = Conn::new(7, &common);
-        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
+        conn.send(&client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
@@ -393,12 +394,12 @@ mod tests {
         for (i, byte) in got.iter().enumerate() {
             server.write_all(&[*byte]).unwrap();
             // Wait until this byte has been read, so each read sees exactly one byte.
-            while conn.got as usize != (i + 1) % 64 && !(i == 63 && record.all.len() == 1) {
+            while conn.got as usize != (i + 1) % 64 && !(i == 63 && record.messages() == 1) {
                 wait(&mut poll, &mut events);
-                conn.on_readable(&mut client, &mut common, &rules, &mut record)
+                conn.on_readable(&client, &mut common, &rules, &mut record)
                     .unwrap();
             }
-            assert_eq!(record.all.len(), u64::from(i == 63), "after byte {i}");
+            assert_eq!(record.messages(), u64::from(i == 63), "after byte {i}");
         }
         assert!(conn.replied);
         // The closed loop sent message 1 the moment message 0 came back.
@@ -411,7 +412,7 @@ mod tests {
         const SIZE: usize = 1 << 20;
         let mut poll = Poll::new().unwrap();
         let mut events = Events::with_capacity(8);
-        let (mut client, server) = pair(&poll);
+        let (client, server) = pair(&poll);
         // Small buffers on both ends: together they hold far less than one message.
         for end in [
             socket2::SockRef::from(&client),
@@ -438,19 +439,19 @@ mod tests {
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
         let mut common = Common::new(SIZE, clock());
         let mut conn = Conn::new(1, &common);
-        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
+        conn.send(&client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         assert!(
             conn.writing(&common),
             "1 MiB does not fit the socket at once: a partial write"
         );
         let mut turns = 0;
-        while record.all.len() < 2 {
+        while record.messages() < 2 {
             turns += 1;
             assert!(turns < 100_000, "no progress");
             wait(&mut poll, &mut events);
-            conn.flush(&mut client, &mut common).unwrap();
-            conn.on_readable(&mut client, &mut common, &rules, &mut record)
+            conn.flush(&client, &mut common).unwrap();
+            conn.on_readable(&client, &mut common, &rules, &mut record)
                 .unwrap();
         }
         // Two whole round trips; the third message is under way. Stop it by closing.
@@ -463,18 +464,18 @@ mod tests {
     fn a_reset_mid_echo_is_a_reset() {
         let mut poll = Poll::new().unwrap();
         let mut events = Events::with_capacity(8);
-        let (mut client, mut server) = pair(&poll);
+        let (client, mut server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, false, false));
         let mut common = Common::new(64, clock());
         let mut conn = Conn::new(3, &common);
-        conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
+        conn.send(&client, &mut common, &rules, &mut record, 1, 1)
             .unwrap();
         let mut got = [0; 64];
         server.read_exact(&mut got).unwrap();
         server.write_all(&got[..10]).unwrap();
         while conn.got < 10 {
             wait(&mut poll, &mut events);
-            conn.on_readable(&mut client, &mut common, &rules, &mut record)
+            conn.on_readable(&client, &mut common, &rules, &mut record)
                 .unwrap();
         }
         // Linger 0: closing sends a reset rather than a clean end.
@@ -484,12 +485,12 @@ mod tests {
         drop(server);
         let failure = loop {
             wait(&mut poll, &mut events);
-            if let Err(f) = conn.on_readable(&mut client, &mut common, &rules, &mut record) {
+            if let Err(f) = conn.on_readable(&client, &mut common, &rules, &mut record) {
                 break f;
             }
         };
         assert_eq!(failure, Failure::Reset);
-        assert_eq!(record.all.len(), 0);
+        assert_eq!(record.messages(), 0);
     }
 
     #[test]
@@ -501,7 +502,7 @@ mod tests {
             let (mut client, mut server) = pair(&poll);
             let mut common = Common::new(64, clock());
             let mut conn = Conn::new(3, &common);
-            conn.send(&mut client, &mut common, &rules, &mut record, 1, 1)
+            conn.send(&client, &mut common, &rules, &mut record, 1, 1)
                 .unwrap();
             let mut got = [0; 64];
             server.read_exact(&mut got).unwrap();
@@ -510,7 +511,7 @@ mod tests {
             drop(server);
             let failure = loop {
                 wait(&mut poll, &mut events);
-                if let Err(f) = conn.on_readable(&mut client, &mut common, &rules, &mut record) {
+                if let Err(f) = conn.on_readable(&client, &mut common, &rules, &mut record) {
                     break f;
                 }
             };
@@ -519,14 +520,14 @@ mod tests {
         }
         // The corrupt echo's last byte came in the piece that completed it, after which the
         // next message leaves before the piece is checked: the reply must still not count.
-        assert_eq!(record.all.len(), 0, "a corrupt echo was counted");
+        assert_eq!(record.messages(), 0, "a corrupt echo was counted");
         assert!(record.first_corruption.unwrap().contains("byte 63"));
     }
 
     #[test]
     fn the_oldest_message_in_flight_sets_the_deadline() {
         let mut poll = Poll::new().unwrap();
-        let (mut client, _server) = pair(&poll);
+        let (client, _server) = pair(&poll);
         let (rules, mut record) = (measuring(), Record::new(1, true, false));
         let clock = clock();
         let timeout = 2_000_000_000;
@@ -541,7 +542,7 @@ mod tests {
         // Three messages due by 2 ms: all leave now, the next is due at 3 ms.
         let next = conn
             .send_due(
-                &mut client,
+                &client,
                 &mut common,
                 &schedule,
                 &rules,

@@ -24,7 +24,6 @@ use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::{Common, Conn};
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
-use crate::engine::raw::Raw;
 use crate::engine::reply::Rules;
 use crate::record::{Failure, Record};
 use crate::schedule::Schedule;
@@ -409,7 +408,7 @@ impl Conns {
             for i in expired.drain(..) {
                 self.fail(i, Failure::Timeout, shared, record);
             }
-            progress.store(record.all.len(), Relaxed);
+            progress.store(record.messages(), Relaxed);
         }
     }
 
@@ -419,7 +418,7 @@ impl Conns {
             return;
         };
         let result = slot.conn.send(
-            &mut Raw(&slot.stream),
+            &slot.stream,
             &mut self.common,
             &self.rules,
             record,
@@ -448,7 +447,7 @@ impl Conns {
                     // Its first message counts from the connect call.
                     let due = cycle.due(0, now);
                     slot.conn.restart(&self.common);
-                    let stream = &mut Raw(&slot.stream);
+                    let stream = &slot.stream;
                     let common = &mut self.common;
                     slot.conn
                         .send(stream, common, &self.rules, record, due, now)
@@ -460,15 +459,12 @@ impl Conns {
         }
         let mut result = Ok(());
         if event.is_writable() && slot.conn.writing(&self.common) {
-            result = slot.conn.flush(&mut Raw(&slot.stream), &mut self.common);
+            result = slot.conn.flush(&slot.stream, &mut self.common);
         }
         if result.is_ok() && (event.is_readable() || event.is_read_closed() || event.is_error()) {
-            result = slot.conn.on_readable(
-                &mut Raw(&slot.stream),
-                &mut self.common,
-                &self.rules,
-                record,
-            );
+            result = slot
+                .conn
+                .on_readable(&slot.stream, &mut self.common, &self.rules, record);
         }
         let complete = !self.cycles.is_empty() && slot.conn.complete(&self.common);
         self.settle(i, result, shared, record);
@@ -529,7 +525,7 @@ impl Conns {
             return;
         }
         let result = slot.conn.send_due(
-            &mut Raw(&slot.stream),
+            &slot.stream,
             &mut self.common,
             &self.schedules[i],
             &self.rules,
@@ -667,6 +663,7 @@ mod tests {
             let mut record = Record::new(1, false, false).with_churn(true);
             conns.drive(&mut poll, &shared, &AtomicU64::new(0), &mut record);
             conns.finish(&shared, &mut record);
+            record.close_seconds(usize::MAX);
             record
         });
         // The loop runs until STOP; the client's failure is the condition to stop on.

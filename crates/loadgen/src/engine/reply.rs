@@ -94,6 +94,7 @@ mod tests {
             recorded,
             "a reply in the window marks the client as replied"
         );
+        r.close_seconds(usize::MAX);
         assert_eq!(r.all.len(), 1);
         // 400 us from due, 100 us from send (HDR's 3 significant figures keep these exact).
         assert_eq!(r.all.max(), r.all.highest_equivalent(400_000));
@@ -117,7 +118,7 @@ mod tests {
             let window = rules(Some(T + 10 * US), open_loop);
             let early = on_reply(&mut r, &window, one(T, T), 0, T + US);
             assert!(!early);
-            assert_eq!(r.all.len(), 0);
+            assert_eq!(r.messages(), 0);
         }
     }
 
@@ -129,6 +130,7 @@ mod tests {
             // Sent before the window opened, answered in it.
             let counted = on_reply(&mut r, &rules(Some(start), open_loop), one(T, T), 0, start);
             assert!(counted, "open loop: {open_loop}");
+            r.close_seconds(usize::MAX);
             assert_eq!(
                 r.all.max(),
                 r.all.highest_equivalent(10_000),
