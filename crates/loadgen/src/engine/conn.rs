@@ -148,6 +148,7 @@ impl Conn {
 
     /// Starts the next message, due at `due` and leaving at `now`, and writes what the socket
     /// takes of it.
+    #[inline]
     pub fn send<S: AsFd>(
         &mut self,
         stream: &S,
@@ -193,6 +194,7 @@ impl Conn {
     /// Writes what is left of the current message, until it is all out or the socket is full
     /// (then the loop calls again on the next writable event). The message is made a chunk at a
     /// time, just before it is written: only a chunk the socket did not take is made again.
+    #[inline]
     pub fn flush<S: AsFd>(&mut self, stream: &S, common: &mut Common) -> Result<(), Failure> {
         while self.writing(common) {
             let written = self.written as usize;

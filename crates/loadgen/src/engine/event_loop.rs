@@ -540,6 +540,7 @@ impl Conns {
     }
 
     /// After connection `i` did something: its new deadline, or its end on a failure.
+    #[inline]
     fn settle(
         &mut self,
         i: usize,
