@@ -168,7 +168,13 @@ pub fn drive(
 
 /// The commit of this source tree, `-dirty` if it has changes, if git can tell.
 fn git_commit() -> Option<String> {
-    let dir = env!("CARGO_MANIFEST_DIR");
+    commit_of(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// The commit of the git work tree holding `dir`, `-dirty` if its code has changes. Result files
+/// and Markdown are not code: a sweep writes the one into the tree as it goes, and a README is
+/// edited around runs, and neither changes what the next run measures.
+fn commit_of(dir: &std::path::Path) -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -180,11 +186,57 @@ fn git_commit() -> Option<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     let commit = git(&["rev-parse", "HEAD"])?;
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let changes = [
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":(top)",
+        ":(top,exclude)results",
+        ":(top,exclude,glob)**/*.md",
+    ];
+    let dirty = git(&changes).is_some_and(|s| !s.is_empty());
     Some(if dirty {
         format!("{commit}-dirty")
     } else {
         commit
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn only_changed_code_makes_a_tree_dirty() {
+        let dir = std::env::temp_dir().join(format!("echo-bench-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("results")).unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "git {args:?}");
+        };
+        let write = |path: &str, text: &str| std::fs::write(dir.join(path), text).unwrap();
+        git(&["init", "-q"]);
+        for path in ["main.rs", "README.md", "results/a.json"] {
+            write(path, "one");
+        }
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "start"]);
+        let clean = commit_of(&dir).expect("a commit");
+        assert!(!clean.ends_with("-dirty"), "{clean}");
+        write("results/a.json", "two");
+        write("README.md", "two");
+        assert_eq!(commit_of(&dir), Some(clean.clone()), "results and docs");
+        write("main.rs", "two");
+        assert_eq!(commit_of(&dir), Some(format!("{clean}-dirty")), "code");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
