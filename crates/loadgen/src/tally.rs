@@ -19,7 +19,8 @@ pub struct Tally {
     highest: u64,
     /// log2 of half the sub-buckets of a bucket: HDR's `sub_bucket_half_count_magnitude`.
     half: u32,
-    /// The values of bucket 0 and more: OR-ed in, every value below it falls in bucket 0.
+    /// Bucket 0's largest value, all its bits set: OR-ed into a value, it leaves a larger value's
+    /// top bit where it is and gives every smaller value bucket 0's.
     floor: u64,
 }
 

@@ -5,7 +5,7 @@
 //!   thread each call brackets the system call with two cancellation-state switches, about
 //!   seventy instructions per round trip by callgrind's count. The engine never cancels a thread.
 //! - Every read ends on "would block". As an `io::Error` that is a value to build, to ask its
-//!   kind (a table of error numbers) and to drop: about forty instructions per round trip
+//!   kind (a table of error numbers) and to drop: about fifty instructions per round trip
 //!   (callgrind, 10 clients). As an [`Errno`] it is one comparison.
 
 use std::os::fd::AsFd;
