@@ -422,13 +422,9 @@ fn effective_root() -> bool {
     })
 }
 
-/// Says, past the test harness's capture, that a test did not run and why.
-fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
 #[test]
 fn hosts_in_their_own_network_namespaces_merge_exactly() {
+    use echo_testkit::skip;
     const TEST: &str = "hosts_in_their_own_network_namespaces_merge_exactly";
     if !effective_root() {
         return skip(

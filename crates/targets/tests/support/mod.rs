@@ -32,26 +32,23 @@ pub fn target(name: &str) -> &'static Target {
     echo_targets::find(name).unwrap_or_else(|| panic!("no target called '{name}'"))
 }
 
-/// Set to 1 (as CI does) to fail, rather than skip, the tests of a target this machine cannot run
-/// (a Python server without its virtual environment).
-pub const REQUIRE_ALL: &str = "ECHO_BENCH_REQUIRE_ALL";
-
-/// The target called `name` if this machine can run it. If it cannot, says so once on the
-/// terminal (past the test harness's capture, so a skip is never silent) and returns `None`;
-/// with [`REQUIRE_ALL`] set, panics instead.
+/// The target called `name` if this machine can run it. If it cannot, follows the project's skip
+/// rule ([`echo_testkit::skip`]): says so once on the terminal, past the harness's capture, and
+/// returns `None`; with `ECHO_BENCH_REQUIRE_ALL=1` (as in CI), fails the test instead.
 pub fn runnable(name: &str) -> Option<&'static Target> {
     let target = target(name);
     let Some(why) = echo_targets::unavailable(target) else {
         return Some(target);
     };
-    if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v == "1") {
-        panic!("{name} cannot run here and {REQUIRE_ALL}=1: {why}");
+    if echo_testkit::require_all() {
+        echo_testkit::skip(&echo_testkit::current_test(), &why);
     }
+    // By hand, one line per target rather than one per behaviour.
     static SAID: Mutex<Vec<&str>> = Mutex::new(Vec::new());
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
     if !said.contains(&target.name) {
         said.push(target.name);
-        let _ = writeln!(io::stderr(), "SKIPPED conformance of {name}: {why}");
+        echo_testkit::skip(&format!("conformance of {name}"), &why);
     }
     None
 }
