@@ -722,9 +722,31 @@ mod tests {
         s.write_all(&m).unwrap();
     }
 
+    /// A listener on a port that stays reserved after the listener is dropped: a second socket
+    /// holds it bound, never listening, so a connect to it is then refused, and no one else can
+    /// take it meanwhile (neither has SO_REUSEADDR, so a bind to port 0 is never given it; they
+    /// share it through SO_REUSEPORT). Freeing the port instead let a test running alongside
+    /// take it, and the connect met that test's server.
+    fn listener_on_a_reserved_port() -> (TcpListener, socket2::Socket) {
+        use socket2::{Domain, Socket, Type};
+        let bound = || {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            s.set_reuse_port(true).unwrap();
+            s
+        };
+        let reserve = bound();
+        reserve
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let listener = bound();
+        listener.bind(&reserve.local_addr().unwrap()).unwrap();
+        listener.listen(8).unwrap();
+        (listener.into(), reserve)
+    }
+
     #[test]
     fn a_churning_client_connects_echoes_closes_and_counts_a_refused_connect() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (listener, _reserved) = listener_on_a_reserved_port();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             // Three connections, one echo each; each is closed by the client with a reset.
@@ -736,6 +758,10 @@ mod tests {
                     let mut m = [0; 64];
                     s.read_exact(&mut m).unwrap();
                     drop(listener);
+                    assert!(
+                        TcpListener::bind(addr).is_err(),
+                        "the port stays reserved: no other server can take it"
+                    );
                     s.write_all(&m).unwrap();
                     conns.push(s);
                     break;
