@@ -16,6 +16,10 @@ use crate::{Config, Shutdown, Work};
 /// closing connections can free some instead of the loop spinning on the same error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
+/// The kernel name of every loop-lag ticker thread, which tools and the conformance tests look
+/// for (Python's servers use the same).
+pub const TICKER_THREAD: &str = "lag-ticker";
+
 /// What all of a server's tasks or threads share.
 pub struct Context {
     config: Config,
@@ -119,25 +123,39 @@ impl Context {
             .summary(target, event_loop.then(|| self.lag.summary()))
     }
 
-    /// The loop-lag probe (see the `lag` module): spawn this once on the event loop. It ends at
-    /// shutdown.
-    pub async fn lag_probe(self: Arc<Self>) {
+    /// The loop-lag probe (see the `lag` module): spawn what this returns once on the event
+    /// loop, before it accepts. It ends at shutdown.
+    ///
+    /// The ticker thread starts here, at the call, not when the loop first polls the probe, and
+    /// this returns only once the thread runs under its name (the standard library names a
+    /// thread from inside it, when it first runs): by the time the loop serves anyone, a tool
+    /// (or test) that looks for the ticker by name finds it. Started lazily, on a busy machine
+    /// the ticker could still be unnamed while the loop already served.
+    pub fn lag_probe(self: Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
         let handover = Arc::new(Handover::default());
         let (ticks, this) = (Arc::clone(&handover), Arc::clone(&self));
-        if std::thread::Builder::new()
-            .name("lag-ticker".into())
-            .spawn(move || ticker(&ticks, || this.active() > 0))
-            .is_err()
-        {
+        let (named, is_named) = std::sync::mpsc::sync_channel(1);
+        let started = std::thread::Builder::new()
+            .name(TICKER_THREAD.into())
+            .spawn(move || {
+                let _ = named.send(());
+                ticker(&ticks, || this.active() > 0)
+            })
+            .is_ok_and(|_| is_named.recv().is_ok());
+        if !started {
             eprintln!("could not start the loop-lag ticker thread; loop lag will not be measured");
-            return;
         }
-        // However the probe ends (shutdown, or its task dropped), the ticker stops.
-        let _stop = Closes(Arc::clone(&handover));
-        while let Some(tick) = self.shutdown.until(handover.next()).await {
-            // An idle loop's lag is nobody's concern; only lag while serving is recorded.
-            if self.active() > 0 {
-                self.lag.record(tick.elapsed());
+        async move {
+            if !started {
+                return;
+            }
+            // However the probe ends (shutdown, or its task dropped), the ticker stops.
+            let _stop = Closes(Arc::clone(&handover));
+            while let Some(tick) = self.shutdown.until(handover.next()).await {
+                // An idle loop's lag is nobody's concern; only lag while serving is recorded.
+                if self.active() > 0 {
+                    self.lag.record(tick.elapsed());
+                }
             }
         }
     }

@@ -21,7 +21,7 @@ mod wakers;
 pub mod work;
 
 pub use config::Config;
-pub use context::{Conn, Context};
+pub use context::{Conn, Context, TICKER_THREAD};
 pub use lag::{LAG_PERIOD, LagSummary};
 pub use listen::bind;
 pub use pool::{BlockingPool, Job};

@@ -719,8 +719,8 @@ fn unix_inodes(pid: u32) -> Vec<u64> {
 // ---------------------------------------------------------------------------------------------
 // What /proc says about a child's threads and about loopback connections
 
-/// The name every server gives its loop-lag ticker thread (see `echo_common`'s `lag` module).
-pub const TICKER_THREAD: &str = "lag-ticker";
+/// The name every server gives its loop-lag ticker thread.
+pub use echo_common::TICKER_THREAD;
 
 /// One thread of a process at one moment.
 #[derive(Debug, Clone)]
