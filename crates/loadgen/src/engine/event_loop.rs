@@ -722,11 +722,10 @@ mod tests {
         s.write_all(&m).unwrap();
     }
 
-    /// A listener on a port that stays reserved after the listener is dropped: a second socket
-    /// holds it bound, never listening, so a connect to it is then refused, and no one else can
-    /// take it meanwhile (neither has SO_REUSEADDR, so a bind to port 0 is never given it; they
-    /// share it through SO_REUSEPORT). Freeing the port instead let a test running alongside
-    /// take it, and the connect met that test's server.
+    /// A listener on a port that stays reserved after it stops listening: a second socket holds
+    /// it bound, never listening, so a connect to it is then refused, and no one else can take
+    /// it meanwhile (neither has SO_REUSEADDR, so a bind to port 0 is never given it; they share
+    /// it through SO_REUSEPORT). Freeing the port instead let a test running alongside take it.
     fn listener_on_a_reserved_port() -> (TcpListener, socket2::Socket) {
         use socket2::{Domain, Socket, Type};
         let bound = || {
@@ -755,15 +754,21 @@ mod tests {
                 let (mut s, _) = listener.accept().unwrap();
                 if n == 2 {
                     // Stop listening before the last echo leaves: the next connect is refused.
+                    // Shut down, not closed: a sibling test that copies this process's
+                    // descriptor table (own_descriptor_table) or forks keeps a closed listener
+                    // listening, and the connect was then accepted and reset.
                     let mut m = [0; 64];
                     s.read_exact(&mut m).unwrap();
-                    drop(listener);
+                    socket2::SockRef::from(&listener)
+                        .shutdown(std::net::Shutdown::Read)
+                        .unwrap();
                     assert!(
                         TcpListener::bind(addr).is_err(),
                         "the port stays reserved: no other server can take it"
                     );
                     s.write_all(&m).unwrap();
                     conns.push(s);
+                    drop(listener);
                     break;
                 }
                 echo_one(&mut s);
