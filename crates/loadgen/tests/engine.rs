@@ -39,7 +39,15 @@ enum Behaviour {
     CloseMidEcho,
     /// Echoes, flipping one bit of the 100th byte.
     Corrupt,
+    /// Echoes each message in two pieces, [`PIECE_GAP`] apart so that they arrive in two
+    /// reads, flipping one bit in the second.
+    CorruptSecondPiece,
 }
+
+/// The pause between the two pieces of a [`Behaviour::CorruptSecondPiece`] echo: long enough
+/// for the client to read the first piece on its own (a client that reads both at once still
+/// sees the flipped bit, so the test's outcome does not depend on it).
+const PIECE_GAP: Duration = Duration::from_millis(20);
 
 /// A server on 127.0.0.1 that treats every connection as `behaviour` says.
 fn server(behaviour: Behaviour) -> SocketAddr {
@@ -67,6 +75,20 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) {
                 }
                 echoed += n;
                 if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+        Behaviour::CorruptSecondPiece => {
+            let _ = stream.set_nodelay(true);
+            while stream.read_exact(&mut buf).is_ok() {
+                let (first, second) = buf.split_at_mut(SIZE / 2);
+                second[SIZE / 4] ^= 1;
+                if stream.write_all(first).is_err() {
+                    return;
+                }
+                std::thread::sleep(PIECE_GAP);
+                if stream.write_all(second).is_err() {
                     return;
                 }
             }
@@ -145,6 +167,17 @@ fn the_open_loop_catches_a_corrupt_echo_on_every_client() {
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(t.errors.corrupt, CLIENTS, "{stderr}");
     assert!(stderr.contains("CORRUPT ECHO"), "{stderr}");
+}
+
+#[test]
+fn both_loops_catch_a_corrupt_byte_in_a_later_piece_of_an_echo() {
+    let addr = server(Behaviour::CorruptSecondPiece);
+    for extra in [&[][..], &["--rate", "400"][..]] {
+        let (code, stderr, t) = run(&mut loadgen(addr, extra));
+        assert_eq!(code, Some(3), "{extra:?}: {stderr}");
+        assert_eq!(t.errors.corrupt, CLIENTS, "{extra:?}: {stderr}");
+        assert!(stderr.contains("CORRUPT ECHO"), "{stderr}");
+    }
 }
 
 #[test]
