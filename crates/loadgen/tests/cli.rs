@@ -41,6 +41,42 @@ fn result_in(dir: &Path) -> RunResult {
     read_result(&files[0]).unwrap()
 }
 
+/// The `.hgrm` file at `path` says the same as the JSON's `latency` (nanoseconds), in the
+/// microseconds it is written in: its footer's maximum, its count, and its median row.
+fn assert_hgrm_in_microseconds(path: &Path, latency: &echo_report::Latency) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let footer = |key: &str| -> f64 {
+        let at = text
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {text}"));
+        let rest = text[at + key.len()..].trim_start_matches([' ', '=']);
+        rest[..rest.find([',', ']']).unwrap()]
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let max_us = footer("Max");
+    assert_eq!(
+        (max_us * 1000.0).round() as u64,
+        latency.max,
+        "the .hgrm's maximum is the JSON's, in microseconds: {text}"
+    );
+    assert_eq!(footer("Total count") as u64, latency.count);
+    // The first row at or past the median is the JSON's median, give or take the histogram's
+    // precision (the quantile iterator and a quantile look-up may round to neighbouring buckets).
+    let median_us = text
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace().map(|c| c.parse::<f64>());
+            Some((cols.next()?.ok()?, cols.next()?.ok()?))
+        })
+        .find(|&(_, q)| q >= 0.5)
+        .expect("percentile rows")
+        .0;
+    let ratio = median_us * 1000.0 / latency.p50 as f64;
+    assert!((0.98..=1.02).contains(&ratio), "{ratio}: {text}");
+}
+
 #[test]
 fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,17 +109,13 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     let h = echo_report::decode_histogram(&t.histogram).unwrap();
     assert_eq!(h.len(), t.messages);
     assert!(result.machine.cores >= 1 && !result.machine.kernel.is_empty());
-    let hgrm = std::fs::read_dir(dir.path())
+    let hgrm: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "hgrm")
-        })
-        .count();
-    assert_eq!(hgrm, 1, "one .hgrm per target");
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "hgrm"))
+        .collect();
+    assert_eq!(hgrm.len(), 1, "one .hgrm per target");
+    assert_hgrm_in_microseconds(&hgrm[0], &t.latency_ns);
 
     // `loadgen table` looks into subfolders and names each row's file.
     let json = std::fs::read_dir(dir.path())
