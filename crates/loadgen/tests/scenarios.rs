@@ -93,6 +93,25 @@ fn a_ramp_records_the_rate_asked_beside_each_second() {
 }
 
 #[test]
+fn a_ramp_is_what_the_clients_send_not_only_what_the_result_says() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three steps of 100 ms at 200, 600 and 1000 msgs/s: about 600 asked over the window, three
+    // times the first step's rate, so a client that stayed at FROM sends a third of it.
+    let (_, r) = loadgen(dir.path(), &["--rate-ramp", "200..1000/100ms"]);
+    let t = the_target(&r);
+    let open = t.open_loop.expect("a ramp is an open loop");
+    // An open loop sends what is due, late ones at once: the rate sent is the schedule's,
+    // whatever the machine's speed, within the window's edges.
+    let ratio = open.achieved_rate / open.target_rate;
+    assert!(
+        (0.8..=1.2).contains(&ratio),
+        "sent {:.0} msgs/s where {:.0} were asked",
+        open.achieved_rate,
+        open.target_rate
+    );
+}
+
+#[test]
 fn churn_connects_for_every_message_and_counts_the_connections() {
     let dir = tempfile::tempdir().unwrap();
     let (_, r) = loadgen(dir.path(), &["--connection-mode", "per-message"]);
