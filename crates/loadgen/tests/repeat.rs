@@ -147,3 +147,38 @@ fn compare_says_what_it_needs() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_noise_meter_watches_the_pinned_cpus_and_all_of_them_unpinned() {
+    // The CPUs /proc/stat lists, as the meter reads them.
+    let online: Vec<usize> = std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("cpu")?.split(' ').next()?.parse().ok())
+        .collect();
+    if online.len() < 2 {
+        // With one CPU nothing is pinned, and "the pinned CPUs" are all of them.
+        return echo_testkit::skip(&echo_testkit::current_test(), "needs 2 or more CPUs");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let noise_of = |pin: &[&str]| {
+        let file = dir.path().join("run.json");
+        let out = loadgen(
+            &[
+                &["--target", "tokio", "--clients", "2"][..],
+                &["--duration", "300ms", "--warmup", "100ms", "--output"],
+                &[file.to_str().unwrap()],
+                pin,
+            ]
+            .concat(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let run = read_result(&file).unwrap();
+        run.targets[0].noise.clone().expect("a noise reading")
+    };
+    // Server and clients on CPU 0 (a warned-of sharing): CPU 1 is none of this run's business.
+    let pinned = noise_of(&["--server-cpus", "0", "--client-cpus", "0"]);
+    assert_eq!(pinned.cpus, [0]);
+    let unpinned = noise_of(&["--no-pin"]);
+    assert_eq!(unpinned.cpus, online);
+}
