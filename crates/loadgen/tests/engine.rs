@@ -162,6 +162,19 @@ fn both_loops_reply_from_every_client_of_an_echo_server() {
 }
 
 #[test]
+fn a_dense_open_loop_never_sends_a_message_before_it_is_due() {
+    // Messages due every 50 µs in all, each thread awake on replies in between: a sender that
+    // took "due within the pacer's minimum sleep" for due would send early here. The engine
+    // asserts, in the debug builds tests run, that no message leaves before its due time;
+    // a client thread that panics fails the run.
+    let (code, stderr, t) = run(&mut loadgen(server(Behaviour::Echo), &["--rate", "20000"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("before it was due"), "{stderr}");
+    assert_eq!(t.errors.total(), 0, "{stderr}");
+    assert!(t.messages > 0);
+}
+
+#[test]
 fn the_open_loop_catches_a_corrupt_echo_on_every_client() {
     let (code, stderr, t) = run(&mut loadgen(server(Behaviour::Corrupt), &["--rate", "400"]));
     assert_eq!(code, Some(3), "{stderr}");

@@ -241,6 +241,12 @@ impl Conn {
             if due > now {
                 return Ok(Some(due));
             }
+            // Never early, whatever decided it was time (the tests run debug builds).
+            debug_assert!(
+                due <= now,
+                "a message left {} ns before it was due",
+                due - now
+            );
             let sent = common.clock.now();
             self.send(stream, common, rules, record, due, sent)?;
         }
