@@ -101,3 +101,44 @@ fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
         client_limited: r.client.saturated,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The wiring from a run's result to what the search judges: the search's logic has tests of
+    //! its own (capacity.rs); these check that a step is judged on what its run measured.
+
+    use super::*;
+
+    /// A step's outcome as a run leaves it: a committed result of the capacity search, its
+    /// histogram beside it as the run keeps it.
+    fn outcome(saturated: bool) -> Outcome {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/reference/capacity");
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("a reference capacity result");
+        let mut result = echo_report::read_result(&file).unwrap().targets.remove(0);
+        result.client.saturated = saturated;
+        let h = echo_report::decode_histogram(&result.histogram).unwrap();
+        Outcome {
+            result,
+            problem: None,
+            histograms: vec![("", h)],
+        }
+    }
+
+    #[test]
+    fn a_step_is_judged_on_its_runs_rate_latency_errors_and_client_saturation() {
+        let slo: Slo = "p99=1ms".parse().unwrap();
+        for saturated in [false, true] {
+            let o = outcome(saturated);
+            let m = measurement(&o, &slo);
+            assert_eq!(m.client_limited, saturated, "the run's own saturation flag");
+            assert_eq!(m.achieved, o.result.msgs_per_sec);
+            assert_eq!(m.errors, o.result.errors.total());
+            assert_eq!(m.latency_ns, o.histograms[0].1.value_at_quantile(0.99));
+        }
+    }
+}
