@@ -10,6 +10,9 @@
 # Ctrl-C stops the whole script: the running loadgen stops its server and keeps what it measured
 # (marked partial), and the script exits 130.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=capacity
 
 usage() {
     cat <<'USAGE'
@@ -77,7 +80,9 @@ run() {
 
 cd "$(dirname "$0")/.."
 run cargo build --release --quiet -p loadgen -p echo-charts
-loadgen=target/release/loadgen
+bin=$(release_dir)
+loadgen=$bin/loadgen
+need_binaries "$loadgen" "$bin/echo-charts"
 mkdir -p "$out"
 common=(--clients "$clients" --warmup "$warmup" --repeat "$repeat")
 # The verdicts need the baseline among the targets and more than one run of each.
@@ -105,4 +110,4 @@ run "$loadgen" --target "$targets" "${common[@]}" "${verdicts[@]}" --duration "$
 
 echo
 cat "$out/churn.txt"
-run target/release/echo-charts "$out" --out "$out/charts" --only capacity,ramp
+run "$bin/echo-charts" "$out" --out "$out/charts" --only capacity,ramp

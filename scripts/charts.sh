@@ -12,6 +12,23 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+usage() {
+    cat <<'USAGE'
+usage: scripts/charts.sh [RESULTS_DIR] [ECHO-CHARTS FLAGS...]
+
+Draws the charts (SVG and PNG) and the Markdown table of the result files under RESULTS_DIR
+(default: results/sweep, where scripts/sweep.sh writes) into RESULTS_DIR/charts/, the table as
+RESULTS_DIR/charts/table.md. Nothing is measured again. Extra flags go to echo-charts, e.g.
+--msg-size 64, --at-clients 100, --only spectrum,pitfall; `cargo run -p echo-charts -- --help`
+lists them.
+USAGE
+}
+for arg in "$@"; do
+    case $arg in
+        -h|--help) usage; exit 0 ;;
+    esac
+done
+
 results="results/sweep"
 if [[ $# -gt 0 && $1 != -* ]]; then
     results="$1"

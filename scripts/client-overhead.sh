@@ -12,6 +12,9 @@
 # seconds into a run, and the shorter the window, the more that start-up transient weighs
 # against the clients' own costs. Ctrl-C stops it all.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=client-overhead
 
 usage() {
     echo "usage: scripts/client-overhead.sh [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--clients \"N ...\"] [--sizes \"BYTES ...\"] [--servers \"TARGET ...\"]"
@@ -36,8 +39,15 @@ done
 [[ $duration =~ ^[0-9]*[.]?[0-9]+$ && ! $duration =~ ^[0.]+$ ]] || bad "--duration must be a number of seconds above 0 (got '$duration')"
 [[ $warmup =~ ^[0-9]*[.]?[0-9]+$ ]] || bad "--warmup must be a number of seconds (got '$warmup')"
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen --bin loadgen --example pingpong
-loadgen=target/release/loadgen pingpong=target/release/examples/pingpong
+# Both built in release mode, or taken from $ECHO_BENCH_BIN (a directory holding loadgen and
+# examples/pingpong: what the scripts' own tests use).
+bin=${ECHO_BENCH_BIN:-}
+if [[ -z $bin ]]; then
+    cargo build --release --quiet -p loadgen --bin loadgen --example pingpong
+    bin=$(release_dir)
+fi
+loadgen=$bin/loadgen pingpong=$bin/examples/pingpong
+need_binaries "$loadgen" "$pingpong"
 
 server=""
 log=$(mktemp)
@@ -78,9 +88,10 @@ ratio_ci() {
         printf "%.2f [%.2f-%.2f] %s %.4f\n", m, lo, hi, side, m }'
 }
 
-echo "# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers ($targets) --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s after ${warmup} s of warm-up"
-printf '| server | size | clients | client | msgs/s | client ns/msg | server ns/msg |\n|:--|--:|--:|:--|--:|--:|--:|\n'
-ratios=()
+heading="# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers ($targets) --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s after ${warmup} s of warm-up"
+# The tables are printed whole at the end, so that the progress on stderr never lands inside
+# them on a terminal.
+medians=() ratios=()
 for size in $sizes; do
     for n in $clients; do
       for target in $targets; do
@@ -117,9 +128,9 @@ print(t["msgs_per_sec"], t["client"]["cpu_ns_per_msg"], t["server"]["cpu_ns_per_
         for who in loadgen pingpong; do
             if [[ $who == loadgen ]]; then r=("${lg_rate[@]}") c=("${lg_cli[@]}") s=("${lg_srv[@]}")
             else r=("${pp_rate[@]}") c=("${pp_cli[@]}") s=("${pp_srv[@]}"); fi
-            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$target" "$size" "$n" "$who" \
+            medians+=("$(printf '| %s | %s | %s | %s | %s | %s | %s |' "$target" "$size" "$n" "$who" \
                 "$(printf '%s\n' "${r[@]}" | median)" "$(printf '%s\n' "${c[@]}" | median)" \
-                "$(printf '%s\n' "${s[@]}" | median)"
+                "$(printf '%s\n' "${s[@]}" | median)")")
         done
         read -r rr rr_ci rr_side rr_raw < <(printf '%s\n' "${rate_ratio[@]}" | ratio_ci 0.97)
         read -r cr cr_ci cr_side cr_raw < <(printf '%s\n' "${cpu_ratio[@]}" | ratio_ci 1.05)
@@ -132,5 +143,8 @@ print(t["msgs_per_sec"], t["client"]["cpu_ns_per_msg"], t["server"]["cpu_ns_per_
       done
     done
 done
+echo "$heading"
+printf '| server | size | clients | client | msgs/s | client ns/msg | server ns/msg |\n|:--|--:|--:|:--|--:|--:|--:|\n'
+printf '%s\n' "${medians[@]}"
 printf '\nloadgen / yardstick, median of the rounds'"'"' paired ratios [90%% interval of that median]; the goal is >= 0.97 the msgs/s and <= 1.05 the client CPU per message ("within noise": an interval holds its line):\n\n| server | size | clients | msgs/s | client CPU/msg | goal |\n|:--|--:|--:|--:|--:|:--|\n'
 printf '%s\n' "${ratios[@]}"

@@ -13,6 +13,9 @@
 #
 # Ctrl-C stops the whole script, servers and client included, and exits 130.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=fidelity
 
 usage() {
     echo "usage: scripts/fidelity.sh [--rounds N] [--duration SECONDS] [--clients N] [--size BYTES] [--targets \"NAME ...\"]"
@@ -66,7 +69,7 @@ packages=(-p echo-targets -p loadgen)
 for pair in "${selected[@]}"; do read -r _ _ package <<<"$pair"; packages+=(-p "$package"); done
 echo "building servers, their minimal counterparts and the client (release)..." >&2
 cargo build --release --quiet "${packages[@]}" --bins --examples
-bin=target/release
+bin=$(release_dir)
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

@@ -3,9 +3,10 @@
 #
 #   source "$(dirname "$0")/lib.sh"; start_script NAME "$@"
 #
-# Ctrl-C in a terminal sends SIGINT to the script and to the loadgen it is running. loadgen stops
-# its point and writes what it measured (marked partial); the script then stops too, instead of
-# going on to the next point, and says how to resume.
+# Sourcing defines functions only; start_script installs the Ctrl-C handling. Ctrl-C in a
+# terminal sends SIGINT to the script and to the loadgen it is running. loadgen stops its point
+# and writes what it measured (marked partial); the script then stops too, instead of going on
+# to the next point, and says how to resume.
 
 # Seconds a loadgen run of one target takes beyond its warm-up and window: building the plan,
 # starting and stopping the server, connecting, writing the result. Timed with --quick (2.5 s
@@ -16,10 +17,6 @@
 RUN_OVERHEAD_S=0.5
 
 interrupted=0
-trap 'interrupted=1' INT TERM
-# However the script ends after Ctrl-C (at a check, or because a command it was running was
-# killed), it ends with status 130 and says how to resume.
-trap 'finish' EXIT
 finish() {
     local status=$?
     if ((interrupted)); then
@@ -34,23 +31,71 @@ finish() {
 }
 
 # start_script NAME ARGS...: names the script in messages, remembers how it was called (to say how
-# to resume), and moves to the repository's root.
+# to resume), moves to the repository's root, and installs the Ctrl-C handling: however the
+# script ends after Ctrl-C (at a check, or because a command it was running was killed), it ends
+# with status 130 and says how to resume.
 start_script() {
     script=$1
     shift
-    invocation="scripts/$script.sh${*:+ $(printf '%q ' "$@")}"
+    invocation="scripts/$script.sh${*:+ $(shell_words "$@")}"
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    trap 'interrupted=1' INT TERM
+    trap 'finish' EXIT
+}
+
+# shell_words ARGS...: the arguments as one line a shell reads back as the same words, quoted
+# only where a shell would otherwise split or expand them (printf %q also escapes the commas of
+# `--targets tokio,threads`, which is correct but hard to read and to edit).
+shell_words() {
+    local arg words=()
+    for arg in "$@"; do
+        if [[ $arg =~ ^[A-Za-z0-9_,./:=@%+-]+$ ]]; then
+            words+=("$arg")
+        else
+            words+=("'${arg//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${words[*]}"
+}
+
+# release_dir: where `cargo build --release` puts its binaries, as cargo itself says (so that
+# CARGO_TARGET_DIR, or a build.target-dir in a cargo config, is honoured).
+release_dir() {
+    local dir
+    dir=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') ||
+        { echo "${script:-script}: cannot ask cargo where it builds (cargo metadata failed)" >&2; return 1; }
+    echo "$dir/release"
+}
+
+# need_binaries FILE...: stops the script, with one line, unless every FILE is an executable.
+need_binaries() {
+    local f
+    for f in "$@"; do
+        [[ -x $f ]] || { echo "${script:-script}: no executable $f: nothing can run; stopping" >&2; exit 1; }
+    done
 }
 
 # build_tools: loadgen and echo-charts, built in release mode, or taken from $ECHO_BENCH_BIN (a
-# directory that already holds both: what the scripts' own tests use).
+# directory that already holds both: what the scripts' own tests use). Stops the script at once
+# if either is missing, rather than failing every point.
 build_tools() {
     local dir=${ECHO_BENCH_BIN:-}
     if [[ -z $dir ]]; then
         cargo build --release --quiet -p loadgen -p echo-charts
-        dir=target/release
+        dir=$(release_dir) || exit 1
     fi
     loadgen=$dir/loadgen charts=$dir/echo-charts
+    need_binaries "$loadgen" "$charts"
+}
+
+# progress DONE TOTAL START: `DONE/TOTAL, N s elapsed, about M left` since START (a $SECONDS
+# value), the time left estimated from the pace so far; without a finished step, no estimate.
+progress() {
+    awk -v done="$1" -v total="$2" -v took="$((SECONDS - $3))" 'function span(s) {
+            return (s < 90) ? sprintf("%d s", s + 0.5) : sprintf("%d min", s / 60 + 0.5) }
+        BEGIN { printf "%d/%d, %s elapsed", done, total, span(took)
+            if (done > 0 && done < total) printf ", about %s left", span(took / done * (total - done)) }'
 }
 
 # seconds DUR: a loadgen duration (1.5s, 500ms, 2m, 250us) in seconds.
@@ -75,6 +120,10 @@ measure() {
     "$@" >/dev/null 2>"$log" || status=$?
     if ((status == 130)); then
         interrupted=1
+    elif ((status == 126 || status == 127)); then
+        # The command itself could not start: every later point would fail the same way.
+        echo "${script:-script}: cannot run $1: $(tail -n1 "$log"); stopping" >&2
+        exit 1
     fi
     return "$status"
 }

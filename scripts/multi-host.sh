@@ -3,6 +3,9 @@
 # --start-at, the result files copied back with scp, merged with `loadgen merge`.
 # Nothing to install on the hosts but loadgen itself (and sshd); no agent, no protocol of ours.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=multi-host
 
 usage() {
     cat <<'USAGE'
@@ -62,7 +65,8 @@ fi
 
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p loadgen
-loadgen=$PWD/target/release/loadgen
+loadgen=$(release_dir)/loadgen
+need_binaries "$loadgen"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=${out:-results/multi-$stamp}
 mkdir -p "$out"

@@ -4,6 +4,9 @@
 # echo server in one and scripts/multi-host.sh driving loadgen in the others, as it would over
 # ssh. Needs root and iproute2. The namespaces are deleted on exit, on failure too.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=netns-hosts
 
 usage() {
     cat <<'USAGE'
@@ -44,7 +47,8 @@ command -v ip >/dev/null || { echo "netns-hosts.sh: needs ip (apt-get install ip
 
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p loadgen
-loadgen=$PWD/target/release/loadgen
+loadgen=$(release_dir)/loadgen
+need_binaries "$loadgen"
 net=192.0.2
 tag=ebh$$
 made=() server_pid=''

@@ -26,7 +26,8 @@ usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every
   --repeat N    runs of each target per work, in rounds, each with a fresh server (default: 3)
 
 Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
-The estimate printed at the start counts warm-up + window + about 0.5 s per target and run.
+The estimate printed at the start counts warm-up + window + about 0.5 s per target and run;
+each run's line then says the time elapsed and, from the pace so far, the time left.
 USAGE
 }
 
@@ -107,16 +108,20 @@ run() {
     stop_if_interrupted
     state=$(state_of "$file" "${@:4}")
     stop_if_interrupted
+    # Where the whole run stands, in target runs: measured so far of those to measure.
+    local stand
+    stand="[$(progress "$measured" "$todo" "$start")]"
     case $state in
         done:*) echo "== $name: kept (already measured)"; return ;;
-        redo:*) echo "== $name: measuring again: ${state#redo: }" ;;
-        *) echo "== $name" ;;
+        redo:*) echo "== $name: measuring again: ${state#redo: } $stand" ;;
+        *) echo "== $name $stand" ;;
     esac
     local log
     log=$out/.$(basename "$file" .json).log
     if measure "$log" "$loadgen" --duration "$duration" --warmup "$warmup" --repeat "$repeat" \
         --output "$file" "${@:4}"; then
         rm -f "$log"
+        measured=$((measured + $3 * repeat))
     elif ((interrupted)); then
         stop_if_interrupted
     else
@@ -125,7 +130,7 @@ run() {
     fi
 }
 
-failed=0 start=$SECONDS
+failed=0 measured=0 start=$SECONDS
 each_run run
 stop_if_interrupted
 echo "pitfall: measured in $((SECONDS - start))s; $failed failed"

@@ -8,6 +8,9 @@
 #            (block:1ms) against asyncio.sleep (sleep:1ms) against asyncio.to_thread (offload:1ms)
 # Needs scripts/python-setup.sh first. Run it alone on the machine: it measures.
 set -euo pipefail
+# For release_dir and need_binaries only: sourcing installs no traps.
+source "$(dirname "$0")/lib.sh"
+script=python-bench
 
 usage() {
     cat <<'USAGE'
@@ -37,8 +40,11 @@ done
 ((${#parts[@]})) || parts=(echo pitfall)
 
 cd "$(dirname "$0")/.."
-[[ -n $tables_only ]] || cargo build --release --quiet -p loadgen
-loadgen=target/release/loadgen
+if [[ -z $tables_only ]]; then
+    cargo build --release --quiet -p loadgen
+    loadgen=$(release_dir)/loadgen
+    need_binaries "$loadgen"
+fi
 targets=(python-asyncio python-uvloop python-threads tokio-current)
 
 # Runs one measurement REPEATS times, each time starting the target list one further along.
@@ -66,7 +72,8 @@ measure() { # NAME LOADGEN-ARGS...
 
 # Prints the medians over a directory of runs, one row per target.
 medians() { # DIR KIND
-    .venv/bin/python - "$@" <<'PY'
+    # The standard library is enough: --tables needs no virtual environment.
+    python3 - "$@" <<'PY'
 import glob, json, statistics, sys
 folder, kind = sys.argv[1], sys.argv[2]
 rows = {}
@@ -76,7 +83,7 @@ for path in sorted(glob.glob(f"{folder}/*.json")):
 def cell(runs, get, fmt):
     values = sorted(get(r) for r in runs)
     return f"{fmt(statistics.median(values))} [{fmt(values[0])}–{fmt(values[-1])}]"
-us = lambda ns: f"{ns / 1e3:.0f}" if ns >= 10e3 else f"{ns / 1e3:.1f}"
+us = lambda ns: f"{ns / 1e3:,.0f}" if ns >= 10e3 else f"{ns / 1e3:.1f}"
 ms = lambda ns: f"{ns / 1e6:.2f}"
 if kind == "echo":
     print("| target | msgs/s | p50 µs | p99 µs | server CPU µs/msg | RSS/conn KiB |")

@@ -97,7 +97,7 @@ echo "sweep: $total points ($todo to measure, $((total - todo)) already done) in
      "$(estimate "$((todo * repeat))" "$warmup" "$duration")"
 
 mkdir -p "$out"
-i=0 failed=0 start=$SECONDS
+i=0 failed=0 measured=0 start=$SECONDS
 for p in "${points[@]}"; do
     read -r t c s m <<<"$p"
     stop_if_interrupted
@@ -118,7 +118,8 @@ for p in "${points[@]}"; do
         --connection-mode "$m" --duration "$duration" --warmup "$warmup" --repeat "$repeat" \
         --output "$result"; then
         state=$(status "$t" "$c" "$s" "$m") || true
-        echo "$label ${state#done: }  ($((SECONDS - start))s elapsed)"
+        measured=$((measured + 1))
+        echo "$label ${state#done: }  ($(progress "$measured" "$todo" "$start"))"
         rm -f "$log"
     elif ((interrupted)); then
         echo "$label interrupted"

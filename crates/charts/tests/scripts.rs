@@ -1,5 +1,6 @@
 //! The measuring scripts as a user runs them: scripts/sweep.sh, stopped with Ctrl-C and resumed,
-//! with real loadgen runs (one target, tiny windows) into a temporary directory.
+//! with real loadgen runs (one target, tiny windows) into a temporary directory; what the
+//! scripts share (scripts/lib.sh) run by bash as the scripts run it; and what each prints.
 //!
 //! Nothing here asserts a duration: every wait is on a condition (a file appearing, the process
 //! exiting), bounded by [`HANG_GUARD`] only so that a broken script fails instead of hanging.
@@ -44,6 +45,8 @@ fn bin_dir() -> PathBuf {
         };
         let built = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "loadgen", "--profile", &profile])
+            // client-overhead.sh's yardstick, found in ECHO_BENCH_BIN/examples/.
+            .args(["--bins", "--example", "pingpong"])
             .arg("--target-dir")
             .arg(dir.parent().unwrap())
             .current_dir(repo())
@@ -237,4 +240,207 @@ fn a_failed_point_gives_loadgen_s_own_reason() {
         "the reason is loadgen's own error line: {failed}"
     );
     assert!(stdout.contains("1 failed"), "{stdout}");
+}
+
+/// `bash -c SCRIPT` from the repository's root, with `scripts/lib.sh` sourced first and `ARGS`
+/// as its positional parameters; its output. Sourcing installs nothing, so this runs the
+/// functions the scripts run, as they run them.
+fn with_lib(script: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -euo pipefail; source scripts/lib.sh; {script}"
+        ))
+        .arg("lib")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bash")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_resume_hint_is_a_command_one_can_paste() {
+    let args = [
+        "--targets",
+        "tokio,threads",
+        "--clients",
+        "1 10",
+        "--out",
+        "it's here",
+    ];
+    let out = with_lib(
+        r#"start_script sweep "$@"; trap - EXIT; echo "$invocation""#,
+        &args,
+        &[],
+    );
+    let hint = text(&out.stdout);
+    assert_eq!(
+        hint.trim_end(),
+        r#"scripts/sweep.sh --targets tokio,threads --clients '1 10' --out 'it'\''s here'"#,
+        "quoted only where a shell needs it: {}",
+        text(&out.stderr)
+    );
+    // And a shell reads it back as the same words.
+    let words = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -- {}; printf '%s\\n' \"$@\"",
+            hint.trim_end().trim_start_matches("scripts/sweep.sh")
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(text(&words.stdout).lines().collect::<Vec<_>>(), args);
+}
+
+#[test]
+fn scripts_find_the_binaries_where_cargo_builds_them() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().to_str().unwrap();
+    let out = with_lib("release_dir", &[], &[("CARGO_TARGET_DIR", dir)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim_end(), format!("{dir}/release"));
+}
+
+#[test]
+fn a_sweep_that_cannot_start_its_binaries_stops_at_once_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/sweep.sh"))
+        .args([
+            "--targets",
+            "tokio",
+            "--clients",
+            "1 2 3",
+            "--sizes",
+            "64",
+            "--no-churn",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .env("ECHO_BENCH_BIN", empty.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("FAILED"), "no point was tried: {stdout}");
+    let said: Vec<&str> = stderr.lines().collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].starts_with("sweep: no executable ") && said[0].contains("loadgen"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn progress_says_the_time_left_from_the_pace_so_far() {
+    // 2 of 5 done in 40 s: 20 s each, 3 to go.
+    let out = with_lib(r#"progress 2 5 $((SECONDS - 40))"#, &[], &[]);
+    assert_eq!(text(&out.stdout), "2/5, 40 s elapsed, about 60 s left");
+    let out = with_lib(r#"progress 0 5 $SECONDS"#, &[], &[]);
+    assert_eq!(
+        text(&out.stdout),
+        "0/5, 0 s elapsed",
+        "no pace, no estimate"
+    );
+    let out = with_lib(r#"progress 3 4 $((SECONDS - 600))"#, &[], &[]);
+    assert_eq!(text(&out.stdout), "3/4, 10 min elapsed, about 3 min left");
+}
+
+#[test]
+fn charts_sh_help_says_how_to_use_it() {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/charts.sh"))
+        .arg("--help")
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("usage: scripts/charts.sh [RESULTS_DIR]"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn python_bench_tables_group_the_thousands_of_microseconds() {
+    // A committed 10,000-client run, its median latency set to 2,113,929 µs.
+    let reference = repo().join("results/reference/python/echo/c10000");
+    let run = fs::read_dir(&reference)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("a committed 10,000-client run");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run).unwrap()).unwrap();
+    for t in json["targets"].as_array_mut().unwrap() {
+        t["latency_ns"]["p50"] = 2_113_929_000u64.into();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("echo/c10000");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("run0.json"), json.to_string()).unwrap();
+    let printed = Command::new("bash")
+        .arg(repo().join("scripts/python-bench.sh"))
+        .args(["--tables", "echo", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&printed.stdout), text(&printed.stderr));
+    assert!(printed.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("| 2,113,929 [2,113,929–2,113,929] |"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn client_overhead_sh_prints_its_progress_apart_from_its_tables() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return echo_testkit::skip(
+            &echo_testkit::current_test(),
+            "client-overhead.sh pins the server to CPU 0 and the clients to CPU 1",
+        );
+    }
+    // One tiny round; stdout and stderr into one pipe, as a terminal shows them.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#""$0" "$@" 2>&1"#)
+        .arg(repo().join("scripts/client-overhead.sh"))
+        .args(["--rounds", "1", "--duration", "0.3", "--warmup", "0"])
+        .args(["--clients", "1", "--sizes", "64", "--servers", "tokio"])
+        .env("ECHO_BENCH_BIN", bin_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let both = text(&out.stdout);
+    assert!(out.status.success(), "{both}");
+    let lines: Vec<&str> = both.lines().collect();
+    let progress = lines
+        .iter()
+        .position(|l| l.contains("round 1 of 1"))
+        .unwrap_or_else(|| panic!("no progress line: {both}"));
+    let heading = lines
+        .iter()
+        .position(|l| l.starts_with("# client overhead"))
+        .unwrap_or_else(|| panic!("no heading: {both}"));
+    assert!(
+        progress < heading,
+        "the progress comes before the tables: {both}"
+    );
+    assert!(
+        lines[heading + 1..]
+            .iter()
+            .all(|l| l.is_empty() || l.starts_with('|') || l.starts_with("loadgen / yardstick")),
+        "nothing but the tables after their heading: {both}"
+    );
 }
