@@ -64,8 +64,14 @@ fi
 [[ $start_in =~ ^[0-9]+$ ]] || { echo "multi-host.sh: --start-in takes whole seconds" >&2; exit 2; }
 
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p loadgen
-loadgen=$(release_dir)/loadgen
+# This host's loadgen (for the merge): built in release mode, or taken from $ECHO_BENCH_BIN (a
+# directory holding it: what the scripts' own tests use).
+if [[ -n ${ECHO_BENCH_BIN:-} ]]; then
+    loadgen=$ECHO_BENCH_BIN/loadgen
+else
+    cargo build --release --quiet -p loadgen
+    loadgen=$(release_dir)/loadgen
+fi
 need_binaries "$loadgen"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=${out:-results/multi-$stamp}

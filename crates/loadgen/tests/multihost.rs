@@ -2,7 +2,10 @@
 //! `--start-at`, their result files merged by `loadgen merge`, and the merge checked against
 //! the hosts' own histograms and the server's own count. First on loopback; then, where this
 //! runs as root with iproute2, with every host in its own network namespace, joined by a bridge
-//! on 192.0.2.0/24 (a documentation range) inside namespaces this test creates and deletes.
+//! on 192.0.2.0/24 (a documentation range) inside namespaces this test creates and deletes;
+//! and there, `scripts/multi-host.sh` as a user runs it, over real ssh to an sshd started in
+//! each load host's namespace with keys made for the run. Where namespaces cannot be made (not
+//! root, no `ip`) or there is no sshd, those tests follow the skip rule (`echo_testkit`).
 //! Durations here are hang guards and short windows, never assertions.
 
 mod support;
@@ -422,29 +425,44 @@ fn effective_root() -> bool {
     })
 }
 
-#[test]
-fn hosts_in_their_own_network_namespaces_merge_exactly() {
+/// The bridge's hosts in the namespace tests: the server (and, over ssh, the operator) and
+/// three load hosts.
+const HOSTS: [(&str, u8); 4] = [("srv", 1), ("l1", 11), ("l2", 12), ("l3", 13)];
+
+/// Namespaces with [`HOSTS`] on a bridge, or `None` after the skip rule
+/// ([`echo_testkit::skip`]) when this machine cannot make them.
+fn namespaces_or_skip(test: &str) -> Option<Namespaces> {
     use echo_testkit::skip;
-    const TEST: &str = "hosts_in_their_own_network_namespaces_merge_exactly";
     if !effective_root() {
-        return skip(
-            TEST,
+        skip(
+            test,
             "needs root, to create network namespaces (CI runs it as root)",
         );
+        return None;
     }
     if ip(&["-V"]).is_err() {
-        return skip(TEST, "needs `ip` from iproute2 (apt-get install iproute2)");
+        skip(test, "needs `ip` from iproute2 (apt-get install iproute2)");
+        return None;
     }
     let mut namespaces = Namespaces::new();
-    let hosts = [("srv", 1), ("l1", 11), ("l2", 12), ("l3", 13)];
-    if let Err(e) = namespaces.build(&hosts) {
+    if let Err(e) = namespaces.build(&HOSTS) {
         // Root without the right to make namespaces (a restricted container, say).
-        return skip(TEST, &format!("cannot build network namespaces here: {e}"));
+        skip(test, &format!("cannot build network namespaces here: {e}"));
+        return None;
     }
+    Some(namespaces)
+}
 
+#[test]
+fn hosts_in_their_own_network_namespaces_merge_exactly() {
+    let Some(namespaces) =
+        namespaces_or_skip("hosts_in_their_own_network_namespaces_merge_exactly")
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&namespaces.exec("srv"), &format!("{NET}.1:7000"));
-    let loads: Vec<(Vec<String>, Vec<String>)> = hosts[1..]
+    let loads: Vec<(Vec<String>, Vec<String>)> = HOSTS[1..]
         .iter()
         .map(|(role, host)| {
             let bind = format!("{NET}.{host},{NET}.{}", host + 100);
@@ -456,6 +474,234 @@ fn hosts_in_their_own_network_namespaces_merge_exactly() {
     let (merged, table, _) = merge(&files, dir.path());
     check_merge(&files, &merged, &table, &summary);
     assert_eq!(merged.targets[0].target, format!("addr:{NET}.1:7000"));
+}
+
+/// Where Debian's openssh-server puts the daemon; sshd must be started by its full path.
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// An sshd in each load host's namespace, with a host key and a client key made for this test
+/// run in a directory of its own; the daemons are stopped when this is dropped, on failure too.
+struct SshHosts {
+    dir: tempfile::TempDir,
+    daemons: Vec<Child>,
+}
+
+impl SshHosts {
+    /// Starts an sshd on port 22 of every load host of [`HOSTS`], as root, keys only.
+    fn start(namespaces: &Namespaces) -> SshHosts {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        for key in ["host_key", "id"] {
+            let made = Command::new("ssh-keygen")
+                .args([
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "echo-bench test",
+                    "-f",
+                ])
+                .arg(path(key))
+                .status()
+                .expect("run ssh-keygen");
+            assert!(made.success(), "ssh-keygen made {key}");
+        }
+        let read = |name: &str| std::fs::read_to_string(path(name)).unwrap();
+        std::fs::write(path("authorized_keys"), read("id.pub")).unwrap();
+        let host_pub = read("host_key.pub");
+        let mut fields = host_pub.split_whitespace();
+        let (kind, key) = (fields.next().unwrap(), fields.next().unwrap());
+        std::fs::write(path("known_hosts"), format!("{NET}.* {kind} {key}\n")).unwrap();
+        std::fs::write(
+            path("ssh_config"),
+            format!(
+                "Host {NET}.*\n    User root\n    IdentityFile {id}\n    IdentitiesOnly yes\n    \
+                 UserKnownHostsFile {known}\n    GlobalKnownHostsFile /dev/null\n    \
+                 StrictHostKeyChecking yes\n    BatchMode yes\n    LogLevel ERROR\n    \
+                 ConnectTimeout 10\n",
+                id = path("id"),
+                known = path("known_hosts"),
+            ),
+        )
+        .unwrap();
+        // sshd's privilege separation directory, which Debian's service creates at boot.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let mut hosts = SshHosts {
+            dir,
+            daemons: Vec::new(),
+        };
+        for (role, host) in &HOSTS[1..] {
+            let config = hosts.dir.path().join(format!("sshd_config_{role}"));
+            std::fs::write(
+                &config,
+                format!(
+                    "ListenAddress {NET}.{host}:22\nHostKey {key}\nAuthorizedKeysFile {auth}\n\
+                     PidFile none\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                     PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
+                     StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n",
+                    key = hosts.dir.path().join("host_key").display(),
+                    auth = hosts.dir.path().join("authorized_keys").display(),
+                ),
+            )
+            .unwrap();
+            let log =
+                std::fs::File::create(hosts.dir.path().join(format!("sshd_{role}.log"))).unwrap();
+            let daemon = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &namespaces.name(role),
+                    SSHD,
+                    "-D",
+                    "-e",
+                    "-f",
+                ])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start sshd");
+            hosts.daemons.push(daemon);
+        }
+        // Each says so once it listens (and a daemon that exits says why).
+        let give_up = std::time::Instant::now() + support::HANG_GUARD;
+        while !HOSTS[1..].iter().all(|(role, _)| {
+            std::fs::read_to_string(hosts.dir.path().join(format!("sshd_{role}.log")))
+                .is_ok_and(|log| log.contains("Server listening on"))
+        }) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "sshd did not start: {}",
+                hosts.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        hosts
+    }
+
+    /// `ssh` as the script is to call it: with this run's keys and known hosts only.
+    fn ssh(&self) -> String {
+        format!("ssh -F {}", self.dir.path().join("ssh_config").display())
+    }
+
+    /// `scp` likewise.
+    fn scp(&self) -> String {
+        format!("scp -q -F {}", self.dir.path().join("ssh_config").display())
+    }
+
+    /// What the daemons said, for a failure's message.
+    fn logs(&self) -> String {
+        HOSTS[1..]
+            .iter()
+            .map(|(role, _)| {
+                std::fs::read_to_string(self.dir.path().join(format!("sshd_{role}.log")))
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+impl Drop for SshHosts {
+    fn drop(&mut self) {
+        for daemon in &mut self.daemons {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+#[test]
+fn multi_host_sh_over_real_ssh_merges_exactly() {
+    const TEST: &str = "multi_host_sh_over_real_ssh_merges_exactly";
+    let Some(namespaces) = namespaces_or_skip(TEST) else {
+        return;
+    };
+    if !Path::new(SSHD).exists() || Command::new("ssh-keygen").arg("-?").output().is_err() {
+        return echo_testkit::skip(
+            TEST,
+            "needs sshd and ssh (apt-get install openssh-server; .ci/run does)",
+        );
+    }
+    let hosts = SshHosts::start(&namespaces);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let server = Server::start(&namespaces.exec("srv"), &format!("{NET}.1:7000"));
+    let loadgen = Path::new(env!("CARGO_BIN_EXE_loadgen"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/multi-host.sh");
+    // The operator on the server's host: the script, unchanged, from the srv namespace, each
+    // load host reached over ssh at its own address.
+    let run = finish(
+        Command::new("ip")
+            .args(["netns", "exec", &namespaces.name("srv"), "bash"])
+            .arg(&script)
+            .args(["--server", &server.addr, "--clients", &CLIENTS.to_string()])
+            .args(["--duration", "2s", "--warmup", "300ms", "--start-in", "4"])
+            .args(["--server-pid", &server.pid().to_string(), "--loadgen"])
+            .arg(loadgen)
+            .arg("--out")
+            .arg(&out)
+            .args(["--ssh", &hosts.ssh(), "--scp", &hosts.scp()])
+            .args(HOSTS[1..].iter().map(|(_, host)| format!("{NET}.{host}")))
+            .args(["--", "--timeout", "2s"])
+            .env("ECHO_BENCH_BIN", loadgen.parent().unwrap())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let summary = server.stop();
+    let said = format!(
+        "{}\n{}\nsshd: {}",
+        text(&run.stdout),
+        text(&run.stderr),
+        hosts.logs()
+    );
+    assert!(run.status.success(), "{said}");
+    let files: Vec<PathBuf> = (1..HOSTS.len())
+        .map(|i| out.join(format!("host{i}.json")))
+        .collect();
+    // What each load host left in its /tmp (one file system here), its result and the .hgrm
+    // files beside it: removed.
+    let in_tmp = || {
+        std::fs::read_dir("/tmp")
+            .unwrap()
+            .map(|e| e.unwrap().path())
+    };
+    let left: Vec<PathBuf> = in_tmp()
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("echo-bench-")
+                && files
+                    .iter()
+                    .any(|f| std::fs::read(f).ok() == std::fs::read(p).ok())
+        })
+        .collect();
+    for json in &left {
+        let stem = json.file_stem().unwrap().to_string_lossy().into_owned();
+        for f in in_tmp().filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(&format!("{stem}-")) && name.ends_with(".hgrm")
+        }) {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_file(json);
+    }
+    assert_eq!(
+        left.len(),
+        files.len(),
+        "each host wrote its result: {said}"
+    );
+    let merged = read_result(&out.join("merged.json")).unwrap();
+    let table = std::fs::read_to_string(out.join("merged.txt")).unwrap();
+    check_merge(&files, &merged, &table, &summary);
+    assert!(
+        text(&run.stdout).contains("clocks (offset from this host"),
+        "{said}"
+    );
 }
 
 #[test]
