@@ -95,17 +95,18 @@ fn a_ramp_records_the_rate_asked_beside_each_second() {
 #[test]
 fn a_ramp_is_what_the_clients_send_not_only_what_the_result_says() {
     let dir = tempfile::tempdir().unwrap();
-    // Three steps of 100 ms at 200, 600 and 1000 msgs/s: about 600 asked over the window, three
-    // times the first step's rate, so a client that stayed at FROM sends a third of it.
-    let (_, r) = loadgen(dir.path(), &["--rate-ramp", "200..1000/100ms"]);
+    // Three steps of 100 ms at 10, 1000 and 1990 msgs/s: about 1000 asked over the window, a
+    // hundred times the first step's rate.
+    let (_, r) = loadgen(dir.path(), &["--rate-ramp", "10..1990/100ms"]);
     let t = the_target(&r);
     let open = t.open_loop.expect("a ramp is an open loop");
-    // An open loop sends what is due, late ones at once: the rate sent is the schedule's,
-    // whatever the machine's speed, within the window's edges.
-    let ratio = open.achieved_rate / open.target_rate;
+    // Clients that kept to the first step's rate send about FROM (a message or two more if
+    // the warm-up's are sent late, in the window). Clients that follow the ramp send what is
+    // due, late ones at once; a client thread starved of its CPU sends less (on a loaded
+    // 2-CPU machine, 5% of what was asked was seen), but far above three times FROM.
     assert!(
-        (0.8..=1.2).contains(&ratio),
-        "sent {:.0} msgs/s where {:.0} were asked",
+        open.achieved_rate > 3.0 * 10.0,
+        "sent {:.0} msgs/s where {:.0} were asked, starting from 10",
         open.achieved_rate,
         open.target_rate
     );
