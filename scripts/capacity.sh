@@ -106,3 +106,4 @@ run "$loadgen" --target "$targets" "${common[@]}" "${verdicts[@]}" --duration "$
 echo
 cat "$out/churn.txt"
 run target/release/echo-charts "$out" --out "$out/charts" --only capacity,ramp
+run target/release/echo-charts report "$out"

@@ -177,24 +177,98 @@ impl LabelBox {
     }
 }
 
+/// A measured point as drawn, for a reader to hover over: where it is and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spot {
+    /// Its left and right edges, pixels of the whole canvas.
+    pub x: Range<i32>,
+    /// Its top and bottom edges.
+    pub y: Range<i32>,
+    /// Its series, category and value, with the interval when it has one.
+    pub text: String,
+}
+
+/// What drawing a figure laid out, beside the picture itself.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    /// Each panel's x tick labels.
+    pub labels: Vec<Vec<LabelBox>>,
+    /// Every measured point.
+    pub spots: Vec<Spot>,
+}
+
+/// Draws `figure` as an SVG document in memory, returning it and its layout.
+fn draw_svg(figure: &Figure) -> Result<(String, Drawn), RenderError> {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
+        let drawn = draw(figure, &root).map_err(|e| e.to_string());
+        let presented = root.present().map_err(|e| e.to_string());
+        drawn
+            .and_then(|d| presented.map(|()| d))
+            .map_err(|reason| RenderError::Draw {
+                chart: figure.name.clone(),
+                format: "SVG",
+                reason,
+            })?
+    };
+    Ok((svg, drawn))
+}
+
 /// The x tick labels of each panel of `figure` as [`draw`] lays them out: what a test checks
 /// for labels that run into each other. Call [`crate::register_font`] first.
 pub fn x_label_boxes(figure: &Figure) -> Result<Vec<Vec<LabelBox>>, RenderError> {
-    let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
-    draw(figure, &root).map_err(|e| RenderError::Draw {
+    Ok(draw_svg(figure)?.1.labels)
+}
+
+/// `figure` as an SVG document for a web page: every measured point carries an invisible
+/// target whose `<title>` (what a browser shows on hover) gives its value and interval. Call
+/// [`crate::register_font`] first.
+pub fn svg_with_hover(figure: &Figure) -> Result<String, RenderError> {
+    let (svg, drawn) = draw_svg(figure)?;
+    let mut hover =
+        String::from("<g class=\"hover\" fill=\"transparent\" pointer-events=\"all\">\n");
+    for spot in &drawn.spots {
+        hover.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}</title></rect>\n",
+            spot.x.start,
+            spot.y.start,
+            (spot.x.end - spot.x.start).max(1),
+            (spot.y.end - spot.y.start).max(1),
+            xml_escape(&spot.text)
+        ));
+    }
+    hover.push_str("</g>\n");
+    let end = svg.rfind("</svg>").ok_or_else(|| RenderError::Draw {
         chart: figure.name.clone(),
         format: "SVG",
-        reason: e.to_string(),
-    })
+        reason: "plotters wrote no closing </svg>".into(),
+    })?;
+    Ok(format!("{}{hover}{}", &svg[..end], &svg[end..]))
+}
+
+/// `text` safe inside XML character data and attribute values.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Draws `figure` on `root`: heading, panels, legend to the right, footer. Returns where each
-/// panel's x tick labels went.
+/// panel's x tick labels and measured points went.
 pub fn draw<DB: DrawingBackend>(
     figure: &Figure,
     root: &DrawingArea<DB, Shift>,
-) -> DrawResult<DB, Vec<Vec<LabelBox>>> {
+) -> DrawResult<DB, Drawn> {
     root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
 
@@ -228,11 +302,13 @@ pub fn draw<DB: DrawingBackend>(
     let columns = figure.columns.max(1);
     let rows = figure.panels.len().div_ceil(columns);
     let areas = plots.split_evenly((rows.max(1), columns));
-    let mut boxes = Vec::new();
+    let mut drawn = Drawn::default();
     for (panel, area) in figure.panels.iter().zip(&areas) {
-        boxes.push(draw_panel(area, panel)?);
+        let (labels, spots) = draw_panel(area, panel, &figure.legend)?;
+        drawn.labels.push(labels);
+        drawn.spots.extend(spots);
     }
-    Ok(boxes)
+    Ok(drawn)
 }
 
 /// Wide enough for the longest legend label.
@@ -374,15 +450,19 @@ fn logarithmic(axis: &Axis) -> Ticked<LogCoord<f64>> {
     Ticked::new(axis.range.clone().log_scale().into(), axis)
 }
 
+type PanelLayout = (Vec<LabelBox>, Vec<Spot>);
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
-) -> DrawResult<DB, Vec<LabelBox>> {
+    legend: &[LegendEntry],
+) -> DrawResult<DB, PanelLayout> {
+    let (lx, ly) = (&panel.x, &panel.y);
     match (panel.x.log, panel.y.log) {
-        (false, false) => draw_on(area, panel, linear(&panel.x), linear(&panel.y)),
-        (false, true) => draw_on(area, panel, linear(&panel.x), logarithmic(&panel.y)),
-        (true, false) => draw_on(area, panel, logarithmic(&panel.x), linear(&panel.y)),
-        (true, true) => draw_on(area, panel, logarithmic(&panel.x), logarithmic(&panel.y)),
+        (false, false) => draw_on(area, panel, legend, linear(lx), linear(ly)),
+        (false, true) => draw_on(area, panel, legend, linear(lx), logarithmic(ly)),
+        (true, false) => draw_on(area, panel, legend, logarithmic(lx), linear(ly)),
+        (true, true) => draw_on(area, panel, legend, logarithmic(lx), logarithmic(ly)),
     }
 }
 
@@ -455,9 +535,10 @@ impl XLabels {
 fn draw_on<DB, X, Y>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
+    legend: &[LegendEntry],
     x: X,
     y: Y,
-) -> DrawResult<DB, Vec<LabelBox>>
+) -> DrawResult<DB, PanelLayout>
 where
     DB: DrawingBackend,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -610,7 +691,101 @@ where
             y: placed.1.start + origin.1..placed.1.end + origin.1,
         });
     }
-    Ok(boxes)
+
+    let at = |x: f64, y: f64| chart.backend_coord(&(x, y));
+    let strip_top = bottom(panel.x.range.start).1 + origin.1;
+    let spots = spots(panel, legend, at, strip_top);
+    Ok((boxes, spots))
+}
+
+/// Half the size of the hover target around a point of a line, pixels.
+const SPOT_RADIUS_PX: i32 = 6;
+
+/// A hover target per measured point of `panel`: bars, points of lines, failed points; a
+/// whisker adds its interval to the point it belongs to. `at` maps data to canvas pixels.
+fn spots(
+    panel: &Panel,
+    legend: &[LegendEntry],
+    at: impl Fn(f64, f64) -> (i32, i32),
+    strip_top: i32,
+) -> Vec<Spot> {
+    let series = |color: &RGBColor| {
+        legend
+            .iter()
+            .find(|e| {
+                e.color == *color
+                    && matches!(e.swatch, Swatch::Line | Swatch::Dashed | Swatch::Block)
+            })
+            .map_or(String::new(), |e| format!("{} · ", e.label))
+    };
+    // The category a bar stands in (its nearest tick), or the x value of a point.
+    let category = |x: f64| {
+        let nearest = panel
+            .x
+            .ticks
+            .iter()
+            .min_by(|a, b| (a.at - x).abs().total_cmp(&(b.at - x).abs()));
+        match nearest {
+            Some(t) if panel.x.log || (t.at - x).abs() <= 0.5 => t.label.clone(),
+            _ => format!("{x:.3}"),
+        }
+    };
+    let value = |y: f64| format!("{} {}", significant(y), panel.y.desc);
+    let around = |(px, py): (i32, i32), r: i32| (px - r..px + r, py - r..py + r);
+    let mut spots: Vec<Spot> = Vec::new();
+    for mark in &panel.marks {
+        match mark {
+            Mark::Bar { x, y, color } => {
+                let (left, top) = at(x.start, *y);
+                let (right, base) = at(x.end, panel.y.range.start);
+                let centre = (x.start + x.end) / 2.0;
+                spots.push(Spot {
+                    x: left..right,
+                    y: top.min(base)..base.max(top),
+                    text: format!("{}{}: {}", series(color), category(centre), value(*y)),
+                });
+            }
+            Mark::Line { points, color, .. } => {
+                for &(x, y) in points {
+                    let (xs, ys) = around(at(x, y), SPOT_RADIUS_PX);
+                    spots.push(Spot {
+                        x: xs,
+                        y: ys,
+                        text: format!("{}{}: {}", series(color), category(x), value(y)),
+                    });
+                }
+            }
+            Mark::Whisker { x, y, .. } => {
+                let px = at(*x, y.start).0;
+                let interval = format!(" [{}–{}]", significant(y.start), significant(y.end));
+                // The point it belongs to: the last one drawn at its x.
+                if let Some(spot) = spots.iter_mut().rev().find(|s| s.x.contains(&px)) {
+                    spot.text.push_str(&interval);
+                }
+            }
+            Mark::Failed { x, row, color } => {
+                let px = at(*x, panel.y.range.start).0;
+                let mid = strip_top + 4 + *row as i32 * STRIP_ROW_PX + STRIP_ROW_PX / 2;
+                let (xs, ys) = around((px, mid), SPOT_RADIUS_PX);
+                spots.push(Spot {
+                    x: xs,
+                    y: ys,
+                    text: format!("{}{}: starved, no value", series(color), category(*x)),
+                });
+            }
+            Mark::Note { .. } => {}
+        }
+    }
+    spots
+}
+
+/// `v` to three significant figures, without a trailing `.0`.
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
 }
 
 #[cfg(test)]
