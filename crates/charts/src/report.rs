@@ -254,10 +254,12 @@ fn section_html(dir: &Path, section: &str, loaded: &Loaded) -> Result<String, Re
     let ctx = Context::new(loaded, Options::default());
     let mut out = String::new();
     let heading = if section.is_empty() {
-        dir.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into())
+        let name = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!("{name}/ (files at the top)")
     } else {
-        section.to_owned()
+        format!("{section}/")
     };
     let _ = writeln!(out, "<h2>{}</h2>", xml_escape(&heading));
     let mut any = false;

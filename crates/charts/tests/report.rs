@@ -53,7 +53,7 @@ fn a_report_holds_every_chart_inline_with_its_numbers_and_nothing_outside() {
         );
     }
     // A section per subfolder, each with its charts inline and a table after each.
-    for section in ["<h2>pitfall</h2>", "<h2>sweep</h2>", "<h2>failing</h2>"] {
+    for section in ["<h2>pitfall/</h2>", "<h2>sweep/</h2>", "<h2>failing/</h2>"] {
         assert!(html.contains(section), "no section {section}");
     }
     let charts = html.matches("<svg").count();
