@@ -186,6 +186,8 @@ pub struct Spot {
     pub y: Range<i32>,
     /// Its series, category and value, with the interval when it has one.
     pub text: String,
+    /// The colour it was drawn in: what ties a whisker to its point among several at one x.
+    color: RGBColor,
 }
 
 /// What drawing a figure laid out, beside the picture itself.
@@ -743,24 +745,24 @@ fn spots(
                     x: left..right,
                     y: top.min(base)..base.max(top),
                     text: format!("{}{}: {}", series(color), category(centre), value(*y)),
+                    color: *color,
                 });
             }
-            Mark::Line { points, color, .. } => {
+            // A dense curve (no dots) is not a set of measured points.
+            Mark::Line {
+                points,
+                color,
+                dots: true,
+                ..
+            } => {
                 for &(x, y) in points {
                     let (xs, ys) = around(at(x, y), SPOT_RADIUS_PX);
                     spots.push(Spot {
                         x: xs,
                         y: ys,
                         text: format!("{}{}: {}", series(color), category(x), value(y)),
+                        color: *color,
                     });
-                }
-            }
-            Mark::Whisker { x, y, .. } => {
-                let px = at(*x, y.start).0;
-                let interval = format!(" [{}–{}]", significant(y.start), significant(y.end));
-                // The point it belongs to: the last one drawn at its x.
-                if let Some(spot) = spots.iter_mut().rev().find(|s| s.x.contains(&px)) {
-                    spot.text.push_str(&interval);
                 }
             }
             Mark::Failed { x, row, color } => {
@@ -771,9 +773,35 @@ fn spots(
                     x: xs,
                     y: ys,
                     text: format!("{}{}: starved, no value", series(color), category(*x)),
+                    color: *color,
                 });
             }
-            Mark::Note { .. } => {}
+            Mark::Line { .. } | Mark::Whisker { .. } | Mark::Note { .. } => {}
+        }
+    }
+    // A whisker adds its interval to the point it belongs to: the one at its x (in its colour,
+    // if any is) whose middle is nearest its span; whiskers may be drawn before their points.
+    for mark in &panel.marks {
+        let Mark::Whisker { x, y, color } = mark else {
+            continue;
+        };
+        let (px, lo) = at(*x, y.start);
+        let hi = at(*x, y.end).1;
+        let span = lo.min(hi)..lo.max(hi);
+        let off = |s: &Spot| {
+            let mid = (s.y.start + s.y.end) / 2;
+            (span.start - mid).max(mid - span.end).max(0)
+        };
+        // A whisker in its series' colour belongs to that series' point; one in ink (over a
+        // bar) to the bar at its x.
+        let same_color = spots.iter().any(|s| s.x.contains(&px) && s.color == *color);
+        if let Some(spot) = spots
+            .iter_mut()
+            .filter(|s| s.x.contains(&px) && (!same_color || s.color == *color))
+            .min_by_key(|s| off(s))
+        {
+            let interval = format!(" [{}–{}]", significant(y.start), significant(y.end));
+            spot.text.push_str(&interval);
         }
     }
     spots

@@ -90,3 +90,44 @@ fn a_folder_without_results_is_refused_with_a_reason() {
     // The committed fixtures stay untouched: the report goes into the folder given only.
     assert!(!fixtures().join("report.html").exists());
 }
+
+#[test]
+fn hovering_a_point_measured_several_times_shows_its_one_interval() {
+    // Committed pitfall results: every point measured 3 times, drawn as bars with whiskers.
+    let reference = fixtures().join("../../../../../results/reference/pitfall/wait");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(&reference).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = report(dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let titles: Vec<&str> = html
+        .split("<title>")
+        .skip(2)
+        .map(|t| t.split("</title>").next().unwrap())
+        .collect();
+    let tokio_block = titles
+        .iter()
+        .find(|t| t.starts_with("block:1.00ms (1 in 10) · tokio: ") && t.contains("p99"))
+        .unwrap_or_else(|| panic!("no hover title for tokio's bystander p99: {titles:?}"));
+    assert!(
+        tokio_block.contains(" [") && tokio_block.ends_with(']'),
+        "its interval: {tokio_block}"
+    );
+    let doubled: Vec<_> = titles
+        .iter()
+        .filter(|t| t.matches(" [").count() > 1)
+        .collect();
+    assert!(
+        doubled.is_empty(),
+        "a point with two intervals: {doubled:?}"
+    );
+}
