@@ -111,3 +111,4 @@ run "$loadgen" --target "$targets" "${common[@]}" "${verdicts[@]}" --duration "$
 echo
 cat "$out/churn.txt"
 run "$bin/echo-charts" "$out" --out "$out/charts" --only capacity,ramp
+run "$bin/echo-charts" report "$out"

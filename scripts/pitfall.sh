@@ -140,4 +140,5 @@ echo
 for group in wait io; do
     "$charts" "$out/$group" --out "$out/charts/$group" --only pitfall
 done
+"$charts" report "$out"
 ((failed == 0))

@@ -130,4 +130,6 @@ for p in "${points[@]}"; do
 done
 stop_if_interrupted
 echo "sweep: done in $((SECONDS - start))s; $failed failed"
+# One page with every chart and its numbers (a failed point is listed there, not hidden).
+"$charts" report "$out" || echo "sweep: no report.html written (see above)" >&2
 ((failed == 0))

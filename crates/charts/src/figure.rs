@@ -115,10 +115,14 @@ pub enum Mark {
         /// What.
         text: String,
     },
-    /// A cross: a point that failed (some clients starved), so no figure of it is drawn.
+    /// A cross for a point that failed (some clients starved), so no figure of it is drawn. It
+    /// sits in a strip below the plot, labelled `starved`, never on the value axis, where it
+    /// would read as a value.
     Failed {
-        /// Where, in data coordinates.
-        at: (f64, f64),
+        /// Where along the x axis, in data coordinates.
+        x: f64,
+        /// Which row of the strip (0 nearest the plot): a series each, so no cross hides another.
+        row: usize,
         /// Colour.
         color: RGBColor,
     },
@@ -153,7 +157,7 @@ pub enum Swatch {
 /// The legend entry for failed points: what a [`Mark::Failed`] cross means.
 pub fn failed_entry() -> LegendEntry {
     LegendEntry {
-        label: "clients starved: failed".into(),
+        label: "starved (row below the axis): no value".into(),
         color: MUTED,
         swatch: Swatch::Cross,
     }

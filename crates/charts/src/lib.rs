@@ -4,12 +4,14 @@
 //!
 //! Data flows one way: [`load()`] reads result files into [`Point`]s; each chart in [`charts`]
 //! turns points into [`Figure`]s (plain data); [`render`] draws a figure as SVG and PNG and writes
-//! both atomically. Charts only read result files: nothing here runs a benchmark.
+//! both atomically; [`report`] puts a folder's charts and numbers on one HTML page. Charts only
+//! read result files: nothing here runs a benchmark.
 
 pub mod charts;
 pub mod figure;
 pub mod load;
 pub mod render;
+pub mod report;
 pub mod scenario;
 pub mod status;
 pub mod style;

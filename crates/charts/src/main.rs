@@ -4,6 +4,7 @@
 //! echo-charts [RESULTS...] [--out DIR] [--only CHART,...] [filters]   draw every chart
 //! echo-charts table [RESULTS...] [--out FILE] [filters]              print the Markdown table
 //! echo-charts status FILE [--duration D] [--warmup D] [settings]      done, missing or redo: why
+//! echo-charts report DIR                                               DIR/report.html: one page
 //! ```
 
 use std::fs;
@@ -49,6 +50,16 @@ enum Command {
     /// Say whether FILE holds a complete result measured with the settings given: prints
     /// `done: SUMMARY`, `missing`, or `redo: WHY` (what scripts/sweep.sh resumes by)
     Status(StatusArgs),
+    /// Write DIR/report.html: every chart of the folder inline, each with its numbers and
+    /// intervals, the machine, dates, commits, noisy windows, failed and starved points; one
+    /// self-contained file
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The results folder (searched with its subfolders; each subfolder is a section)
+    dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -144,6 +155,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Draw(args)) => draw(args),
+        Some(Command::Report(args)) => report(&args.dir),
         None => draw(cli.draw),
     };
     match result {
@@ -188,6 +200,12 @@ fn draw(args: DrawArgs) -> anyhow::Result<()> {
     if written == 0 {
         bail!("no chart had data to draw (see the notes above)");
     }
+    Ok(())
+}
+
+fn report(dir: &Path) -> anyhow::Result<()> {
+    let path = echo_charts::report::write_report(dir)?;
+    println!("report: wrote {}", path.display());
     Ok(())
 }
 

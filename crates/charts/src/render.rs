@@ -37,8 +37,23 @@ const STROKE: u32 = 2;
 /// Half the width of a whisker's caps, pixels: narrower than a line's dot spacing at any client
 /// count, wide enough to find.
 const WHISKER_CAP_PX: i32 = 5;
+/// Height of one row of the `starved` strip below a plot, pixels: a cross and a little air.
+const STRIP_ROW_PX: i32 = 18;
+/// Between the x axis (or the strip) and the tick labels, pixels.
+const TICK_GAP_PX: i32 = 6;
+/// The least space between two neighbouring tick labels, pixels: closer, they read as one word.
+const LABEL_GAP_PX: i32 = 6;
+/// Room under the tick labels for the axis description, pixels.
+const X_DESC_ROOM_PX: i32 = 30;
+/// plotters' own space beside a plot: the chart's margin right of the plot and the y label area
+/// left of it (see [`draw_on`]), for estimating the plot's width before it is built.
+const PLOT_SIDES_PX: i32 = MARGIN + 10 + Y_LABEL_AREA_PX;
+/// Width of the y axis' label area, pixels.
+const Y_LABEL_AREA_PX: i32 = 78;
 
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+/// Behind the `starved` strip, so it reads as apart from the plot.
+const STRIP_FILL: RGBColor = RGBColor(0xf4, 0xf4, 0xf4);
 use crate::figure::MUTED;
 const GRID: RGBColor = RGBColor(0xd8, 0xd8, 0xd8);
 const GRID_LIGHT: RGBColor = RGBColor(0xee, 0xee, 0xee);
@@ -82,6 +97,7 @@ pub fn write_figure(figure: &Figure, dir: &Path) -> Result<Vec<PathBuf>, RenderE
     {
         let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
         draw(figure, &root)
+            .map(drop)
             .map_err(|e| e.to_string())
             .map_err(failed("SVG"))?;
         root.present()
@@ -92,6 +108,7 @@ pub fn write_figure(figure: &Figure, dir: &Path) -> Result<Vec<PathBuf>, RenderE
     {
         let root = BitMapBackend::with_buffer(&mut rgb, figure.size).into_drawing_area();
         draw(figure, &root)
+            .map(drop)
             .map_err(|e| e.to_string())
             .map_err(failed("PNG"))?;
         root.present()
@@ -137,10 +154,123 @@ fn wrap(text: &str, width: impl Fn(&str) -> u32, max: u32) -> Vec<String> {
     lines
 }
 
-type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type DrawResult<DB, T = ()> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// Draws `figure` on `root`: heading, panels, legend to the right, footer.
-pub fn draw<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+/// Where a tick label was drawn, in pixels of the whole canvas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelBox {
+    /// What it says.
+    pub text: String,
+    /// Its left and right edges.
+    pub x: Range<i32>,
+    /// Its top and bottom edges.
+    pub y: Range<i32>,
+}
+
+impl LabelBox {
+    /// Whether the two boxes share any pixel.
+    pub fn overlaps(&self, other: &LabelBox) -> bool {
+        self.x.start < other.x.end
+            && other.x.start < self.x.end
+            && self.y.start < other.y.end
+            && other.y.start < self.y.end
+    }
+}
+
+/// A measured point as drawn, for a reader to hover over: where it is and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spot {
+    /// Its left and right edges, pixels of the whole canvas.
+    pub x: Range<i32>,
+    /// Its top and bottom edges.
+    pub y: Range<i32>,
+    /// Its series, category and value, with the interval when it has one.
+    pub text: String,
+    /// The colour it was drawn in: what ties a whisker to its point among several at one x.
+    color: RGBColor,
+}
+
+/// What drawing a figure laid out, beside the picture itself.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    /// Each panel's x tick labels.
+    pub labels: Vec<Vec<LabelBox>>,
+    /// Every measured point.
+    pub spots: Vec<Spot>,
+}
+
+/// Draws `figure` as an SVG document in memory, returning it and its layout.
+fn draw_svg(figure: &Figure) -> Result<(String, Drawn), RenderError> {
+    let mut svg = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut svg, figure.size).into_drawing_area();
+        let drawn = draw(figure, &root).map_err(|e| e.to_string());
+        let presented = root.present().map_err(|e| e.to_string());
+        drawn
+            .and_then(|d| presented.map(|()| d))
+            .map_err(|reason| RenderError::Draw {
+                chart: figure.name.clone(),
+                format: "SVG",
+                reason,
+            })?
+    };
+    Ok((svg, drawn))
+}
+
+/// The x tick labels of each panel of `figure` as [`draw`] lays them out: what a test checks
+/// for labels that run into each other. Call [`crate::register_font`] first.
+pub fn x_label_boxes(figure: &Figure) -> Result<Vec<Vec<LabelBox>>, RenderError> {
+    Ok(draw_svg(figure)?.1.labels)
+}
+
+/// `figure` as an SVG document for a web page: every measured point carries an invisible
+/// target whose `<title>` (what a browser shows on hover) gives its value and interval. Call
+/// [`crate::register_font`] first.
+pub fn svg_with_hover(figure: &Figure) -> Result<String, RenderError> {
+    let (svg, drawn) = draw_svg(figure)?;
+    let mut hover =
+        String::from("<g class=\"hover\" fill=\"transparent\" pointer-events=\"all\">\n");
+    for spot in &drawn.spots {
+        hover.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}</title></rect>\n",
+            spot.x.start,
+            spot.y.start,
+            (spot.x.end - spot.x.start).max(1),
+            (spot.y.end - spot.y.start).max(1),
+            xml_escape(&spot.text)
+        ));
+    }
+    hover.push_str("</g>\n");
+    let end = svg.rfind("</svg>").ok_or_else(|| RenderError::Draw {
+        chart: figure.name.clone(),
+        format: "SVG",
+        reason: "plotters wrote no closing </svg>".into(),
+    })?;
+    Ok(format!("{}{hover}{}", &svg[..end], &svg[end..]))
+}
+
+/// `text` safe inside XML character data and attribute values.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Draws `figure` on `root`: heading, panels, legend to the right, footer. Returns where each
+/// panel's x tick labels and measured points went.
+pub fn draw<DB: DrawingBackend>(
+    figure: &Figure,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB, Drawn> {
     root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
 
@@ -174,10 +304,13 @@ pub fn draw<DB: DrawingBackend>(figure: &Figure, root: &DrawingArea<DB, Shift>) 
     let columns = figure.columns.max(1);
     let rows = figure.panels.len().div_ceil(columns);
     let areas = plots.split_evenly((rows.max(1), columns));
+    let mut drawn = Drawn::default();
     for (panel, area) in figure.panels.iter().zip(&areas) {
-        draw_panel(area, panel)?;
+        let (labels, spots) = draw_panel(area, panel, &figure.legend)?;
+        drawn.labels.push(labels);
+        drawn.spots.extend(spots);
     }
-    Ok(())
+    Ok(drawn)
 }
 
 /// Wide enough for the longest legend label.
@@ -319,27 +452,108 @@ fn logarithmic(axis: &Axis) -> Ticked<LogCoord<f64>> {
     Ticked::new(axis.range.clone().log_scale().into(), axis)
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
+type PanelLayout = (Vec<LabelBox>, Vec<Spot>);
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    legend: &[LegendEntry],
+) -> DrawResult<DB, PanelLayout> {
+    let (lx, ly) = (&panel.x, &panel.y);
     match (panel.x.log, panel.y.log) {
-        (false, false) => draw_on(area, panel, linear(&panel.x), linear(&panel.y)),
-        (false, true) => draw_on(area, panel, linear(&panel.x), logarithmic(&panel.y)),
-        (true, false) => draw_on(area, panel, logarithmic(&panel.x), linear(&panel.y)),
-        (true, true) => draw_on(area, panel, logarithmic(&panel.x), logarithmic(&panel.y)),
+        (false, false) => draw_on(area, panel, legend, linear(lx), linear(ly)),
+        (false, true) => draw_on(area, panel, legend, linear(lx), logarithmic(ly)),
+        (true, false) => draw_on(area, panel, legend, logarithmic(lx), linear(ly)),
+        (true, true) => draw_on(area, panel, legend, logarithmic(lx), logarithmic(ly)),
     }
 }
 
-fn draw_on<DB, X, Y>(area: &DrawingArea<DB, Shift>, panel: &Panel, x: X, y: Y) -> DrawResult<DB>
+/// How a panel's x tick labels are laid out: level, or turned to read upwards when level ones
+/// would run into each other (many categories with long names).
+struct XLabels {
+    /// Each tick's label and its width and height as drawn level, pixels.
+    sizes: Vec<(u32, u32)>,
+    /// Turned a quarter to read upwards.
+    upright: bool,
+    /// Rows of the `starved` strip between the axis and the labels.
+    strip_rows: i32,
+}
+
+impl XLabels {
+    fn plan<DB: DrawingBackend>(
+        area: &DrawingArea<DB, Shift>,
+        panel: &Panel,
+        font: &TextStyle,
+    ) -> DrawResult<DB, Self> {
+        let mut sizes = Vec::new();
+        for tick in &panel.x.ticks {
+            sizes.push(area.estimate_text_size(&tick.label, font)?);
+        }
+        // The plot's width is fixed before it is built; only its height depends on the labels.
+        let plot_w = area.dim_in_pixel().0 as f64 - f64::from(PLOT_SIDES_PX);
+        let centres: Vec<f64> = panel
+            .x
+            .ticks
+            .iter()
+            .map(|t| panel.x.fraction_of(t.at) * plot_w)
+            .collect();
+        let crowded = sizes.windows(2).zip(centres.windows(2)).any(|(w, c)| {
+            let half_widths = f64::from(w[0].0 + w[1].0) / 2.0;
+            c[1] - c[0] < half_widths + f64::from(LABEL_GAP_PX)
+        });
+        let strip_rows = panel
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::Failed { row, .. } => Some(*row as i32 + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(XLabels {
+            sizes,
+            upright: crowded,
+            strip_rows,
+        })
+    }
+
+    /// Height of the strip of starved points, pixels (0 without any).
+    fn strip_h(&self) -> i32 {
+        if self.strip_rows == 0 {
+            0
+        } else {
+            self.strip_rows * STRIP_ROW_PX + 4
+        }
+    }
+
+    /// Height below the plot that the strip, the labels and the axis description need.
+    fn area_h(&self) -> u32 {
+        let along = |(w, h): &(u32, u32)| if self.upright { *w } else { *h };
+        let labels = self.sizes.iter().map(along).max().unwrap_or(0) as i32;
+        (self.strip_h() + TICK_GAP_PX + labels + X_DESC_ROOM_PX) as u32
+    }
+}
+
+fn draw_on<DB, X, Y>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    legend: &[LegendEntry],
+    x: X,
+    y: Y,
+) -> DrawResult<DB, PanelLayout>
 where
     DB: DrawingBackend,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    let tick_font: TextStyle = (FONT, TICK_PX).into_font().color(&INK);
+    let labels = XLabels::plan(area, panel, &tick_font)?;
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(10)
         .margin_left(MARGIN as u32)
-        .x_label_area_size(52)
-        .y_label_area_size(78);
+        .x_label_area_size(labels.area_h())
+        .y_label_area_size(Y_LABEL_AREA_PX as u32);
     if let Some(title) = &panel.title {
         builder.caption(
             title,
@@ -351,7 +565,9 @@ where
     }
     let mut chart = builder.build_cartesian_2d(x, y)?;
 
-    let x_label = |v: &f64| panel.x.label_at(*v);
+    // The x tick labels are drawn below, by hand, so that they can be turned upright and
+    // measured; plotters draws the tick marks.
+    let x_label = |_: &f64| String::new();
     let y_label = |v: &f64| panel.y.label_at(*v);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(panel.x.desc.as_str())
@@ -419,12 +635,185 @@ where
                     .pos(Pos::new(HPos::Center, VPos::Top));
                 chart.draw_series([Text::new(text.clone(), *at, font)])?;
             }
-            Mark::Failed { at, color } => {
-                chart.draw_series([Cross::new(*at, 7, color.stroke_width(STROKE + 1))])?;
-            }
+            // Below the plot, in the strip drawn next.
+            Mark::Failed { .. } => {}
         }
     }
-    Ok(())
+
+    let origin = area.get_base_pixel();
+    // The plot's bottom edge, in the area's pixels, at data x `at`.
+    let bottom = |at: f64| {
+        let (px, py) = chart.backend_coord(&(at, base));
+        (px - origin.0, py - origin.1)
+    };
+    if labels.strip_rows > 0 {
+        let (left, top) = bottom(panel.x.range.start);
+        let (right, _) = bottom(panel.x.range.end);
+        let strip = (top + 2, top + labels.strip_h());
+        area.draw(&Rectangle::new(
+            [(left, strip.0), (right, strip.1)],
+            STRIP_FILL.filled(),
+        ))?;
+        let font = (FONT, NOTE_PX)
+            .into_font()
+            .color(&MUTED)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        area.draw_text("starved", &font, (left - 6, (strip.0 + strip.1) / 2))?;
+    }
+    for mark in &panel.marks {
+        if let Mark::Failed { x, row, color } = mark {
+            let (px, top) = bottom(*x);
+            let mid = top + 4 + *row as i32 * STRIP_ROW_PX + STRIP_ROW_PX / 2;
+            area.draw(&Cross::new((px, mid), 6, color.stroke_width(STROKE + 1)))?;
+        }
+    }
+
+    let mut boxes = Vec::new();
+    for (tick, &(w, h)) in panel.x.ticks.iter().zip(&labels.sizes) {
+        if !panel.x.range.contains(&tick.at) && tick.at != panel.x.range.end {
+            continue;
+        }
+        let (px, axis) = bottom(tick.at);
+        let top = axis + labels.strip_h() + TICK_GAP_PX;
+        let (w, h) = (w as i32, h as i32);
+        let placed = if labels.upright {
+            // Turned to read upwards, its end against the axis: the text starts at the bottom
+            // of its box, level with the widest label's.
+            let font = tick_font.transform(FontTransform::Rotate270);
+            area.draw_text(&tick.label, &font, (px - h / 2, top + w))?;
+            (px - h / 2..px + h - h / 2, top..top + w)
+        } else {
+            let font = tick_font.pos(Pos::new(HPos::Center, VPos::Top));
+            area.draw_text(&tick.label, &font, (px, top))?;
+            (px - w / 2..px + w - w / 2, top..top + h)
+        };
+        boxes.push(LabelBox {
+            text: tick.label.clone(),
+            x: placed.0.start + origin.0..placed.0.end + origin.0,
+            y: placed.1.start + origin.1..placed.1.end + origin.1,
+        });
+    }
+
+    let at = |x: f64, y: f64| chart.backend_coord(&(x, y));
+    let strip_top = bottom(panel.x.range.start).1 + origin.1;
+    let spots = spots(panel, legend, at, strip_top);
+    Ok((boxes, spots))
+}
+
+/// Half the size of the hover target around a point of a line, pixels.
+const SPOT_RADIUS_PX: i32 = 6;
+
+/// A hover target per measured point of `panel`: bars, points of lines, failed points; a
+/// whisker adds its interval to the point it belongs to. `at` maps data to canvas pixels.
+fn spots(
+    panel: &Panel,
+    legend: &[LegendEntry],
+    at: impl Fn(f64, f64) -> (i32, i32),
+    strip_top: i32,
+) -> Vec<Spot> {
+    let series = |color: &RGBColor| {
+        legend
+            .iter()
+            .find(|e| {
+                e.color == *color
+                    && matches!(e.swatch, Swatch::Line | Swatch::Dashed | Swatch::Block)
+            })
+            .map_or(String::new(), |e| format!("{} · ", e.label))
+    };
+    // The category a bar stands in (its nearest tick), or the x value of a point.
+    let category = |x: f64| {
+        let nearest = panel
+            .x
+            .ticks
+            .iter()
+            .min_by(|a, b| (a.at - x).abs().total_cmp(&(b.at - x).abs()));
+        match nearest {
+            Some(t) if panel.x.log || (t.at - x).abs() <= 0.5 => t.label.clone(),
+            _ => format!("{x:.3}"),
+        }
+    };
+    let value = |y: f64| format!("{} {}", significant(y), panel.y.desc);
+    let around = |(px, py): (i32, i32), r: i32| (px - r..px + r, py - r..py + r);
+    let mut spots: Vec<Spot> = Vec::new();
+    for mark in &panel.marks {
+        match mark {
+            Mark::Bar { x, y, color } => {
+                let (left, top) = at(x.start, *y);
+                let (right, base) = at(x.end, panel.y.range.start);
+                let centre = (x.start + x.end) / 2.0;
+                spots.push(Spot {
+                    x: left..right,
+                    y: top.min(base)..base.max(top),
+                    text: format!("{}{}: {}", series(color), category(centre), value(*y)),
+                    color: *color,
+                });
+            }
+            // A dense curve (no dots) is not a set of measured points.
+            Mark::Line {
+                points,
+                color,
+                dots: true,
+                ..
+            } => {
+                for &(x, y) in points {
+                    let (xs, ys) = around(at(x, y), SPOT_RADIUS_PX);
+                    spots.push(Spot {
+                        x: xs,
+                        y: ys,
+                        text: format!("{}{}: {}", series(color), category(x), value(y)),
+                        color: *color,
+                    });
+                }
+            }
+            Mark::Failed { x, row, color } => {
+                let px = at(*x, panel.y.range.start).0;
+                let mid = strip_top + 4 + *row as i32 * STRIP_ROW_PX + STRIP_ROW_PX / 2;
+                let (xs, ys) = around((px, mid), SPOT_RADIUS_PX);
+                spots.push(Spot {
+                    x: xs,
+                    y: ys,
+                    text: format!("{}{}: starved, no value", series(color), category(*x)),
+                    color: *color,
+                });
+            }
+            Mark::Line { .. } | Mark::Whisker { .. } | Mark::Note { .. } => {}
+        }
+    }
+    // A whisker adds its interval to the point it belongs to: the one at its x (in its colour,
+    // if any is) whose middle is nearest its span; whiskers may be drawn before their points.
+    for mark in &panel.marks {
+        let Mark::Whisker { x, y, color } = mark else {
+            continue;
+        };
+        let (px, lo) = at(*x, y.start);
+        let hi = at(*x, y.end).1;
+        let span = lo.min(hi)..lo.max(hi);
+        let off = |s: &Spot| {
+            let mid = (s.y.start + s.y.end) / 2;
+            (span.start - mid).max(mid - span.end).max(0)
+        };
+        // A whisker in its series' colour belongs to that series' point; one in ink (over a
+        // bar) to the bar at its x.
+        let same_color = spots.iter().any(|s| s.x.contains(&px) && s.color == *color);
+        if let Some(spot) = spots
+            .iter_mut()
+            .filter(|s| s.x.contains(&px) && (!same_color || s.color == *color))
+            .min_by_key(|s| off(s))
+        {
+            let interval = format!(" [{}–{}]", significant(y.start), significant(y.end));
+            spot.text.push_str(&interval);
+        }
+    }
+    spots
+}
+
+/// `v` to three significant figures, without a trailing `.0`.
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
 }
 
 #[cfg(test)]

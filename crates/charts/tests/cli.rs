@@ -64,7 +64,7 @@ fn draws_every_chart_and_the_table_into_the_output_directory() {
         &out_dir.join("spectrum.svg"),
         &["Latency by percentile", "99.99%"],
     );
-    check_png(&out_dir.join("pitfall.png"), (1300, 900));
+    check_png(&out_dir.join("pitfall.png"), (1300, 1040));
     let table = fs::read_to_string(&table).unwrap();
     assert!(
         table.starts_with("Measured on ") && table.contains("\n| target | clients |"),

@@ -187,6 +187,8 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     let (stdout, stderr) = output(out);
     assert!(exit.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("0 to measure, 1 already done"), "{stdout}");
+    let report = fs::read_to_string(out.join("report.html")).expect("the sweep writes its report");
+    assert!(report.contains("<svg"), "the report holds the charts");
     assert!(
         stdout.contains("skipped (already measured: tokio "),
         "{stdout}"

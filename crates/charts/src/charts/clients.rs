@@ -55,7 +55,7 @@ impl SeriesSet<'_> {
     }
 
     /// A line per series, `scale` applied to each value, and the legend. The line breaks at a
-    /// failed client count, which gets a cross at the top of `y` instead; a value measured with
+    /// failed client count, which gets a cross in the strip below the plot instead; a value measured with
     /// the load generator saturated gets a `†` above it.
     pub fn lines(
         &self,
@@ -67,7 +67,7 @@ impl SeriesSet<'_> {
         let mut marks = Vec::new();
         let mut legend = Vec::new();
         // Each target with failed points gets its own row of crosses, so none hides another.
-        let mut failed_row = 0.0;
+        let mut failed_row = 0;
         for s in &self.series {
             let color = palette.color(s.target);
             let dashed = dashed(s);
@@ -93,12 +93,13 @@ impl SeriesSet<'_> {
             }
             for &x in &s.failed {
                 marks.push(Mark::Failed {
-                    at: (x, y.fraction(FAILED_HEIGHT - failed_row * FAILED_ROW)),
+                    x,
+                    row: failed_row,
                     color,
                 });
             }
             if !s.failed.is_empty() {
-                failed_row += 1.0;
+                failed_row += 1;
             }
             legend.push(LegendEntry {
                 label: s.target.to_owned(),
@@ -152,6 +153,10 @@ impl SeriesSet<'_> {
     ) -> impl Iterator<Item = (&str, f64, echo_report::stats::Interval)> + '_ {
         self.series.iter().flat_map(move |s| {
             s.points.iter().filter_map(move |p| {
+                // A failed point has no value on the scale, so no interval either.
+                if s.failed.contains(&(p.clients() as f64)) {
+                    return None;
+                }
                 let spread = figure.spread(p.target()).filter(|s| s.n > 1)?;
                 Some((s.target, p.clients() as f64, spread.interval))
             })
@@ -179,13 +184,6 @@ impl SeriesSet<'_> {
         f
     }
 }
-
-/// Where a failed point's cross sits: this fraction of the way up the plot, off the scale of
-/// the measured values.
-const FAILED_HEIGHT: f64 = 0.95;
-
-/// The distance between two targets' rows of crosses, as a fraction of the plot's height.
-const FAILED_ROW: f64 = 0.05;
 
 /// How far above its point a `†` sits, as a fraction of the plot's height.
 const DAGGER_LIFT: f64 = 0.07;

@@ -12,9 +12,6 @@ use crate::style::{TimeUnit, footer, plain, si};
 /// Of a category's width, the part its bars fill; the rest separates categories.
 pub(super) const GROUP_WIDTH: f64 = 0.8;
 
-/// Where a failed point's cross sits: this fraction of the way up the plot.
-const FAILED_HEIGHT: f64 = 0.05;
-
 /// Light to dark blue: more clients, darker bar.
 const FEW: (f64, f64, f64) = (0x9e as f64, 0xca as f64, 0xe1 as f64);
 const MANY: (f64, f64, f64) = (0x08 as f64, 0x30 as f64, 0x6b as f64);
@@ -46,7 +43,12 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
         clients.dedup();
 
         let cost = |p: &&crate::load::Point| p.target().server.map_or(0.0, |s| s.cpu_ns_per_msg);
-        let max_ns = members.iter().map(cost).fold(0.0, f64::max);
+        // Starved points draw no bar, so their cost must not stretch the axis.
+        let max_ns = members
+            .iter()
+            .filter(|p| !p.starved())
+            .map(cost)
+            .fold(0.0, f64::max);
         let unit = if max_ns < 10_000.0 {
             TimeUnit {
                 name: "ns",
@@ -75,7 +77,8 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
                 if at_c.iter().any(|p| p.starved()) {
                     any_failed = true;
                     marks.push(Mark::Failed {
-                        at: (centre, y.fraction(FAILED_HEIGHT)),
+                        x: centre,
+                        row: 0,
                         color: shade(j, clients.len()),
                     });
                     continue;

@@ -17,6 +17,10 @@ use crate::style::{COLORS, TimeUnit, footer, nth_color, plain, si};
 /// Where an `n/a` note sits: this fraction of the way up its panel.
 const NOTE_HEIGHT: f64 = 0.07;
 
+/// Canvas size: the grid's width, and taller, for target names turned upright under each panel
+/// (16 targets with names up to `python-asyncio` do not fit level).
+const SIZE: (u32, u32) = (GRID_SIZE.0, GRID_SIZE.1 + 140);
+
 /// A figure each bar shows.
 struct Metric {
     title: &'static str,
@@ -102,32 +106,11 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
         .flatten()
         .any(|s| s.n > 1);
 
-    // starved[t][w]: some clients of target t under work w never got a reply: no bar, a cross.
-    let starved: Vec<Vec<bool>> = targets
-        .iter()
-        .map(|(_, pts)| {
-            works
-                .iter()
-                .map(|w| {
-                    pts.iter()
-                        .any(|p| p.scenario().work_label() == *w && p.starved())
-                })
-                .collect()
-        })
-        .collect();
+    // starved[t][w]: some clients of target t under work w never got a reply: no bar, a cross
+    // in the strip below the plot. saturated[t][w]: the load generator was the limit: a `†`.
+    let starved = grid(&targets, &works, Point::starved);
+    let saturated = grid(&targets, &works, Point::saturated);
     let any_starved = starved.iter().flatten().any(|s| *s);
-    let saturated: Vec<Vec<bool>> = targets
-        .iter()
-        .map(|(_, pts)| {
-            works
-                .iter()
-                .map(|w| {
-                    pts.iter()
-                        .any(|p| p.scenario().work_label() == *w && p.saturated())
-                })
-                .collect()
-        })
-        .collect();
     let any_saturated = saturated.iter().flatten().any(|s| *s);
 
     // Every median and interval bound of the latency (or throughput) metrics, for the axes to
@@ -180,7 +163,8 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
                     let centre = x0 + bar_w * 0.46;
                     if starved[t][w] {
                         marks.push(Mark::Failed {
-                            at: (centre, y.fraction(NOTE_HEIGHT)),
+                            x: centre,
+                            row: 0,
                             color: colors[w],
                         });
                         continue;
@@ -232,7 +216,7 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
             if any_whisker { super::WHISKER_NOTE } else { "" }
         ),
         footer: footer(points.iter().map(|p| p.run())),
-        size: GRID_SIZE,
+        size: SIZE,
         columns: 2,
         panels,
         legend_title: "work".into(),
@@ -248,6 +232,26 @@ pub fn pitfall(ctx: &Context) -> Result<Figure, NoData> {
             .chain(any_saturated.then(saturated_entry))
             .collect(),
     })
+}
+
+/// `grid[t][w]`: whether `flag` holds for any point of target `t` under work `w`.
+fn grid(
+    targets: &[(&str, Vec<&Point>)],
+    works: &[String],
+    flag: fn(&Point) -> bool,
+) -> Vec<Vec<bool>> {
+    targets
+        .iter()
+        .map(|(_, pts)| {
+            works
+                .iter()
+                .map(|w| {
+                    pts.iter()
+                        .any(|p| p.scenario().work_label() == *w && flag(p))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The scenario's label without its work, which varies here.
