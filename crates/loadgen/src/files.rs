@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use echo_common::units::format_bytes;
 use echo_report::{RunResult, read_result, write_atomic, write_hgrm};
+use hdrhistogram::Histogram;
 
 use crate::plan::{Plan, PlanError};
-use crate::scheduler::Histograms;
 use crate::warnings::Warning;
+
+/// One finished target's histograms for the `.hgrm` files: (file-name suffix, histogram).
+pub type Histograms = [(String, Histogram<u64>)];
 
 /// `.hgrm` values are in microseconds: the unit HdrHistogram's plotter expects by default.
 const HGRM_UNIT_NS: f64 = 1000.0;

@@ -39,11 +39,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use crate::cli::RunArgs;
 use crate::cli::{Cli, Command, CompareArgs, TableArgs};
 use crate::exit::Exit;
-use crate::files::ResultFiles;
+use crate::files::{ResultFiles, TableError};
 use crate::output::Source;
-use crate::plan::{Plan, RunArgs};
+use crate::plan::{Plan, PlanError};
 
 /// Runs loadgen with this process's arguments and returns its exit status; errors are said here,
 /// once, on stderr.
@@ -71,7 +72,7 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            Exit::of_error(&e).into()
+            exit_of_error(&e).into()
         }
     }
 }
@@ -101,7 +102,7 @@ fn load(args: RunArgs) -> Result<Exit> {
     };
     output::print(&[source], plan.format)?;
     // The verdicts under the table; a baseline whose every run failed has none to give.
-    if plan.format == output::Format::Table
+    if plan.format == cli::Format::Table
         && plan.repeat > 1
         && let Ok(verdicts) = compare::against_baseline(&finished.run, &plan.baseline)
     {
@@ -142,4 +143,30 @@ fn compare_files(args: CompareArgs) -> Result<Exit> {
         compare::compare(&a, &label(&args.a), &b, &label(&args.b)).map_err(anyhow::Error::msg)?;
     print!("{text}");
     Ok(Exit::Success)
+}
+
+/// The status of an error that ended loadgen: a refused command line anywhere in its chain makes
+/// it a usage error.
+fn exit_of_error(e: &anyhow::Error) -> Exit {
+    if e.chain()
+        .any(|c| c.is::<PlanError>() || c.is::<TableError>())
+    {
+        Exit::Usage
+    } else {
+        Exit::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_command_line_is_a_usage_error_however_deeply_wrapped() {
+        let refused = Err::<(), _>(PlanError::NoClientCpu)
+            .context("while planning")
+            .unwrap_err();
+        assert_eq!(exit_of_error(&refused), Exit::Usage);
+        assert_eq!(exit_of_error(&anyhow::anyhow!("disk full")), Exit::Failed);
+    }
 }

@@ -7,10 +7,11 @@ use std::path::Path;
 use anyhow::Result;
 use echo_report::{HostRun, RunResult, TargetResult, read_result};
 
+use crate::cli::Format;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
 use crate::files::ResultFiles;
-use crate::output::{self, Format, Source};
+use crate::output::{self, Source};
 
 /// Runs `loadgen merge`.
 pub fn merge(args: MergeArgs) -> Result<Exit> {

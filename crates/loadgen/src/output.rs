@@ -4,26 +4,14 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::ValueEnum;
 use echo_common::units::{format_bytes, format_duration};
 use echo_report::{
     Align, Figure, Latency, RunResult, Table, TargetResult, markdown_rows, measured_on,
 };
 
+use crate::cli::Format;
 use crate::compare::{self, TIE_MARK};
-use crate::run::describe_errors;
 use crate::warnings::Warning;
-
-/// The format of stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// An aligned table with notes under it.
-    Table,
-    /// The result file's JSON, and nothing else (an array of them for `loadgen table`).
-    Json,
-    /// A Markdown table, as the README's.
-    Markdown,
-}
 
 /// Results to print: each run, with a label naming where it came from when there are several.
 pub struct Source<'a> {
@@ -395,7 +383,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if t.errors.total() > 0 {
-        notes.push(format!("errors: {}", describe_errors(&t.errors)));
+        notes.push(format!("errors: {}", t.errors));
     }
     if t.starved_clients > 0 {
         notes.push(format!(

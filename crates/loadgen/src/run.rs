@@ -160,7 +160,7 @@ pub fn run(
         shared.set_phase(STOP);
         bail!(
             "no client could connect to {addr} ({failed} attempts failed: {}); is the server running and listening there?",
-            describe_errors(&connect_failures.errors)
+            connect_failures.errors
         );
     }
     progress.say(
@@ -170,10 +170,7 @@ pub fn run(
             plan.clients,
             echo_common::units::format_duration(connect_time),
             if failed > 0 {
-                format!(
-                    " ({failed} failed: {})",
-                    describe_errors(&connect_failures.errors)
-                )
+                format!(" ({failed} failed: {})", connect_failures.errors)
             } else {
                 String::new()
             }
@@ -444,7 +441,7 @@ pub fn summarize(m: Measured) -> Summary {
             echo_common::units::format_duration(m.window),
             record.starved,
             m.connected,
-            describe_errors(&record.errors)
+            record.errors
         ),
     });
     // The rate asked over `[a, b)` seconds of the window, under a ramp.
@@ -633,21 +630,6 @@ fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) 
     let status = server.as_mut()?.exited()?;
     *server = None;
     Some(Problem::ServerExited(status.to_string()))
-}
-
-/// `3 refused, 1 timeout`.
-pub fn describe_errors(e: &echo_report::Errors) -> String {
-    let parts: Vec<String> = e
-        .by_kind()
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
-    if parts.is_empty() {
-        "none".into()
-    } else {
-        parts.join(", ")
-    }
 }
 
 #[cfg(test)]
@@ -873,16 +855,5 @@ mod tests {
                 .churn
                 .is_none()
         );
-    }
-
-    #[test]
-    fn errors_are_described_by_kind() {
-        let e = echo_report::Errors {
-            refused: 3,
-            timeout: 1,
-            ..Default::default()
-        };
-        assert_eq!(describe_errors(&e), "3 refused, 1 timeout");
-        assert_eq!(describe_errors(&Default::default()), "none");
     }
 }

@@ -8,16 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use anyhow::{Context, Result};
 use echo_report::{RunConfig, RunResult, SCHEMA};
-use hdrhistogram::Histogram;
 
 use crate::churn::ConnectionMode;
 use crate::exit::Exit;
+use crate::files::Histograms;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::{repeat, run, search, sys};
-
-/// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
-pub type Histograms = [(String, Histogram<u64>)];
 
 /// What a whole run came to.
 pub struct Finished {

@@ -344,6 +344,21 @@ impl Errors {
     }
 }
 
+/// `3 refused, 1 timeout`: every kind that occurred, in [`Errors::by_kind`]'s order; `none`
+/// when none did.
+impl std::fmt::Display for Errors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kinds = self.by_kind().into_iter().filter(|(_, n)| *n > 0);
+        match kinds.next() {
+            None => f.write_str("none"),
+            Some((kind, n)) => {
+                write!(f, "{n} {kind}")?;
+                kinds.try_for_each(|(kind, n)| write!(f, ", {n} {kind}"))
+            }
+        }
+    }
+}
+
 impl std::ops::AddAssign for Errors {
     fn add_assign(&mut self, o: Errors) {
         self.refused += o.refused;
