@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use echo_common::Work;
 use echo_common::units::{parse_bytes, parse_duration};
 
-use crate::capacity::Slo;
-use crate::churn::ConnectionMode;
-use crate::ramp::Ramp;
-use crate::sys::CpuList;
+use crate::drive::capacity::Slo;
+use crate::engine::churn::ConnectionMode;
+use crate::engine::ramp::Ramp;
+use crate::run::sys::CpuList;
 
 /// Drive echo servers and measure them: every byte verified, latency in HDR histograms.
 #[derive(Parser, Debug)]

@@ -1,37 +1,25 @@
 //! The load generator: drives echo servers and measures them.
 //!
-//! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; the
-//! [`scheduler`] runs each target ([`run`], with a [`noise`] reading of its window) into a
-//! plain-data [`echo_report::TargetResult`], in rounds under `--repeat` ([`repeat`]), writing the
-//! result files ([`files`]) after every run; the run is printed ([`output`]) in the format asked
-//! for, with verdicts between targets ([`compare`]); [`exit`] maps how it went to the exit status.
+//! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; [`drive`]
+//! runs each target ([`run`]: one run, with its server, its machine facts and a noise reading of
+//! its window; the client threads are the [`engine`]) into a plain-data
+//! [`echo_report::TargetResult`], in rounds under `--repeat`, writing the result files
+//! ([`present::files`]) after every run; the run is printed ([`present`]) in the format asked
+//! for, with verdicts between targets; [`exit`] names how it went as an exit status.
+//!
+//! The folders are roles, and imports only go one way between modules (`tests/imports.rs`):
+//! - [`engine`]: a client thread and everything it owns, from the connect to its final record;
+//! - [`run`]: one target's run, and what it reads of the machine and the server;
+//! - [`drive`]: what runs runs: rounds of targets, repeats, capacity searches;
+//! - [`present`]: results out: tables, comparisons, result files, merging hosts' files.
 
-mod bind;
-mod capacity;
-mod churn;
 mod cli;
-mod client;
-mod compare;
+mod drive;
 mod engine;
 mod exit;
-mod files;
-mod merge;
-mod noise;
-mod output;
 mod plan;
-mod problem;
-mod progress;
-mod ramp;
-mod record;
-mod repeat;
+mod present;
 mod run;
-mod schedule;
-mod scheduler;
-mod search;
-mod server;
-mod sys;
-mod tally;
-mod wallclock;
 mod warnings;
 
 use std::process::ExitCode;
@@ -39,12 +27,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::cli::RunArgs;
-use crate::cli::{Cli, Command, CompareArgs, TableArgs};
+use crate::cli::{Cli, Command, CompareArgs, RunArgs, TableArgs};
+use crate::drive::rounds;
 use crate::exit::Exit;
-use crate::files::{ResultFiles, TableError};
-use crate::output::Source;
 use crate::plan::{Plan, PlanError};
+use crate::present::files::{self, ResultFiles, TableError};
+use crate::present::output::{self, Source};
+use crate::present::{compare, merge};
+use crate::run::server;
 
 /// Runs loadgen with this process's arguments and returns its exit status; errors are said here,
 /// once, on stderr.
@@ -90,9 +80,9 @@ fn load(args: RunArgs) -> Result<Exit> {
     }
     let plan = Plan::from_args(args)?;
     plan.warnings.iter().for_each(|w| eprintln!("Warning: {w}"));
-    let run = scheduler::new_run(&plan);
+    let run = rounds::new_run(&plan);
     let files = ResultFiles::prepare(&plan, &run)?;
-    let finished = scheduler::drive(&plan, run, |run, histograms| files.save(run, histograms))?;
+    let finished = rounds::drive(&plan, run, |run, histograms| files.save(run, histograms))?;
     if let Some(path) = files.json().filter(|_| !finished.run.targets.is_empty()) {
         eprintln!("results written to {}", path.display());
     }

@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime};
 use echo_common::units::format_bytes;
 use echo_common::{Target, Work};
 
-use crate::capacity::Slo;
-use crate::churn::ConnectionMode;
 use crate::cli::{Format, RunArgs};
-use crate::ramp::Ramp;
-use crate::sys;
+use crate::drive::capacity::Slo;
+use crate::engine::churn::ConnectionMode;
+use crate::engine::ramp::Ramp;
+use crate::run::sys;
 use crate::warnings::Warning;
 
 /// What to drive.
@@ -274,7 +274,7 @@ impl Plan {
         let start_at = args
             .start_at
             .as_deref()
-            .map(|t| crate::wallclock::parse_start_at(t, SystemTime::now()))
+            .map(|t| crate::run::wallclock::parse_start_at(t, SystemTime::now()))
             .transpose()
             .map_err(PlanError::StartAt)?;
         if start_at.is_some() && drives.len() > 1 {
@@ -288,7 +288,7 @@ impl Plan {
                     Drive::Addr(addr) => *addr,
                     Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
                 };
-                crate::bind::parse_sources(list, server).map_err(PlanError::Bind)?
+                crate::engine::bind::parse_sources(list, server).map_err(PlanError::Bind)?
             }
         };
 
@@ -346,7 +346,7 @@ impl Plan {
             timeout: args.timeout,
             // A capacity search starts from --rate; each step sets its own.
             rate: match args.find_capacity {
-                true => Some(args.rate.unwrap_or(crate::capacity::START_RATE)),
+                true => Some(args.rate.unwrap_or(crate::drive::capacity::START_RATE)),
                 false => args.rate,
             },
             capacity: args.slo.filter(|_| args.find_capacity),
@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(p.capacity.unwrap().to_string(), "p99.9=2ms");
         assert_eq!(
             p.rate,
-            Some(crate::capacity::START_RATE),
+            Some(crate::drive::capacity::START_RATE),
             "the search starts there"
         );
         let p = plan(&[

@@ -18,15 +18,15 @@ use mio::event::Event as Ready;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::churn::{ConnectionMode, Cycle, Stage};
-use crate::client::{CONNECTING, Event, STOP, Settings, Shared};
+use crate::engine::churn::{ConnectionMode, Cycle, Stage};
 use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::{Common, Conn};
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
+use crate::engine::record::{Failure, Record};
 use crate::engine::reply::Rules;
-use crate::record::{Failure, Record};
-use crate::schedule::Schedule;
+use crate::engine::schedule::Schedule;
+use crate::engine::shared::{CONNECTING, Event, STOP, Settings, Shared};
 
 /// Readiness events taken per `epoll_wait`, as the leanest epoll clients do.
 pub const EVENTS: usize = 1024;
@@ -136,11 +136,10 @@ fn connect(
         while pending < settings.connect_concurrency.max(1) && next < n {
             let i = next;
             next += 1;
-            let stream = match crate::bind::source_of(&settings.sources, ids.start + i) {
+            let stream = match crate::engine::bind::source_of(&settings.sources, ids.start + i) {
                 None => TcpStream::connect(settings.addr),
-                Some(source) => {
-                    crate::bind::connect_from(source, settings.addr).map(TcpStream::from_std)
-                }
+                Some(source) => crate::engine::bind::connect_from(source, settings.addr)
+                    .map(TcpStream::from_std),
             };
             let stream = stream.and_then(|mut s| {
                 poll.registry().register(

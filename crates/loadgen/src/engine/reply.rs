@@ -5,8 +5,8 @@
 use echo_common::Work;
 
 use crate::engine::clock::Nanos;
-use crate::record::Record;
-use crate::schedule::latency;
+use crate::engine::record::Record;
+use crate::engine::schedule::latency;
 
 /// A message on its way: when it was due (open loop: by the schedule; closed loop: when it was
 /// sent) and when its first byte actually left.

@@ -1,7 +1,7 @@
 //! `--find-capacity`: one target's capacity search, each step an ordinary open-loop run
-//! ([`run::run`]) at the rate the search ([`capacity`]) asks for next. Every step starts a fresh
-//! server, connects, warms up and measures its window, so a step above capacity leaves no
-//! backlog to the next one. The steps are said as they finish; the result is the step that
+//! ([`run::run`]) at the rate the search ([`super::capacity`]) asks for next. Every step starts
+//! a fresh server, connects, warms up and measures its window, so a step above capacity leaves
+//! no backlog to the next one. The steps are said as they finish; the result is the step that
 //! found the capacity, carrying the whole search.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use anyhow::{Result, bail};
 use echo_common::units::format_duration;
 
-use crate::capacity::{Capacity, Measurement, Search, Slo};
+use crate::drive::capacity::{Capacity, Measurement, Search, Slo};
 use crate::plan::{Drive, Plan};
-use crate::problem::Problem;
-use crate::progress::Progress;
+use crate::run::problem::Problem;
+use crate::run::progress::Progress;
 use crate::run::{self, Outcome};
 
 /// Searches `drive`'s capacity under `slo`, starting from the plan's rate.
@@ -24,7 +24,7 @@ pub fn search(
     progress: &mut Progress,
 ) -> Result<Outcome> {
     let name = drive.name();
-    let start = plan.rate.unwrap_or(crate::capacity::START_RATE);
+    let start = plan.rate.unwrap_or(crate::drive::capacity::START_RATE);
     let mut capacity = Capacity::new(Search::from(start), slo);
     let mut outcomes = Vec::new();
     while let Some(rate) = capacity.next_rate() {

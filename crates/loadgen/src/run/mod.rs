@@ -1,5 +1,17 @@
 //! One target's run, start to finish: start the server, connect, warm up, measure a fixed
 //! window, stop, and turn what was recorded into a [`TargetResult`].
+//!
+//! Beside it, what a run reads and starts: the server process ([`server`]), this machine's CPUs,
+//! limits and /proc ([`sys`]), what else ran on its CPUs ([`noise`]), the wall clock
+//! ([`wallclock`]), what it tells the user meanwhile ([`progress`]) and why it fell short
+//! ([`problem`]).
+
+pub mod noise;
+pub mod problem;
+pub mod progress;
+pub mod server;
+pub mod sys;
+pub mod wallclock;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -13,17 +25,16 @@ use echo_report::{
     encode_histogram,
 };
 
-use crate::churn::ConnectionMode;
-use crate::client::{Event, STOP, Settings, Shared, WARMUP};
+use crate::engine::churn::ConnectionMode;
 use crate::engine::event_loop;
+use crate::engine::ramp::Profile;
+use crate::engine::record::Record;
+use crate::engine::shared::{Event, STOP, Settings, Shared, WARMUP};
 use crate::plan::{Drive, Plan};
-use crate::problem::Problem;
-use crate::progress::Progress;
-use crate::ramp::Profile;
-use crate::record::Record;
-use crate::server::ServerProcess;
-use crate::sys::ProcStat;
-use crate::wallclock;
+use crate::run::problem::Problem;
+use crate::run::progress::Progress;
+use crate::run::server::ServerProcess;
+use crate::run::sys::ProcStat;
 
 /// How often the coordinator looks at the clock, Ctrl-C and the server while it waits.
 const POLL: Duration = Duration::from_millis(50);
@@ -215,7 +226,7 @@ pub fn run(
         let wall_start = wallclock::wall_of(start);
         client_before = ProcStat::read(None)?;
         server_before = server_pid.map(|p| ProcStat::read(Some(p))).transpose()?;
-        meter = crate::noise::Meter::start();
+        meter = crate::run::noise::Meter::start();
         progress.phase(&name, "measuring", plan.duration);
         let total = || counters.iter().map(|c| c.load(Relaxed)).sum::<u64>();
         problem = wait(
@@ -290,7 +301,7 @@ pub fn run(
 
     let cpus = |list: &[usize]| {
         if list.is_empty() {
-            crate::sys::online_cpus()
+            crate::run::sys::online_cpus()
         } else {
             list.len()
         }
@@ -332,7 +343,7 @@ pub fn run(
         progress.say(&summary.result.target, format!("CORRUPT ECHO: {c}"));
     }
     if let Some(n) = &noise {
-        for w in crate::noise::warnings(n) {
+        for w in crate::run::noise::warnings(n) {
             progress.say(&summary.result.target, format!("noisy window: {w}"));
         }
     }
@@ -635,7 +646,7 @@ fn server_trouble(server: &mut Option<ServerProcess>, interrupted: &AtomicBool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Failure;
+    use crate::engine::record::Failure;
 
     const SEC: Duration = Duration::from_secs(1);
 
@@ -814,7 +825,7 @@ mod tests {
     fn under_a_ramp_each_second_says_the_rate_asked() {
         // 1k..3k/1s over the 2 s window after a 1 s warm-up: 1k asked in the first second, 3k
         // in the second (two steps, from FROM to TO).
-        let ramp: crate::ramp::Ramp = "1k..3k/1s".parse().unwrap();
+        let ramp: crate::engine::ramp::Ramp = "1k..3k/1s".parse().unwrap();
         let mut m = measured(thousand_messages());
         m.ramp = Some((ramp.profile(SEC, 2 * SEC), SEC));
         let s = summarize(m).result;

@@ -4,7 +4,7 @@
 use echo_report::{Errors, new_histogram};
 use hdrhistogram::Histogram;
 
-use crate::tally::Tally;
+use crate::engine::tally::Tally;
 
 /// Significant figures of the per-second histograms: 1% is plenty for a timeline, and keeps each
 /// one small enough to allocate one per second of the window up front.

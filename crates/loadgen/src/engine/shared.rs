@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::churn::ConnectionMode;
+use crate::engine::churn::ConnectionMode;
 use crate::engine::clock::{self, Nanos};
-use crate::ramp::Profile;
-use crate::record::{Failure, Record};
+use crate::engine::ramp::Profile;
+use crate::engine::record::{Failure, Record};
 
 /// The phases of a run, in order; the coordinator moves them on, clients follow.
 pub const CONNECTING: u8 = 0;

@@ -10,7 +10,7 @@ use echo_report::{
 };
 
 use crate::cli::Format;
-use crate::compare::{self, TIE_MARK};
+use crate::present::compare::{self, TIE_MARK};
 use crate::warnings::Warning;
 
 /// Results to print: each run, with a label naming where it came from when there are several.
@@ -302,7 +302,7 @@ fn noise_notes(t: &TargetResult) -> Vec<String> {
     let runs = t.runs();
     runs.iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((i, crate::noise::warnings(r.noise.as_ref()?))))
+        .filter_map(|(i, r)| Some((i, crate::run::noise::warnings(r.noise.as_ref()?))))
         .flat_map(|(i, warnings)| {
             let who = if runs.len() > 1 {
                 format!("{} run {}", t.target, i + 1)
@@ -347,7 +347,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if let Some(c) = &t.capacity {
-        let answer = crate::capacity::Answer::of(c);
+        let answer = crate::drive::capacity::Answer::of(c);
         notes.push(format!(
             "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
             c.slo,

@@ -1,7 +1,7 @@
-//! The drive loop: every target of the plan in turn, under identical settings, in rounds when
-//! `--repeat` asks for several runs of each ([`crate::repeat`]). Each finished run is handed on
-//! at once (the result file is rewritten after every run, as hyperfine does), so a failure in
-//! the fifth target keeps the first four.
+//! The drive loop: every target of the plan in turn, under identical settings, in rounds (A B C,
+//! A B C) when `--repeat` asks for several runs of each ([`super::repeat`]). Each finished run is
+//! handed on at once (the result file is rewritten after every run, as hyperfine does), so a
+//! failure in the fifth target keeps the first four.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use anyhow::{Context, Result};
 use echo_report::{RunConfig, RunResult, SCHEMA};
 
-use crate::churn::ConnectionMode;
+use crate::drive::{repeat, search};
+use crate::engine::churn::ConnectionMode;
 use crate::exit::Exit;
-use crate::files::Histograms;
 use crate::plan::Plan;
-use crate::progress::Progress;
-use crate::{repeat, run, search, sys};
+use crate::present::files::Histograms;
+use crate::run::progress::Progress;
+use crate::run::{self, sys};
 
 /// What a whole run came to.
 pub struct Finished {
@@ -77,7 +78,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
         },
         targets: Vec::new(),
         partial: true,
-        clock: Some(crate::wallclock::facts()),
+        clock: Some(crate::run::wallclock::facts()),
         hosts: Vec::new(),
     }
 }
@@ -119,7 +120,7 @@ pub fn drive(
         let outcome = match outcome {
             Ok(outcome) => outcome,
             // A runtime that cannot run here (io_uring disabled, say) is not a failure of the run.
-            Err(e) if e.is::<crate::server::Unavailable>() => {
+            Err(e) if e.is::<crate::run::server::Unavailable>() => {
                 progress.say(&drive.name(), e.to_string());
                 continue;
             }

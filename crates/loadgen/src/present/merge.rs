@@ -10,8 +10,8 @@ use echo_report::{HostRun, RunResult, TargetResult, read_result};
 use crate::cli::Format;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::files::ResultFiles;
-use crate::output::{self, Source};
+use crate::present::files::ResultFiles;
+use crate::present::output::{self, Source};
 
 /// Runs `loadgen merge`.
 pub fn merge(args: MergeArgs) -> Result<Exit> {
