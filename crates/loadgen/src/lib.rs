@@ -13,6 +13,9 @@
 //! - [`drive`]: what runs runs: rounds of targets, repeats, capacity searches;
 //! - [`present`]: results out: tables, comparisons, result files, merging hosts' files.
 
+// No function over 80 lines outside tests (the threshold is in this crate's clippy.toml).
+#![warn(clippy::too_many_lines)]
+
 mod cli;
 mod drive;
 mod engine;

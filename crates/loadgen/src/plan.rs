@@ -223,54 +223,16 @@ impl Plan {
                 });
             }
         };
-        if args.server_pid.is_some() && args.addr.is_none() {
-            return Err(PlanError::ServerPidWithoutAddr);
-        }
-        for (flag, n) in [
-            ("--clients", args.clients as u64),
-            ("--work-every", args.work_every),
-            ("--connect-concurrency", args.connect_concurrency as u64),
-        ] {
-            if n == 0 {
-                return Err(PlanError::Zero { flag });
-            }
-        }
-        if !(1..=MAX_MSG_SIZE).contains(&args.msg_size) {
-            return Err(PlanError::MsgSize {
-                bytes: args.msg_size,
-            });
-        }
-        for (flag, d) in [("--duration", args.duration), ("--timeout", args.timeout)] {
-            if d.is_zero() {
-                return Err(PlanError::ZeroDuration { flag });
-            }
-        }
-        if !(1..=MAX_REPEAT).contains(&args.repeat) {
-            return Err(PlanError::Repeat(args.repeat));
-        }
+        check_values(&args)?;
         let names: Vec<String> = drives.iter().map(Drive::name).collect();
-        let baseline = args.baseline.unwrap_or_else(|| names[0].clone());
+        let baseline = args.baseline.clone().unwrap_or_else(|| names[0].clone());
         if !names.contains(&baseline) {
             return Err(PlanError::Baseline {
                 name: baseline,
                 targets: names.join(", "),
             });
         }
-        if let Some(rate) = args.rate
-            && !(rate.is_finite() && rate > 0.0)
-        {
-            return Err(PlanError::Rate(rate));
-        }
-        let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
-        if args.connection_mode != ConnectionMode::Persistent && open_loop {
-            return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
-        }
-        if let Some(output) = &args.output
-            && output.file_stem().is_none()
-        {
-            return Err(PlanError::OutputNotAFile(output.clone()));
-        }
-
+        check_mode(&args)?;
         let start_at = args
             .start_at
             .as_deref()
@@ -280,62 +242,19 @@ impl Plan {
         if start_at.is_some() && drives.len() > 1 {
             return Err(PlanError::StartAtSeveralTargets);
         }
-        let sources = match &args.bind {
-            None => Vec::new(),
-            Some(list) => {
-                // A server loadgen starts listens on 127.0.0.1.
-                let server = match &drives[0] {
-                    Drive::Addr(addr) => *addr,
-                    Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
-                };
-                crate::engine::bind::parse_sources(list, server).map_err(PlanError::Bind)?
-            }
-        };
-
-        let online = sys::online_cpus();
-        let (server_cpus, client_cpus) = if args.no_pin || online < 2 {
-            (Vec::new(), Vec::new())
-        } else {
-            let server = args.server_cpus.map_or_else(|| vec![0], |c| c.0);
-            let client = args
-                .client_cpus
-                .map(|c| c.0)
-                .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
-            if let Some(&cpu) = server.iter().chain(&client).find(|&&c| c >= online) {
-                return Err(PlanError::NoSuchCpu {
-                    cpu,
-                    last: online - 1,
-                });
-            }
-            if client.is_empty() {
-                return Err(PlanError::NoClientCpu);
-            }
-            (server, client)
-        };
-        let mut warnings = Vec::new();
+        let sources = sources(&args, &drives)?;
+        let (server_cpus, client_cpus) = pinning(&args)?;
         let shared: Vec<usize> = server_cpus
             .iter()
             .copied()
             .filter(|c| client_cpus.contains(c))
             .collect();
-        if !shared.is_empty() && matches!(drives[0], Drive::Start(_)) {
-            warnings.push(Warning::SharedCpus(shared));
-        }
+        let warnings = match shared.is_empty() || matches!(drives[0], Drive::Addr(_)) {
+            true => Vec::new(),
+            false => vec![Warning::SharedCpus(shared)],
+        };
         sys::ensure_fds_for(args.clients, sources.len().max(1))?;
-
-        let client_threads = args
-            .client_threads
-            .unwrap_or(client_cpus.len().max(1))
-            .clamp(1, args.clients);
-        let server_threads = args
-            .server_threads
-            .unwrap_or(server_cpus.len().max(1).min(u16::MAX as usize) as u16);
-        if server_threads == 0 {
-            return Err(PlanError::Zero {
-                flag: "--server-threads",
-            });
-        }
-
+        let (client_threads, server_threads) = threads(&args, &server_cpus, &client_cpus)?;
         Ok(Plan {
             drives,
             server_pid: args.server_pid,
@@ -374,7 +293,6 @@ impl Plan {
             sources,
         })
     }
-
     /// The flags a server loadgen starts gets, so that every target is set up identically.
     pub fn server_args(&self) -> Vec<String> {
         vec![
@@ -399,6 +317,115 @@ impl Plan {
             self.msg_size.to_string(),
         ]
     }
+}
+
+/// The numbers that must be in range, whatever else is asked.
+fn check_values(args: &RunArgs) -> Result<(), PlanError> {
+    if args.server_pid.is_some() && args.addr.is_none() {
+        return Err(PlanError::ServerPidWithoutAddr);
+    }
+    for (flag, n) in [
+        ("--clients", args.clients as u64),
+        ("--work-every", args.work_every),
+        ("--connect-concurrency", args.connect_concurrency as u64),
+    ] {
+        if n == 0 {
+            return Err(PlanError::Zero { flag });
+        }
+    }
+    if !(1..=MAX_MSG_SIZE).contains(&args.msg_size) {
+        return Err(PlanError::MsgSize {
+            bytes: args.msg_size,
+        });
+    }
+    for (flag, d) in [("--duration", args.duration), ("--timeout", args.timeout)] {
+        if d.is_zero() {
+            return Err(PlanError::ZeroDuration { flag });
+        }
+    }
+    if !(1..=MAX_REPEAT).contains(&args.repeat) {
+        return Err(PlanError::Repeat(args.repeat));
+    }
+    Ok(())
+}
+
+/// The open or closed loop asked for, and where the result goes, make sense together.
+fn check_mode(args: &RunArgs) -> Result<(), PlanError> {
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(PlanError::Rate(rate));
+    }
+    let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
+    if args.connection_mode != ConnectionMode::Persistent && open_loop {
+        return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
+    }
+    if let Some(output) = &args.output
+        && output.file_stem().is_none()
+    {
+        return Err(PlanError::OutputNotAFile(output.clone()));
+    }
+    Ok(())
+}
+
+/// Load generator threads (one per client CPU unless asked, never more than clients) and the
+/// server's worker threads (one per server CPU unless asked).
+fn threads(
+    args: &RunArgs,
+    server_cpus: &[usize],
+    client_cpus: &[usize],
+) -> Result<(usize, u16), PlanError> {
+    let client_threads = args
+        .client_threads
+        .unwrap_or(client_cpus.len().max(1))
+        .clamp(1, args.clients);
+    let server_threads = args
+        .server_threads
+        .unwrap_or(server_cpus.len().max(1).min(u16::MAX as usize) as u16);
+    if server_threads == 0 {
+        return Err(PlanError::Zero {
+            flag: "--server-threads",
+        });
+    }
+    Ok((client_threads, server_threads))
+}
+
+/// `--bind`'s source addresses, each checked to be one this host can connect from.
+fn sources(args: &RunArgs, drives: &[Drive]) -> Result<Vec<IpAddr>, PlanError> {
+    let Some(list) = &args.bind else {
+        return Ok(Vec::new());
+    };
+    // A server loadgen starts listens on 127.0.0.1.
+    let server = match &drives[0] {
+        Drive::Addr(addr) => *addr,
+        Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    crate::engine::bind::parse_sources(list, server).map_err(PlanError::Bind)
+}
+
+/// The server's CPUs and the load generator's: none pinned with `--no-pin` or one CPU; else the
+/// server on CPU 0 and the clients on the rest, unless asked otherwise.
+fn pinning(args: &RunArgs) -> Result<(Vec<usize>, Vec<usize>), PlanError> {
+    let online = sys::online_cpus();
+    if args.no_pin || online < 2 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let server = args.server_cpus.clone().map_or_else(|| vec![0], |c| c.0);
+    let client = args
+        .client_cpus
+        .clone()
+        .map(|c| c.0)
+        .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
+    if let Some(&cpu) = server.iter().chain(&client).find(|&&c| c >= online) {
+        return Err(PlanError::NoSuchCpu {
+            cpu,
+            last: online - 1,
+        });
+    }
+    if client.is_empty() {
+        return Err(PlanError::NoClientCpu);
+    }
+    Ok((server, client))
 }
 
 fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
