@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use echo_common::units::format_bytes;
+use echo_proto::units::format_bytes;
 use echo_report::{ReadError, RunResult, SCHEMA, TargetResult, decode_histogram, read_result};
 use hdrhistogram::Histogram;
 

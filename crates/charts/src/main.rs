@@ -16,8 +16,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use echo_charts::status::{Status, Wanted};
 use echo_charts::{ChartKind, Filter, Loaded, Options, draw_charts, load};
-use echo_common::Work;
-use echo_common::units::parse_duration;
+use echo_proto::WorkSpec;
+use echo_proto::units::parse_duration;
 use echo_report::{markdown_rows, write_atomic};
 
 /// Where results are looked for when no path is given: where scripts/sweep.sh writes them.
@@ -75,7 +75,7 @@ struct StatusArgs {
     timeout: Option<Duration>,
     /// Server --work it must have had (none, block:1ms, ...)
     #[arg(long, value_name = "WORK")]
-    work: Option<Work>,
+    work: Option<WorkSpec>,
     /// Server --work-every it must have had
     #[arg(long, value_name = "N")]
     work_every: Option<u64>,
@@ -257,7 +257,7 @@ fn default_out(first: &Path) -> PathBuf {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    echo_common::units::parse_bytes(s).map(|n| n as usize)
+    echo_proto::units::parse_bytes(s).map(|n| n as usize)
 }
 
 fn parse_kind(s: &str) -> Result<ChartKind, String> {

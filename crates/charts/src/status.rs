@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use echo_common::Work;
-use echo_common::units::{format_bytes, format_duration};
+use echo_proto::WorkSpec;
+use echo_proto::units::{format_bytes, format_duration};
 use echo_report::{RunResult, format_count, read_result};
 
 /// The settings a point is to be measured with. `None` fields are not checked.
@@ -24,7 +24,7 @@ pub struct Wanted {
     /// The per-message timeout.
     pub timeout: Option<Duration>,
     /// The server's `--work`.
-    pub work: Option<Work>,
+    pub work: Option<WorkSpec>,
     /// The server's `--work-every`.
     pub work_every: Option<u64>,
     /// Runs per target (`--repeat`).

@@ -1,129 +1,100 @@
 //! The work a server does on a message before echoing it: the right and the wrong ways to wait,
 //! read a file or query a database from an event loop.
 //!
-//! Every variant has one blocking implementation, [`Work::run_blocking`]. What differs between
-//! the pitfall and its fix is only *where* a server runs it, which [`Work::how`] says: on the
-//! event loop itself ([`How::Inline`], the pitfall), on the runtime's blocking pool
-//! ([`How::Offload`], the fix), or not at all because the runtime's own timer can wait instead
-//! ([`How::Wait`]). Thread-per-connection servers have no loop to block, so they run every
-//! variant inline.
+//! The `--work` flag is a [`WorkSpec`] (echo-proto); a server prepares it into a [`Work`], which
+//! holds what the work needs (a data file, a database), so work cannot be run unprepared. Every
+//! kind has one blocking implementation, [`Work::run_blocking`]. What differs between the pitfall
+//! and its fix is only *where* a server runs it, which [`Work::how`] says: on the event loop
+//! itself ([`How::Inline`], the pitfall), on the runtime's blocking pool ([`How::Offload`], the
+//! fix), or not at all because the runtime's own timer can wait instead ([`How::Wait`]).
+//! Thread-per-connection servers have no loop to block, so they run every kind inline.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::units::{format_bytes, format_duration, parse_bytes, parse_duration};
+pub use echo_proto::{How, WorkSpec};
 
-/// Work done per message. Parse it from the `--work` spelling; call [`Work::prepare`] before use.
-#[derive(Clone, Debug, Default)]
-pub enum Work {
-    /// A plain echo.
-    #[default]
-    None,
-    /// `sleep:DUR`: wait on the runtime's own timer (the right way to wait).
-    Sleep(Duration),
-    /// `block:DUR`: `std::thread::sleep` inside the handler (the pitfall).
-    Block(Duration),
-    /// `offload:DUR`: the same blocking sleep on the runtime's blocking pool, awaited (the fix).
-    Offload(Duration),
-    /// `cpu:DUR`: spin the CPU. Async makes CPU-bound work no cheaper; it only hides where it runs.
-    Cpu(Duration),
+/// Work done per message, prepared: what it reads exists until the last clone is dropped. Made
+/// only by [`Work::prepare`], so none is ever run unprepared.
+#[derive(Clone, Debug)]
+pub struct Work(Kind);
+
+/// What a prepared work holds, by kind.
+#[derive(Clone, Debug)]
+enum Kind {
+    /// Work that needs nothing prepared: none, a sleep, a blocking sleep, spinning (never a
+    /// file or a database: [`Work::prepare`] prepares those).
+    Timed(WorkSpec),
     /// `file-block:BYTES` / `file-offload:BYTES`: open a real file and read it with `std::fs`.
     File {
-        /// Bytes read per message.
-        bytes: u64,
         /// Run on the blocking pool rather than on the loop.
         offload: bool,
-        /// The file, once [`Work::prepare`] has written it.
-        data: Option<Arc<DataFile>>,
+        /// The file.
+        data: Arc<DataFile>,
     },
     /// `sqlite-block` / `sqlite-offload`: a real query on a real SQLite database.
     Sqlite {
         /// Run on the blocking pool rather than on the loop.
         offload: bool,
-        /// The database, once [`Work::prepare`] has built it.
-        db: Option<Arc<Database>>,
+        /// The database.
+        db: Arc<Database>,
     },
 }
 
-/// Where a server runs a message's work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum How {
-    /// Nothing to do.
-    Nothing,
-    /// Await the runtime's timer for this long.
-    Wait(Duration),
-    /// Call [`Work::run_blocking`] right here, on whatever thread runs the handler.
-    Inline,
-    /// Hand [`Work::run_blocking`] to the runtime's blocking pool and await it.
-    Offload,
-}
-
 impl Work {
+    /// Creates what `spec` reads: the data file or the database, in the system's temporary
+    /// directory, removed again when the last clone of this `Work` is dropped.
+    pub fn prepare(spec: WorkSpec) -> io::Result<Work> {
+        Ok(Work(match spec {
+            WorkSpec::File { bytes, offload } => Kind::File {
+                offload,
+                data: Arc::new(DataFile::create(bytes)?),
+            },
+            WorkSpec::Sqlite { offload } => Kind::Sqlite {
+                offload,
+                db: Arc::new(Database::create()?),
+            },
+            timed => Kind::Timed(timed),
+        }))
+    }
+
+    /// The spec this work was prepared from.
+    pub fn spec(&self) -> WorkSpec {
+        match &self.0 {
+            Kind::Timed(spec) => *spec,
+            Kind::File { offload, data } => WorkSpec::File {
+                bytes: data.bytes,
+                offload: *offload,
+            },
+            Kind::Sqlite { offload, .. } => WorkSpec::Sqlite { offload: *offload },
+        }
+    }
+
     /// Where an event-loop server runs this work.
     pub fn how(&self) -> How {
-        match self {
-            Work::None => How::Nothing,
-            Work::Sleep(d) => How::Wait(*d),
-            Work::Block(_) | Work::Cpu(_) => How::Inline,
-            Work::Offload(_) => How::Offload,
-            Work::File { offload, .. } | Work::Sqlite { offload, .. } => {
-                if *offload {
-                    How::Offload
-                } else {
-                    How::Inline
-                }
-            }
-        }
-    }
-
-    /// Whether message `index` (counted from 0 on each connection) gets the work when only every
-    /// `every`th message does. The server and the load generator both ask this, so they agree on
-    /// which messages are the bystanders.
-    pub fn applies_to(index: u64, every: u64) -> bool {
-        (index + 1).is_multiple_of(every)
-    }
-
-    /// Creates what the work reads: the data file or the database, in the system's temporary
-    /// directory, removed again when the last clone of this `Work` is dropped.
-    pub fn prepare(&mut self) -> io::Result<()> {
-        match self {
-            Work::File { bytes, data, .. } if data.is_none() => {
-                *data = Some(Arc::new(DataFile::create(*bytes)?));
-            }
-            Work::Sqlite { db, .. } if db.is_none() => *db = Some(Arc::new(Database::create()?)),
-            _ => {}
-        }
-        Ok(())
+        self.spec().how()
     }
 
     /// Does the work on the calling thread, blocking it for as long as the work takes.
     pub fn run_blocking(&self) -> io::Result<()> {
-        match self {
-            Work::None => Ok(()),
-            Work::Sleep(d) | Work::Block(d) | Work::Offload(d) => {
+        match &self.0 {
+            Kind::Timed(WorkSpec::Sleep(d) | WorkSpec::Block(d) | WorkSpec::Offload(d)) => {
                 std::thread::sleep(*d);
                 Ok(())
             }
-            Work::Cpu(d) => {
+            Kind::Timed(WorkSpec::Cpu(d)) => {
                 spin(*d);
                 Ok(())
             }
-            Work::File { data, .. } => unprepared(data)?.read_all(),
-            Work::Sqlite { db, .. } => unprepared(db)?.query(),
+            Kind::Timed(_) => Ok(()),
+            Kind::File { data, .. } => data.read_all(),
+            Kind::Sqlite { db, .. } => db.query(),
         }
     }
-}
-
-fn unprepared<T>(resource: &Option<Arc<T>>) -> io::Result<&T> {
-    resource
-        .as_deref()
-        .ok_or_else(|| io::Error::other("work used before Work::prepare"))
 }
 
 /// Burns CPU until `d` has passed, doing arithmetic the optimiser cannot remove.
@@ -320,144 +291,9 @@ impl Framer {
     }
 }
 
-/// Why a `--work` spelling was refused.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid work '{spelling}': {reason}")]
-pub struct ParseWorkError {
-    spelling: String,
-    reason: String,
-}
-
-/// The spellings, for error messages and `--help`.
-const SPELLINGS: &str = "none, sleep:DUR, block:DUR, offload:DUR, cpu:DUR, file-block:BYTES, \
-                         file-offload:BYTES, sqlite-block, sqlite-offload";
-
-impl FromStr for Work {
-    type Err = ParseWorkError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let fail = |reason: String| ParseWorkError {
-            spelling: s.to_owned(),
-            reason,
-        };
-        let (kind, arg) = match s.split_once(':') {
-            Some((k, a)) => (k, Some(a)),
-            None => (s, None),
-        };
-        let duration = || -> Result<Duration, ParseWorkError> {
-            let d = parse_duration(
-                arg.ok_or_else(|| fail(format!("{kind} needs a duration, e.g. {kind}:1ms")))?,
-            )
-            .map_err(fail)?;
-            if d.is_zero() {
-                return Err(fail("the duration must be more than zero".into()));
-            }
-            Ok(d)
-        };
-        let bytes = || -> Result<u64, ParseWorkError> {
-            let n = parse_bytes(
-                arg.ok_or_else(|| fail(format!("{kind} needs a size, e.g. {kind}:64KiB")))?,
-            )
-            .map_err(fail)?;
-            if n == 0 {
-                return Err(fail("the size must be more than zero".into()));
-            }
-            Ok(n)
-        };
-        let no_arg = |w: Work| match arg {
-            None => Ok(w),
-            Some(_) => Err(fail(format!("{kind} takes no argument"))),
-        };
-        match kind {
-            "none" => no_arg(Work::None),
-            "sleep" => Ok(Work::Sleep(duration()?)),
-            "block" => Ok(Work::Block(duration()?)),
-            "offload" => Ok(Work::Offload(duration()?)),
-            "cpu" => Ok(Work::Cpu(duration()?)),
-            "file-block" | "file-offload" => Ok(Work::File {
-                bytes: bytes()?,
-                offload: kind == "file-offload",
-                data: None,
-            }),
-            "sqlite-block" | "sqlite-offload" => no_arg(Work::Sqlite {
-                offload: kind == "sqlite-offload",
-                db: None,
-            }),
-            _ => Err(fail(format!(
-                "unknown kind '{kind}'; expected one of {SPELLINGS}"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Work {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let side = |offload: bool| if offload { "offload" } else { "block" };
-        match self {
-            Work::None => f.write_str("none"),
-            Work::Sleep(d) => write!(f, "sleep:{}", format_duration(*d)),
-            Work::Block(d) => write!(f, "block:{}", format_duration(*d)),
-            Work::Offload(d) => write!(f, "offload:{}", format_duration(*d)),
-            Work::Cpu(d) => write!(f, "cpu:{}", format_duration(*d)),
-            Work::File { bytes, offload, .. } => {
-                write!(f, "file-{}:{}", side(*offload), format_bytes(*bytes))
-            }
-            Work::Sqlite { offload, .. } => write!(f, "sqlite-{}", side(*offload)),
-        }
-    }
-}
-
-impl serde::Serialize for Work {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spellings_round_trip() {
-        for s in [
-            "none",
-            "sleep:1.00ms",
-            "block:250.0us",
-            "offload:2.00s",
-            "cpu:1.00ms",
-            "file-block:64KiB",
-            "file-offload:1MiB",
-            "sqlite-block",
-            "sqlite-offload",
-        ] {
-            assert_eq!(s.parse::<Work>().unwrap().to_string(), s);
-        }
-    }
-
-    #[test]
-    fn bad_spellings_say_why() {
-        let err = |s: &str| s.parse::<Work>().unwrap_err().to_string();
-        assert!(err("nap:1ms").contains("unknown kind 'nap'"));
-        assert!(err("sleep").contains("needs a duration"));
-        assert!(err("sleep:0ms").contains("more than zero"));
-        assert!(err("sleep:1").contains("no unit"));
-        assert!(err("file-block").contains("needs a size"));
-        assert!(err("sqlite-block:3").contains("takes no argument"));
-    }
-
-    #[test]
-    fn pitfall_and_fix_run_in_different_places() {
-        let how = |s: &str| s.parse::<Work>().unwrap().how();
-        assert_eq!(how("sleep:1ms"), How::Wait(Duration::from_millis(1)));
-        assert_eq!(how("block:1ms"), How::Inline);
-        assert_eq!(how("offload:1ms"), How::Offload);
-        assert_eq!(how("cpu:1ms"), How::Inline);
-        assert_eq!(how("file-block:1KiB"), How::Inline);
-        assert_eq!(how("file-offload:1KiB"), How::Offload);
-        assert_eq!(how("sqlite-block"), How::Inline);
-        assert_eq!(how("sqlite-offload"), How::Offload);
-        assert_eq!(how("none"), How::Nothing);
-    }
 
     #[test]
     fn framer_finds_every_nth_message_across_reads() {
@@ -469,19 +305,14 @@ mod tests {
         assert_eq!(framer.received(5), 0);
         assert_eq!(framer.received(7), 1);
         // The server and the client agree on which messages those are.
-        let working: Vec<u64> = (0..9).filter(|&i| Work::applies_to(i, 3)).collect();
+        let working: Vec<u64> = (0..9).filter(|&i| WorkSpec::applies_to(i, 3)).collect();
         assert_eq!(working, [2, 5, 8]);
     }
 
     #[test]
     fn file_work_reads_the_whole_file() {
-        let mut work: Work = "file-block:100KiB".parse().unwrap();
-        assert!(work.run_blocking().is_err(), "unprepared work must fail");
-        work.prepare().unwrap();
-        let Work::File {
-            data: Some(data), ..
-        } = &work
-        else {
+        let work = Work::prepare("file-block:100KiB".parse().unwrap()).unwrap();
+        let Kind::File { data, .. } = &work.0 else {
             unreachable!()
         };
         assert_eq!(std::fs::metadata(data.path()).unwrap().len(), 100 * 1024);
@@ -493,9 +324,8 @@ mod tests {
 
     #[test]
     fn sqlite_work_really_queries() {
-        let mut work: Work = "sqlite-offload".parse().unwrap();
-        work.prepare().unwrap();
-        let Work::Sqlite { db: Some(db), .. } = &work else {
+        let work = Work::prepare("sqlite-offload".parse().unwrap()).unwrap();
+        let Kind::Sqlite { db, .. } = &work.0 else {
             unreachable!()
         };
         let (count, _) = db.expected;
@@ -505,5 +335,13 @@ mod tests {
         );
         work.run_blocking().unwrap();
         work.run_blocking().unwrap();
+    }
+
+    #[test]
+    fn prepared_work_keeps_its_spec() {
+        for s in ["none", "block:1.00ms", "file-offload:1KiB", "sqlite-block"] {
+            let spec: WorkSpec = s.parse().unwrap();
+            assert_eq!(Work::prepare(spec).unwrap().spec(), spec);
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use echo_common::Work;
+use echo_common::WorkSpec;
 use echo_common::units::{parse_bytes, parse_duration};
 
 use crate::drive::capacity::Slo;
@@ -133,7 +133,7 @@ pub struct RunArgs {
     /// block:DUR, offload:DUR, cpu:DUR, file-block:BYTES, file-offload:BYTES, sqlite-block,
     /// sqlite-offload.
     #[arg(long, default_value = "none")]
-    pub work: Work,
+    pub work: WorkSpec,
 
     /// Work on every Nth message of each connection only; the others are bystanders, whose
     /// latency is reported separately.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use echo_common::units::format_bytes;
-use echo_common::{Target, Work};
+use echo_common::{Target, WorkSpec};
 
 use crate::cli::{Format, RunArgs};
 use crate::drive::capacity::Slo;
@@ -51,7 +51,7 @@ pub struct Plan {
     pub server_cpus: Vec<usize>,
     pub client_cpus: Vec<usize>,
     pub connect_concurrency: usize,
-    pub work: Work,
+    pub work: WorkSpec,
     pub work_every: u64,
     /// `--find-capacity`: the promise each target's search keeps.
     pub capacity: Option<Slo>,
@@ -277,7 +277,7 @@ impl Plan {
             client_cpus,
             connect_concurrency: args.connect_concurrency,
             // With no work there are no bystanders to tell apart.
-            work_every: if matches!(args.work, Work::None) {
+            work_every: if matches!(args.work, WorkSpec::None) {
                 1
             } else {
                 args.work_every

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write;
 
-use echo_common::units::format_bytes;
+use echo_proto::units::format_bytes;
 
 use crate::table::{Align, Table};
 use crate::{Figure, RunResult, TargetResult, work_rank};

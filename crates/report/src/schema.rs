@@ -1,6 +1,6 @@
 //! The result file's layout. Names here are stable: scripts and charts rely on them.
 
-use echo_common::Summary;
+use echo_proto::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::Latency;

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use echo_common::{LagSummary, Summary};
+use echo_proto::{LagSummary, Summary};
 use echo_report::{
     CapacitySearch, CapacityStep, Churn, ClientCost, Clock, Errors, HostRun, Latency, Machine,
     Noise, OpenLoop, ReadError, RunConfig, RunResult, SCHEMA, ServerCost, TargetResult, Tick,

@@ -2,7 +2,7 @@
 //! functions of the instants given, so every rule (which latency, which window, which counter) is
 //! tested with made-up instants and no clock.
 
-use echo_common::Work;
+use echo_common::WorkSpec;
 
 use crate::engine::clock::Nanos;
 use crate::engine::record::Record;
@@ -61,7 +61,7 @@ pub fn on_reply(
     // uncorrected from when it left, as a naive client would see it.
     let (ns, raw_ns) = latency(msg.due, msg.sent, done);
     // A division per message is measurable; without a split nobody asks.
-    let working = rules.work_every > 1 && Work::applies_to(seq, rules.work_every);
+    let working = rules.work_every > 1 && WorkSpec::applies_to(seq, rules.work_every);
     record.message(ns, raw_ns, working);
     true
 }
