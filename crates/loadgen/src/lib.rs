@@ -132,8 +132,7 @@ fn compare_files(args: CompareArgs) -> Result<Exit> {
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    let text =
-        compare::compare(&a, &label(&args.a), &b, &label(&args.b)).map_err(anyhow::Error::msg)?;
+    let text = compare::compare(&a, &label(&args.a), &b, &label(&args.b))?;
     print!("{text}");
     Ok(Exit::Success)
 }

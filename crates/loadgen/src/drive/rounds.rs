@@ -13,7 +13,7 @@ use crate::drive::{repeat, search};
 use crate::engine::churn::ConnectionMode;
 use crate::exit::Exit;
 use crate::plan::Plan;
-use crate::present::files::Histograms;
+use crate::present::files::Hgrm;
 use crate::run::progress::Progress;
 use crate::run::{self, sys};
 
@@ -88,7 +88,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
 pub fn drive(
     plan: &Plan,
     mut run: RunResult,
-    mut done: impl FnMut(&RunResult, &Histograms) -> Result<()>,
+    mut done: impl FnMut(&RunResult, &[Hgrm]) -> Result<()>,
 ) -> Result<Finished> {
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -147,7 +147,7 @@ pub fn drive(
         let histograms: Vec<_> = outcome
             .histograms
             .into_iter()
-            .map(|(suffix, h)| (format!("{stem}{suffix}"), h))
+            .map(|h| Hgrm::new(format!("{stem}{}", h.suffix), h.histogram))
             .collect();
         runs.push((i, outcome.result));
         run.targets = repeat::gather(targets, runs.clone());

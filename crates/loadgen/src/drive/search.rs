@@ -11,6 +11,7 @@ use echo_common::units::format_duration;
 
 use crate::drive::capacity::{Capacity, Measurement, Search, Slo};
 use crate::plan::{Drive, Plan};
+use crate::present::files::Hgrm;
 use crate::run::problem::Problem;
 use crate::run::progress::Progress;
 use crate::run::{self, Outcome};
@@ -85,8 +86,8 @@ fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
     let latency_ns = outcome
         .histograms
         .iter()
-        .find(|(suffix, _)| suffix.is_empty())
-        .map_or(u64::MAX, |(_, h)| {
+        .find(|h| h.suffix.is_empty())
+        .map_or(u64::MAX, |Hgrm { histogram: h, .. }| {
             if h.is_empty() {
                 // Not one reply: no latency kept any promise.
                 u64::MAX

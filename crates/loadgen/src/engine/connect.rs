@@ -11,7 +11,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::engine::bind;
 use crate::engine::record::Failure;
-use crate::engine::shared::{STOP, Settings, Shared};
+use crate::engine::shared::{Phase, Settings, Shared};
 use crate::engine::{EVENTS, TURN};
 
 /// Opens a connection for each of `ids`, at most `connect_concurrency` attempts at a time;
@@ -45,7 +45,7 @@ pub fn connect(
         if pending == 0 {
             break;
         }
-        if shared.phase() == STOP {
+        if shared.phase() == Phase::Stop {
             // Given up (Ctrl-C, the server gone): attempts still pending are abandoned, not failed.
             for i in 0..n {
                 if since[i].take().is_some() {

@@ -27,7 +27,7 @@ use crate::engine::pacer::Pacer;
 use crate::engine::record::{Failure, Record};
 use crate::engine::reply::Rules;
 use crate::engine::schedule::Schedule;
-use crate::engine::shared::{CONNECTING, Event, STOP, Settings, Shared};
+use crate::engine::shared::{Event, Phase, Settings, Shared};
 use crate::engine::{EVENTS, TURN};
 
 /// A second on the thread's clock, for the timeline.
@@ -48,12 +48,7 @@ pub fn thread_main(
     progress: Arc<AtomicU64>,
     events: Sender<Event>,
 ) {
-    let mut record = Record::new(
-        settings.seconds,
-        settings.open_loop,
-        settings.work_every > 1,
-    )
-    .with_churn(settings.connection_mode != ConnectionMode::Persistent);
+    let mut record = settings.new_record();
     own_descriptor_table();
     let mut poll = match Poll::new() {
         Ok(poll) => poll,
@@ -75,7 +70,7 @@ pub fn thread_main(
         connected,
         failures,
     });
-    while shared.phase() == CONNECTING {
+    while shared.phase() == Phase::Connecting {
         std::thread::sleep(PHASE_POLL);
     }
     let registry = match poll.registry().try_clone() {
@@ -92,7 +87,7 @@ pub fn thread_main(
         }
     };
     let mut conns = Conns::new(registry, streams, ids.start, &settings, &shared);
-    if shared.phase() != STOP {
+    if shared.phase() != Phase::Stop {
         conns.drive(&mut poll, &shared, &progress, &mut record);
     }
     conns.finish(&shared, &mut record);
@@ -249,7 +244,7 @@ impl Conns {
                 }
                 return;
             }
-            if shared.phase() == STOP {
+            if shared.phase() == Phase::Stop {
                 // A reply still outstanding at STOP belongs to no window: dropped.
                 return;
             }
@@ -558,7 +553,7 @@ mod tests {
             assert!(Instant::now() < give_up, "the client never stopped");
             std::thread::yield_now();
         }
-        watch.set_phase(STOP);
+        watch.set_phase(Phase::Stop);
         client.join().unwrap()
     }
 

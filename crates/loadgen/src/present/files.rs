@@ -13,8 +13,26 @@ use hdrhistogram::Histogram;
 use crate::plan::{Plan, PlanError};
 use crate::warnings::Warning;
 
-/// One finished target's histograms for the `.hgrm` files: (file-name suffix, histogram).
-pub type Histograms = [(String, Histogram<u64>)];
+/// A histogram for a `.hgrm` file beside the result, and how that file's name ends. A run makes
+/// one named `""` (the latency every figure comes from) and, in the open loop, one named
+/// `-uncorrected` (from the actual send); the drive loop puts the target, and the run under
+/// `--repeat`, in front.
+pub struct Hgrm {
+    /// The end of the file's name, after the result's own stem and a dash.
+    pub suffix: String,
+    /// The histogram, in nanoseconds (the file is in microseconds: [`HGRM_UNIT_NS`]).
+    pub histogram: Histogram<u64>,
+}
+
+impl Hgrm {
+    /// `histogram`, for the file whose name ends in `suffix`.
+    pub fn new(suffix: impl Into<String>, histogram: Histogram<u64>) -> Hgrm {
+        Hgrm {
+            suffix: suffix.into(),
+            histogram,
+        }
+    }
+}
 
 /// `.hgrm` values are in microseconds: the unit HdrHistogram's plotter expects by default.
 const HGRM_UNIT_NS: f64 = 1000.0;
@@ -59,14 +77,18 @@ impl ResultFiles {
     /// Writes `histograms` (one finished target's), then the run so far: the JSON last, so that
     /// a reader that sees it finds every `.hgrm` file it names. Atomic; a run with no target
     /// yet writes nothing.
-    pub fn save(&self, run: &RunResult, histograms: &Histograms) -> Result<()> {
+    pub fn save(&self, run: &RunResult, histograms: &[Hgrm]) -> Result<()> {
         let (Some((dir, stem)), Some(json)) = (&self.place, self.json()) else {
             return Ok(());
         };
         if run.targets.is_empty() {
             return Ok(());
         }
-        for (suffix, h) in histograms {
+        for Hgrm {
+            suffix,
+            histogram: h,
+        } in histograms
+        {
             let path = dir.join(format!("{stem}-{suffix}.hgrm"));
             write_atomic(&path, |w| write_hgrm(h, HGRM_UNIT_NS, w))
                 .with_context(|| format!("cannot write {}", path.display()))?;

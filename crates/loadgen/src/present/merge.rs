@@ -10,7 +10,7 @@ use echo_report::{HostRun, RunResult, TargetResult, read_result};
 use crate::cli::Format;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::present::files::ResultFiles;
+use crate::present::files::{Hgrm, ResultFiles};
 use crate::present::output::{self, Source};
 
 /// Runs `loadgen merge`.
@@ -37,7 +37,7 @@ pub fn merge(args: MergeArgs) -> Result<Exit> {
             .targets
             .iter()
             .zip(&merged.histograms)
-            .map(|(t, h)| (t.target.replace([':', '.'], "_"), h.clone()))
+            .map(|(t, h)| Hgrm::new(t.target.replace([':', '.'], "_"), h.clone()))
             .collect();
         files.save(&merged.result, &histograms)?;
         if let Some(path) = files.json() {

@@ -13,6 +13,7 @@ use echo_report::{
 use crate::engine::churn::ConnectionMode;
 use crate::engine::ramp::Profile;
 use crate::engine::record::Record;
+use crate::present::files::Hgrm;
 use crate::run::problem::Problem;
 use crate::run::sys::ProcStat;
 
@@ -77,7 +78,7 @@ pub struct Measured {
 /// What [`summarize`] makes of a [`Measured`].
 pub struct Summary {
     pub result: TargetResult,
-    pub histograms: Vec<(&'static str, hdrhistogram::Histogram<u64>)>,
+    pub histograms: Vec<Hgrm>,
     /// Set when the run measured nothing although its window opened.
     pub problem: Option<Problem>,
     pub first_corruption: Option<String>,
@@ -143,9 +144,9 @@ pub fn summarize(m: Measured) -> Summary {
         noise: None,
         repeats: None,
     };
-    let mut histograms = vec![("", record.all)];
+    let mut histograms = vec![Hgrm::new("", record.all)];
     if let Some(h) = record.uncorrected {
-        histograms.push(("-uncorrected", h));
+        histograms.push(Hgrm::new("-uncorrected", h));
     }
     Summary {
         result,
@@ -290,7 +291,7 @@ mod tests {
             window: 2 * SEC,
             wall_window: None,
             record,
-            connect_failures: Record::new(0, false, false),
+            connect_failures: Record::failures_only(),
             msg_size: 64,
             rate: None,
             ramp: None,

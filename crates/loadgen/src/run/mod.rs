@@ -29,8 +29,9 @@ use echo_report::{Noise, TargetResult, WallWindow};
 use crate::engine::churn::ConnectionMode;
 use crate::engine::event_loop;
 use crate::engine::record::Record;
-use crate::engine::shared::{Event, STOP, Settings, Shared, WARMUP};
+use crate::engine::shared::{Event, Phase, Settings, Shared};
 use crate::plan::{Drive, Plan};
+use crate::present::files::Hgrm;
 use crate::run::measured::{Measured, Usage, summarize};
 use crate::run::noise::Meter;
 use crate::run::problem::Problem;
@@ -53,8 +54,8 @@ pub struct Outcome {
     /// Set when the run could not be completed as asked (the server died, a thread hung,
     /// nothing was measured).
     pub problem: Option<Problem>,
-    /// Histograms for the `.hgrm` exports: (suffix, histogram).
-    pub histograms: Vec<(&'static str, hdrhistogram::Histogram<u64>)>,
+    /// Histograms for the `.hgrm` files.
+    pub histograms: Vec<Hgrm>,
 }
 
 /// Runs `drive` under `plan`. Stops early, marking the result partial, if `interrupted` is set.
@@ -232,7 +233,7 @@ impl<'a> Coordinator<'a> {
     fn connect(&mut self) -> Result<Connected> {
         let start = self.connect_start;
         let mut connected = 0;
-        let mut failures = Record::new(0, false, false);
+        let mut failures = Record::failures_only();
         let mut reported = 0;
         let mut next_report = start + CONNECT_REPORT;
         while reported < self.plan.client_threads {
@@ -266,7 +267,7 @@ impl<'a> Coordinator<'a> {
         let time = start.elapsed();
         let failed = failures.errors.total();
         if connected == 0 && self.problem.is_none() {
-            self.shared.set_phase(STOP);
+            self.shared.set_phase(Phase::Stop);
             bail!(
                 "no client could connect to {} ({failed} attempts failed: {}); is the server running and listening there?",
                 self.settings.addr,
@@ -319,7 +320,7 @@ impl<'a> Coordinator<'a> {
                 .set_ramp(ramp.profile(warmup, plan.duration), connected);
         }
         if self.problem.is_none() {
-            self.shared.set_phase(WARMUP);
+            self.shared.set_phase(Phase::Warmup);
             self.progress.phase(&self.name, "warm-up", warmup);
             self.problem = wait(
                 warmup,
@@ -379,7 +380,7 @@ impl<'a> Coordinator<'a> {
     /// Tells the clients to stop, and reads both processes and the CPUs' noise as the window
     /// closed.
     fn end(&mut self, window: &mut Window) -> Result<Ended> {
-        self.shared.set_phase(STOP);
+        self.shared.set_phase(Phase::Stop);
         self.progress.finish();
         let client_after = ProcStat::read(None)?;
         let server_after = self.server_pid.and_then(|p| ProcStat::read(Some(p)).ok());
@@ -413,13 +414,7 @@ impl<'a> Coordinator<'a> {
     /// Every thread's record, merged; a thread that does not stop in time is left behind.
     fn collect(&mut self) -> Record {
         let plan = self.plan;
-        let churn = plan.connection_mode != ConnectionMode::Persistent;
-        let mut record = Record::new(
-            self.settings.seconds,
-            self.settings.open_loop,
-            plan.work_every > 1,
-        )
-        .with_churn(churn);
+        let mut record = self.settings.new_record();
         let deadline = Instant::now() + plan.timeout + STOP_SLACK;
         let mut done = 0;
         while done < plan.client_threads {
