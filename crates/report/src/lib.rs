@@ -6,6 +6,7 @@
 // No function over 80 lines outside tests (the threshold is in this crate's clippy.toml).
 #![warn(clippy::too_many_lines)]
 
+mod find;
 mod histogram;
 mod io;
 mod markdown;
@@ -16,6 +17,7 @@ pub mod stats;
 mod table;
 mod work;
 
+pub use find::{FindError, Found, find_result_files};
 pub use histogram::{Latency, decode_histogram, encode_histogram, new_histogram, write_hgrm};
 pub use io::{ReadError, read_result, write_atomic};
 pub use markdown::{Row, format_count, format_us, markdown_rows, markdown_table, measured_on};
