@@ -11,7 +11,6 @@ pub mod figure;
 pub mod load;
 pub mod render;
 pub mod scenario;
-pub mod status;
 pub mod style;
 
 use std::path::{Path, PathBuf};

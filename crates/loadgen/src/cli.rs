@@ -47,6 +47,9 @@ pub enum Command {
     /// the same --start-at): histograms added, counts summed, the rate over the time every host
     /// was measuring; a row per host and the total.
     Merge(MergeArgs),
+    /// Say whether FILE holds a complete result measured with the settings given: prints
+    /// `done: SUMMARY`, `missing`, or `redo: WHY` (what scripts/sweep.sh resumes by).
+    Status(StatusArgs),
     /// Run one target's server in the foreground, as loadgen starts it: `loadgen server TARGET
     /// [FLAGS]`; every argument goes to the server unchanged (`loadgen server tokio --help`).
     #[command(hide = true, disable_help_flag = true)]
@@ -219,6 +222,47 @@ pub enum Format {
     Json,
     /// A Markdown table, as the README's.
     Markdown,
+}
+
+/// `loadgen status`'s arguments: the settings a point must have been measured with.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The result file a point is written to
+    pub file: PathBuf,
+    /// Targets it must hold, each measured in full (repeat, or separate with commas)
+    #[arg(long = "target", value_name = "NAME", value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Concurrent clients it must have been measured with
+    #[arg(long, value_name = "N")]
+    pub clients: Option<usize>,
+    /// Message size it must have been measured with (64, 1KiB, ...)
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub msg_size: Option<usize>,
+    /// Measured window it must have had (10s, 500ms, ...)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Warm-up it must have had
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Per-message timeout it must have had
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Server --work it must have had (none, block:1ms, ...)
+    #[arg(long, value_name = "WORK")]
+    pub work: Option<WorkSpec>,
+    /// Server --work-every it must have had
+    #[arg(long, value_name = "N")]
+    pub work_every: Option<u64>,
+    /// Runs per target (--repeat) it must have had
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<usize>,
+    /// Connection mode it must have had (persistent, per-message, per:N)
+    #[arg(long, value_name = "MODE")]
+    pub connection_mode: Option<String>,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    parse_bytes(s).map(|n| n as usize)
 }
 
 /// `loadgen table`'s flags.

@@ -29,8 +29,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use echo_report::status::{Status, Wanted};
 
-use crate::cli::{Cli, Command, CompareArgs, RunArgs, TableArgs};
+use crate::cli::{Cli, Command, CompareArgs, RunArgs, StatusArgs, TableArgs};
 use crate::drive::rounds;
 use crate::exit::Exit;
 use crate::plan::{Plan, PlanError};
@@ -59,6 +60,7 @@ pub fn main() -> ExitCode {
         Some(Command::Table(args)) => table(args),
         Some(Command::Compare(args)) => compare_files(args),
         Some(Command::Merge(args)) => merge::merge(args),
+        Some(Command::Status(args)) => Ok(status(args)),
         None => load(cli.run),
     };
     match outcome {
@@ -135,6 +137,28 @@ fn compare_files(args: CompareArgs) -> Result<Exit> {
     let text = compare::compare(&a, &label(&args.a), &b, &label(&args.b))?;
     print!("{text}");
     Ok(Exit::Success)
+}
+
+/// `loadgen status FILE`: whether a sweep has this point already, or must measure it (again).
+fn status(args: StatusArgs) -> Exit {
+    let wanted = Wanted {
+        targets: args.targets,
+        clients: args.clients,
+        msg_size: args.msg_size,
+        duration: args.duration,
+        warmup: args.warmup,
+        timeout: args.timeout,
+        work: args.work,
+        work_every: args.work_every,
+        repeat: args.repeat,
+        connection_mode: args.connection_mode,
+    };
+    match echo_report::status::status(&args.file, &wanted) {
+        Status::Missing => println!("missing"),
+        Status::Done(summary) => println!("done: {summary}"),
+        Status::Redo(why) => println!("redo: {why}"),
+    }
+    Exit::Success
 }
 
 /// The status of an error that ended loadgen: a refused command line anywhere in its chain makes

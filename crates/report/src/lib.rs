@@ -14,6 +14,7 @@ mod merge;
 mod repeat;
 mod schema;
 pub mod stats;
+pub mod status;
 mod table;
 mod work;
 
