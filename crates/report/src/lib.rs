@@ -16,6 +16,8 @@ mod schema;
 pub mod stats;
 pub mod status;
 mod table;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod work;
 
 pub use find::{FindError, Found, find_result_files};

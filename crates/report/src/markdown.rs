@@ -246,67 +246,36 @@ pub fn format_us(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Errors, Latency, Machine, RunConfig, SCHEMA};
+    use crate::{Errors, Latency, testing};
 
     fn run(msg_size: usize, work: &str, targets: &[(&str, usize, f64)]) -> RunResult {
-        RunResult {
-            schema: SCHEMA.into(),
-            started_at: "2026-11-25T10:00:00Z".into(),
-            git_commit: None,
-            machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                hostname: "box".into(),
-            },
-            config: RunConfig {
-                clients: targets[0].1,
-                msg_size,
-                duration_ns: 1_000_000_000,
-                warmup_ns: 0,
-                timeout_ns: 1_000_000_000,
-                client_threads: 1,
-                client_cpus: vec![],
-                server_cpus: vec![],
-                server_threads: 1,
-                rate: None,
-                work: work.into(),
-                work_every: 1,
-                rate_ramp: None,
-                connection_mode: None,
-                repeat: 1,
-                start_at: None,
-            },
-            targets: targets
-                .iter()
-                .map(|&(name, clients, rate)| TargetResult {
-                    target: name.into(),
-                    clients,
-                    connected: clients,
-                    window_ns: 1_000_000_000,
-                    messages: rate as u64,
-                    msgs_per_sec: rate,
-                    latency_ns: Latency {
-                        count: 1,
-                        p50: 19_300,
-                        p99: 2_450,
-                        p999: 123_456,
-                        max: 1_234_567,
-                        ..Latency::default()
-                    },
-                    errors: Errors {
-                        timeout: 2,
-                        ..Errors::default()
-                    },
-                    starved_clients: 3,
-                    server: None,
-                    ..TargetResult::default()
-                })
-                .collect(),
-            partial: false,
-            clock: None,
-            hosts: Vec::new(),
-        }
+        let targets: Vec<TargetResult> = targets
+            .iter()
+            .map(|&(name, clients, rate)| TargetResult {
+                target: name.into(),
+                clients,
+                connected: clients,
+                window_ns: 1_000_000_000,
+                messages: rate as u64,
+                msgs_per_sec: rate,
+                latency_ns: Latency {
+                    count: 1,
+                    p50: 19_300,
+                    p99: 2_450,
+                    p999: 123_456,
+                    max: 1_234_567,
+                    ..Latency::default()
+                },
+                errors: Errors {
+                    timeout: 2,
+                    ..Errors::default()
+                },
+                starved_clients: 3,
+                server: None,
+                ..TargetResult::default()
+            })
+            .collect();
+        testing::run(testing::config(targets[0].clients, msg_size, work), targets)
     }
 
     #[test]

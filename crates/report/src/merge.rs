@@ -515,7 +515,7 @@ fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> String {
 #[allow(clippy::too_many_lines)] // A test builds whole results inline, to be read as one.
 mod tests {
     use super::*;
-    use crate::{Errors, RunConfig, Tick};
+    use crate::{Errors, RunConfig, Tick, testing};
 
     const SECOND: u64 = 1_000_000_000;
     /// An arbitrary wall-clock instant (2026-11-25) for windows to open at.
@@ -578,37 +578,17 @@ mod tests {
         HostRun {
             file: file.into(),
             result: RunResult {
-                schema: SCHEMA.into(),
                 started_at: "2026-11-25T18:00:00Z".into(),
                 git_commit: Some("abc".into()),
                 machine: Machine {
-                    cpu_model: "Test CPU".into(),
-                    cores: 2,
-                    kernel: "6.1".into(),
                     hostname: file.trim_end_matches(".json").into(),
+                    ..testing::machine()
                 },
                 config: RunConfig {
-                    clients: 10,
-                    msg_size: 64,
                     duration_ns: seconds * SECOND,
-                    warmup_ns: 0,
-                    timeout_ns: SECOND,
-                    client_threads: 1,
-                    client_cpus: vec![],
-                    server_cpus: vec![],
-                    server_threads: 1,
-                    rate: None,
-                    work: "none".into(),
-                    work_every: 1,
-                    repeat: 1,
-                    start_at: None,
-                    rate_ramp: None,
-                    connection_mode: None,
+                    ..testing::config(10, 64, "none")
                 },
-                targets: vec![target],
-                partial: false,
-                clock: None,
-                hosts: Vec::new(),
+                ..testing::run(testing::config(10, 64, "none"), vec![target])
             },
         }
     }

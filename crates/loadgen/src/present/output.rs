@@ -444,64 +444,42 @@ fn notes(t: &TargetResult) -> Vec<String> {
 mod tests {
     use super::*;
     use echo_common::LagSummary;
-    use echo_report::{Machine, OpenLoop, RunConfig, SCHEMA};
+    use echo_report::{OpenLoop, RunConfig, testing};
 
     /// A run of `targets` at `clients`, made by hand: figures chosen to be told apart.
     fn run(work: &str, msg_size: usize, targets: &[&str]) -> RunResult {
-        RunResult {
-            schema: SCHEMA.into(),
-            started_at: "2026-11-25T10:00:01Z".into(),
-            git_commit: None,
-            machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                hostname: "box".into(),
-            },
-            config: RunConfig {
+        let targets: Vec<TargetResult> = targets
+            .iter()
+            .map(|name| TargetResult {
+                target: (*name).into(),
                 clients: 100,
-                msg_size,
-                duration_ns: 1_000_000_000,
-                warmup_ns: 0,
-                timeout_ns: 1_000_000_000,
-                client_threads: 1,
-                client_cpus: vec![1],
-                server_cpus: vec![0],
-                server_threads: 1,
-                rate: None,
-                work: work.into(),
-                work_every: if work == "none" { 1 } else { 10 },
-                rate_ramp: None,
-                connection_mode: None,
-                repeat: 1,
-                start_at: None,
-            },
-            targets: targets
-                .iter()
-                .map(|name| TargetResult {
-                    target: (*name).into(),
-                    clients: 100,
-                    connected: 100,
-                    window_ns: 1_000_000_000,
-                    messages: 50_000,
-                    msgs_per_sec: 50_000.0,
-                    mb_per_sec: 3.2,
-                    latency_ns: Latency {
-                        count: 50_000,
-                        p50: 1_500_000,
-                        p90: 2_000_000,
-                        p99: 4_000_000,
-                        p999: 9_000_000,
-                        max: 12_000_000,
-                        ..Latency::default()
-                    },
-                    server: None,
-                    ..TargetResult::default()
-                })
-                .collect(),
-            partial: false,
-            clock: None,
-            hosts: Vec::new(),
+                connected: 100,
+                window_ns: 1_000_000_000,
+                messages: 50_000,
+                msgs_per_sec: 50_000.0,
+                mb_per_sec: 3.2,
+                latency_ns: Latency {
+                    count: 50_000,
+                    p50: 1_500_000,
+                    p90: 2_000_000,
+                    p99: 4_000_000,
+                    p999: 9_000_000,
+                    max: 12_000_000,
+                    ..Latency::default()
+                },
+                server: None,
+                ..TargetResult::default()
+            })
+            .collect();
+        let config = RunConfig {
+            client_cpus: vec![1],
+            server_cpus: vec![0],
+            work_every: if work == "none" { 1 } else { 10 },
+            ..testing::config(100, msg_size, work)
+        };
+        RunResult {
+            started_at: "2026-11-25T10:00:01Z".into(),
+            ..testing::run(config, targets)
         }
     }
 
