@@ -8,15 +8,20 @@
 //! itself ([`How::Inline`], the pitfall), on the runtime's blocking pool ([`How::Offload`], the
 //! fix), or not at all because the runtime's own timer can wait instead ([`How::Wait`]).
 //! Thread-per-connection servers have no loop to block, so they run every kind inline.
+//!
+//! What a kind prepares lives with it: the data file in [`file`], the database in [`sqlite`].
 
-use std::cell::RefCell;
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+mod file;
+mod sqlite;
+
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use echo_proto::{How, WorkSpec};
+pub use file::DataFile;
+pub use sqlite::{Database, SQLITE_ROWS};
 
 /// Work done per message, prepared: what it reads exists until the last clone is dropped. Made
 /// only by [`Work::prepare`], so none is ever run unprepared.
@@ -105,154 +110,6 @@ fn spin(d: Duration) {
         for i in 0..64 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
         }
-    }
-}
-
-/// A file of known size for the `file-*` work, deleted on drop.
-#[derive(Debug)]
-pub struct DataFile {
-    path: PathBuf,
-    bytes: u64,
-}
-
-/// Bytes read per `read` call when serving `file-*` work: the same chunk `std::io::copy` uses.
-const FILE_CHUNK: usize = 8 * 1024;
-
-impl DataFile {
-    fn create(bytes: u64) -> io::Result<Self> {
-        let path = temp_path("data")?;
-        let file = File::create(&path)?;
-        io::copy(
-            &mut io::repeat(b'e').take(bytes),
-            &mut io::BufWriter::new(&file),
-        )?;
-        file.sync_all()?;
-        Ok(DataFile { path, bytes })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn read_all(&self) -> io::Result<()> {
-        thread_local! {
-            static CHUNK: RefCell<Vec<u8>> = RefCell::new(vec![0; FILE_CHUNK]);
-        }
-        let mut file = File::open(&self.path)?;
-        let read = CHUNK.with_borrow_mut(|chunk| -> io::Result<u64> {
-            let mut total = 0;
-            loop {
-                match file.read(chunk)? {
-                    0 => return Ok(total),
-                    n => total += n as u64,
-                }
-            }
-        })?;
-        if read != self.bytes {
-            return Err(io::Error::other(format!(
-                "read {read} bytes of {}, expected {}",
-                self.path.display(),
-                self.bytes
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for DataFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// Rows in the `sqlite-*` database. A full scan of this many rows with the query below takes
-/// about a millisecond on this project's reference machine: a typical small report query.
-pub const SQLITE_ROWS: u32 = 20_000;
-
-/// The query every `sqlite-*` message runs: an aggregate the index cannot answer, so SQLite really
-/// reads the table.
-const SQLITE_QUERY: &str = "SELECT count(*), sum(amount) FROM orders WHERE note LIKE '%7%'";
-
-/// A SQLite database for the `sqlite-*` work, deleted on drop. Each thread that queries it opens
-/// its own connection once, as a connection pool would hand out.
-#[derive(Debug)]
-pub struct Database {
-    path: PathBuf,
-    expected: (i64, i64),
-}
-
-impl Database {
-    fn create() -> io::Result<Self> {
-        let path = temp_path("sqlite")?;
-        let conn = rusqlite::Connection::open(&path).map_err(io::Error::other)?;
-        conn.execute_batch(
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER, amount INTEGER, note TEXT);",
-        )
-        .map_err(io::Error::other)?;
-        let tx = conn.unchecked_transaction().map_err(io::Error::other)?;
-        {
-            let mut insert = tx
-                .prepare("INSERT INTO orders (customer, amount, note) VALUES (?1, ?2, ?3)")
-                .map_err(io::Error::other)?;
-            for i in 0..SQLITE_ROWS {
-                let note = format!("order {i} for customer {}", i % 97);
-                insert
-                    .execute(rusqlite::params![i % 97, i % 1000, note])
-                    .map_err(io::Error::other)?;
-            }
-        }
-        tx.commit().map_err(io::Error::other)?;
-        let mut db = Database {
-            path,
-            expected: (0, 0),
-        };
-        db.expected = db.run_query(&conn)?;
-        Ok(db)
-    }
-
-    /// The database's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn run_query(&self, conn: &rusqlite::Connection) -> io::Result<(i64, i64)> {
-        conn.prepare_cached(SQLITE_QUERY)
-            .and_then(|mut q| q.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
-            .map_err(io::Error::other)
-    }
-
-    fn query(&self) -> io::Result<()> {
-        thread_local! {
-            static CONNECTIONS: RefCell<Vec<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(Vec::new()) };
-        }
-        CONNECTIONS.with_borrow_mut(|conns| {
-            let conn = match conns.iter().position(|(p, _)| *p == self.path) {
-                Some(i) => &conns[i].1,
-                None => {
-                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                    let conn = rusqlite::Connection::open_with_flags(&self.path, flags)
-                        .map_err(io::Error::other)?;
-                    conns.push((self.path.clone(), conn));
-                    &conns.last().expect("just pushed").1
-                }
-            };
-            let got = self.run_query(conn)?;
-            if got != self.expected {
-                return Err(io::Error::other(format!(
-                    "query returned {got:?}, expected {:?}",
-                    self.expected
-                )));
-            }
-            Ok(())
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
