@@ -9,7 +9,7 @@
 //! fix), or not at all because the runtime's own timer can wait instead ([`How::Wait`]).
 //! Thread-per-connection servers have no loop to block, so they run every kind inline.
 //!
-//! What a kind prepares lives with it: the data file in [`file`], the database in [`sqlite`].
+//! What a kind prepares lives with it: the data file in `file.rs`, the database in `sqlite.rs`.
 
 mod file;
 mod sqlite;
