@@ -84,6 +84,9 @@ fn load(args: RunArgs) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let plan = Plan::from_args(args)?;
+    plan.skipped
+        .iter()
+        .for_each(|line| eprintln!("Skipped {line}"));
     plan.warnings.iter().for_each(|w| eprintln!("Warning: {w}"));
     let run = rounds::new_run(&plan);
     let files = ResultFiles::prepare(&plan, &run)?;

@@ -67,6 +67,8 @@ pub struct Plan {
     pub baseline: String,
     /// What is legal but probably not what the user meant, said before the run starts.
     pub warnings: Vec<Warning>,
+    /// `--target all`: the targets this machine cannot run, each with why (said, not refused).
+    pub skipped: Vec<String>,
     /// `--start-at`: when the window opens, on this host's wall clock.
     pub start_at: Option<SystemTime>,
     /// `--bind`: the clients' source addresses (empty: the kernel's choice).
@@ -214,9 +216,9 @@ pub enum PlanError {
 impl Plan {
     /// Checks the flags against each other and against this machine.
     pub fn from_args(args: RunArgs) -> Result<Plan, PlanError> {
-        let drives = match (&args.target, &args.addr) {
+        let (drives, skipped) = match (&args.target, &args.addr) {
             (Some(list), None) => parse_targets(list)?,
-            (None, Some(addr)) => vec![Drive::Addr(resolve(addr)?)],
+            (None, Some(addr)) => (vec![Drive::Addr(resolve(addr)?)], Vec::new()),
             _ => {
                 return Err(PlanError::NothingToDrive {
                     known: echo_targets::names(),
@@ -289,6 +291,7 @@ impl Plan {
             repeat: args.repeat,
             baseline,
             warnings,
+            skipped,
             start_at,
             sources,
         })
@@ -428,14 +431,12 @@ fn pinning(args: &RunArgs) -> Result<(Vec<usize>, Vec<usize>), PlanError> {
     Ok((server, client))
 }
 
-fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
+/// The targets of `--target LIST`, and (for `all`) a line on each target skipped.
+fn parse_targets(list: &str) -> Result<(Vec<Drive>, Vec<String>), PlanError> {
     if list == "all" {
         // A target this machine cannot run (Python not set up) is skipped, not a failure.
         let (targets, skipped) = echo_targets::available();
-        for line in skipped {
-            eprintln!("Skipped {line}");
-        }
-        return Ok(targets.into_iter().map(Drive::Start).collect());
+        return Ok((targets.into_iter().map(Drive::Start).collect(), skipped));
     }
     let mut drives = Vec::new();
     for name in list.split(',').map(str::trim) {
@@ -454,7 +455,7 @@ fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
         }
         drives.push(Drive::Start(target));
     }
-    Ok(drives)
+    Ok((drives, Vec::new()))
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, PlanError> {
