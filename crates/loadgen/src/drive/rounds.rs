@@ -13,7 +13,7 @@ use crate::drive::{repeat, search};
 use crate::engine::churn::ConnectionMode;
 use crate::exit::Exit;
 use crate::plan::Plan;
-use crate::present::files::Hgrm;
+use crate::run::measured::Hgrm;
 use crate::run::progress::Progress;
 use crate::run::{self, sys};
 

@@ -11,7 +11,7 @@ use echo_common::units::format_duration;
 
 use crate::drive::capacity::{Capacity, Measurement, Search, Slo};
 use crate::plan::{Drive, Plan};
-use crate::present::files::Hgrm;
+use crate::run::measured::Hgrm;
 use crate::run::problem::Problem;
 use crate::run::progress::Progress;
 use crate::run::{self, Outcome};

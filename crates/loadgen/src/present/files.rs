@@ -8,31 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use echo_common::units::format_bytes;
 use echo_report::{FindError, RunResult, find_result_files, read_result, write_atomic, write_hgrm};
-use hdrhistogram::Histogram;
 
 use crate::plan::{Plan, PlanError};
+use crate::run::measured::Hgrm;
 use crate::warnings::Warning;
-
-/// A histogram for a `.hgrm` file beside the result, and how that file's name ends. A run makes
-/// one named `""` (the latency every figure comes from) and, in the open loop, one named
-/// `-uncorrected` (from the actual send); the drive loop puts the target, and the run under
-/// `--repeat`, in front.
-pub struct Hgrm {
-    /// The end of the file's name, after the result's own stem and a dash.
-    pub suffix: String,
-    /// The histogram, in nanoseconds (the file is in microseconds: [`HGRM_UNIT_NS`]).
-    pub histogram: Histogram<u64>,
-}
-
-impl Hgrm {
-    /// `histogram`, for the file whose name ends in `suffix`.
-    pub fn new(suffix: impl Into<String>, histogram: Histogram<u64>) -> Hgrm {
-        Hgrm {
-            suffix: suffix.into(),
-            histogram,
-        }
-    }
-}
 
 /// `.hgrm` values are in microseconds: the unit HdrHistogram's plotter expects by default.
 const HGRM_UNIT_NS: f64 = 1000.0;

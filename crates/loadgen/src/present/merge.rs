@@ -10,8 +10,9 @@ use echo_report::{HostRun, RunResult, TargetResult, read_result};
 use crate::cli::Format;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::present::files::{Hgrm, ResultFiles};
+use crate::present::files::ResultFiles;
 use crate::present::output::{self, Source};
+use crate::run::measured::Hgrm;
 
 /// Runs `loadgen merge`.
 pub fn merge(args: MergeArgs) -> Result<Exit> {

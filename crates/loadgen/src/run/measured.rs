@@ -9,11 +9,11 @@ use echo_report::{
     Churn, ClientCost, Latency, OpenLoop, ServerCost, TargetResult, Tick, WallWindow,
     encode_histogram,
 };
+use hdrhistogram::Histogram;
 
 use crate::engine::churn::ConnectionMode;
 use crate::engine::ramp::Profile;
 use crate::engine::record::Record;
-use crate::present::files::Hgrm;
 use crate::run::problem::Problem;
 use crate::run::sys::ProcStat;
 
@@ -73,6 +73,27 @@ pub struct Measured {
     pub server: Option<Usage>,
     pub server_summary: Option<echo_common::Summary>,
     pub partial: bool,
+}
+
+/// A histogram for a `.hgrm` file beside the result, and how that file's name ends. A run makes
+/// one named `""` (the latency every figure comes from) and, in the open loop, one named
+/// `-uncorrected` (from the actual send); the drive loop puts the target, and the run under
+/// `--repeat`, in front.
+pub struct Hgrm {
+    /// The end of the file's name, after the result's own stem and a dash.
+    pub suffix: String,
+    /// The histogram, in nanoseconds (the file is in microseconds).
+    pub histogram: Histogram<u64>,
+}
+
+impl Hgrm {
+    /// `histogram`, for the file whose name ends in `suffix`.
+    pub fn new(suffix: impl Into<String>, histogram: Histogram<u64>) -> Hgrm {
+        Hgrm {
+            suffix: suffix.into(),
+            histogram,
+        }
+    }
 }
 
 /// What [`summarize`] makes of a [`Measured`].
@@ -223,7 +244,7 @@ fn churn(mode: ConnectionMode, record: &Record, w: Window) -> Churn {
 /// last whole second rather than shown as a second of its own.
 /// `asked(a, b)` is the rate asked over `[a, b)` seconds of the window, under a ramp.
 fn timeline(
-    ticks: &mut [hdrhistogram::Histogram<u64>],
+    ticks: &mut [Histogram<u64>],
     seconds: f64,
     asked: impl Fn(f64, f64) -> Option<f64>,
 ) -> Vec<Tick> {

@@ -31,7 +31,7 @@ use crate::engine::event_loop;
 use crate::engine::record::Record;
 use crate::engine::shared::{Event, Phase, Settings, Shared};
 use crate::plan::{Drive, Plan};
-use crate::present::files::Hgrm;
+use crate::run::measured::Hgrm;
 use crate::run::measured::{Measured, Usage, summarize};
 use crate::run::noise::Meter;
 use crate::run::problem::Problem;
