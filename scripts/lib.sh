@@ -9,11 +9,10 @@
 # to the next point, and says how to resume.
 
 # Seconds a loadgen run of one target takes beyond its warm-up and window: building the plan,
-# starting and stopping the server, connecting, writing the result. Timed with --quick (2.5 s
-# per run) on 2-vCPU Intel Xeon VMs, 2026-11-25: here, sweep.sh's 48 runs took 130 s (0.2 s
-# extra each) and pitfall.sh's 51 took 133 s (0.1 s); issue 16 timed them at 121 s and 155 s
-# (0.5 s extra each for pitfall, whose servers build a file or a database first). The largest
-# is kept, so estimates err long. Connecting 10,000 clients adds seconds more.
+# starting and stopping the server (a pitfall server builds its file or database first),
+# connecting, writing the result. The largest overhead timed for the scripts, so that estimates
+# err long; connecting 10,000 clients adds seconds more. (The timings are in the commit that
+# set it.)
 RUN_OVERHEAD_S=0.5
 
 interrupted=0

@@ -68,7 +68,7 @@ blocking_clients=10 blocking_timeout=1s
 n_targets=$(tr , '\n' <<<"$targets" | wc -l)
 
 # each_run FUNCTION: calls FUNCTION NAME FILE TARGETS-IN-IT FLAGS... for every run, in order.
-# FLAGS are loadgen's, and also what `echo-charts status` checks the file against.
+# FLAGS are loadgen's, and also what `loadgen status` checks the file against.
 each_run() {
     local group work
     for group in wait io; do
@@ -90,7 +90,7 @@ state_of() {
     if ((force)); then
         echo "redo: --force"
     else
-        "$charts" status "$file" --duration "$duration" --warmup "$warmup" "$@" || true
+        "$loadgen" status "$file" --duration "$duration" --warmup "$warmup" "$@" || true
     fi
 }
 

@@ -76,9 +76,9 @@ file() {
 }
 
 # status TARGET CLIENTS SIZE MODE: `done: SUMMARY`, `missing` or `redo: WHY` for that point's
-# file: it counts as done only if complete and measured with these settings (`echo-charts status`).
+# file: it counts as done only if complete and measured with these settings (`loadgen status`).
 status() {
-    "$charts" status "$(file "$@")" --target "$1" --clients "$2" --msg-size "$3" \
+    "$loadgen" status "$(file "$@")" --target "$1" --clients "$2" --msg-size "$3" \
         --connection-mode "$4" --duration "$duration" --warmup "$warmup" --repeat "$repeat"
 }
 

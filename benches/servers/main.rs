@@ -14,7 +14,7 @@ use std::time::Duration;
 use client::{PingPong, Swarm};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use echo_common::units::format_bytes;
-use echo_common::{Config, Target, Work};
+use echo_common::{Config, Target, WorkSpec};
 
 /// The two message sizes of the latency benchmarks: a small request, and a page-sized one that
 /// shows what copying more bytes adds to a round trip.
@@ -136,7 +136,7 @@ fn pitfall(criterion: &mut Criterion, pass: &Pass) {
     ));
     slow_group(&mut group, pass);
     for spelling in PITFALL_WORK {
-        let work: Work = spelling.parse().expect("a valid work spelling");
+        let work: WorkSpec = spelling.parse().expect("a valid work spelling");
         let kind = spelling.split(':').next().unwrap_or(spelling);
         let config = Config {
             work,

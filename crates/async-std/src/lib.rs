@@ -10,19 +10,15 @@ use std::sync::Arc;
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::{TcpListener, TcpStream};
 use async_std::task;
-use echo_common::{Conn, Context, How, Target, Work};
+use echo_common::{Conn, Context, How, Serves, Target, Work};
 
 /// The async-std target.
-pub const TARGET: Target = Target {
-    name: "async-std",
-    about: "async-std: its global executor on --threads threads, a task per connection",
+pub const TARGET: Target = Target::new(
+    "async-std",
+    "async-std: its global executor on --threads threads, a task per connection",
     serve,
-    multi_threaded: true,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+    Serves::EventLoop,
+);
 
 /// Serves on async-std's executor with `--threads` threads. The executor is global to the
 /// process, so the thread count is fixed by the first server a process starts.

@@ -8,19 +8,15 @@ use std::sync::Arc;
 use std::thread;
 
 use echo_common::blocking::serve_connection;
-use echo_common::{Context, Target};
+use echo_common::{Context, Serves, Target};
 
 /// The one-connection-at-a-time target.
-pub const TARGET: Target = Target {
-    name: "blocking",
-    about: "std::net, one thread serving one connection at a time, to completion",
+pub const TARGET: Target = Target::new(
+    "blocking",
+    "std::net, one thread serving one connection at a time, to completion",
     serve,
-    multi_threaded: false,
-    event_loop: false,
-    one_at_a_time: true,
-    pool: None,
-    available: None,
-};
+    Serves::OneAtATime,
+);
 
 /// Serves each connection in turn on the calling thread.
 pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {

@@ -13,7 +13,6 @@ pub mod load;
 pub mod render;
 pub mod report;
 pub mod scenario;
-pub mod status;
 pub mod style;
 
 use std::path::{Path, PathBuf};

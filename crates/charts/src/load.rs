@@ -6,8 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use echo_common::units::format_bytes;
-use echo_report::{ReadError, RunResult, SCHEMA, TargetResult, decode_histogram, read_result};
+use echo_proto::units::format_bytes;
+use echo_report::{
+    FindError, Found, ReadError, RunResult, SCHEMA, TargetResult, decode_histogram,
+    find_result_files, read_result,
+};
 use hdrhistogram::Histogram;
 
 use crate::scenario::Scenario;
@@ -147,24 +150,15 @@ pub enum LoadError {
 /// file is an error, not a skip: a chart silently missing a point would mislead.
 pub fn load(paths: &[PathBuf], filter: &Filter) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
-    let mut files: Vec<(PathBuf, bool)> = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            find_json(path, &mut found)?;
-            found.sort();
-            files.extend(found.into_iter().map(|f| (f, false)));
-        } else if path.exists() {
-            files.push((path.clone(), true));
-        } else {
-            return Err(LoadError::Missing(path.clone()));
-        }
-    }
-    let mut seen = BTreeSet::new();
-    files.retain(|(f, _)| seen.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
-
+    let files = find_result_files(paths).map_err(|e| match e {
+        FindError::Missing(path) => LoadError::Missing(path),
+        FindError::List { path, cause } => LoadError::List {
+            path,
+            source: cause,
+        },
+    })?;
     let mut runs = Vec::new();
-    for (file, named) in files {
+    for Found { path: file, named } in files {
         if !named && let Some(why) = not_a_result(&file) {
             loaded
                 .notes
@@ -225,29 +219,6 @@ fn not_a_result(file: &Path) -> Option<String> {
         }
         Some(_) => None,
     }
-}
-
-fn find_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let list = |source| LoadError::List {
-        path: dir.to_owned(),
-        source,
-    };
-    for entry in fs::read_dir(dir).map_err(list)? {
-        let path = entry.map_err(list)?.path();
-        // Hidden entries are editors' and write_atomic's temporaries, or version control.
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            continue;
-        }
-        if path.is_dir() {
-            find_json(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn keeps(filter: &Filter, run: &RunResult, t: &TargetResult) -> bool {

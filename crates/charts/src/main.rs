@@ -3,7 +3,6 @@
 //! ```text
 //! echo-charts [RESULTS...] [--out DIR] [--only CHART,...] [filters]   draw every chart
 //! echo-charts table [RESULTS...] [--out FILE] [filters]              print the Markdown table
-//! echo-charts status FILE [--duration D] [--warmup D] [settings]      done, missing or redo: why
 //! echo-charts report DIR                                               DIR/report.html: one page
 //! ```
 
@@ -11,14 +10,10 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use echo_charts::status::{Status, Wanted};
 use echo_charts::{ChartKind, Filter, Loaded, Options, draw_charts, load};
-use echo_common::Work;
-use echo_common::units::parse_duration;
 use echo_report::{markdown_rows, write_atomic};
 
 /// Where results are looked for when no path is given: where scripts/sweep.sh writes them.
@@ -47,9 +42,6 @@ enum Command {
     Draw(DrawArgs),
     /// Print a Markdown table of the results: one row per target and point.
     Table(TableArgs),
-    /// Say whether FILE holds a complete result measured with the settings given: prints
-    /// `done: SUMMARY`, `missing`, or `redo: WHY` (what scripts/sweep.sh resumes by)
-    Status(StatusArgs),
     /// Write DIR/report.html: every chart of the folder inline, each with its numbers and
     /// intervals, the machine, dates, commits, noisy windows, failed and starved points; one
     /// self-contained file
@@ -60,42 +52,6 @@ enum Command {
 struct ReportArgs {
     /// The results folder (searched with its subfolders; each subfolder is a section)
     dir: PathBuf,
-}
-
-#[derive(Args)]
-struct StatusArgs {
-    /// The result file a point is written to
-    file: PathBuf,
-    /// Targets it must hold, each measured in full (repeat, or separate with commas)
-    #[arg(long = "target", value_name = "NAME", value_delimiter = ',')]
-    targets: Vec<String>,
-    /// Concurrent clients it must have been measured with
-    #[arg(long, value_name = "N")]
-    clients: Option<usize>,
-    /// Message size it must have been measured with (64, 1KiB, ...)
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    msg_size: Option<usize>,
-    /// Measured window it must have had (10s, 500ms, ...)
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    duration: Option<Duration>,
-    /// Warm-up it must have had
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    warmup: Option<Duration>,
-    /// Per-message timeout it must have had
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    timeout: Option<Duration>,
-    /// Server --work it must have had (none, block:1ms, ...)
-    #[arg(long, value_name = "WORK")]
-    work: Option<Work>,
-    /// Server --work-every it must have had
-    #[arg(long, value_name = "N")]
-    work_every: Option<u64>,
-    /// Runs per target (--repeat) it must have had
-    #[arg(long, value_name = "N")]
-    repeat: Option<usize>,
-    /// Connection mode it must have had (persistent, per-message, per:N)
-    #[arg(long, value_name = "MODE")]
-    connection_mode: Option<String>,
 }
 
 #[derive(Args)]
@@ -150,10 +106,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Table(args)) => table(args),
-        Some(Command::Status(args)) => {
-            status(args);
-            Ok(())
-        }
         Some(Command::Draw(args)) => draw(args),
         Some(Command::Report(args)) => report(&args.dir),
         None => draw(cli.draw),
@@ -209,26 +161,6 @@ fn report(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(args: StatusArgs) {
-    let wanted = Wanted {
-        targets: args.targets,
-        clients: args.clients,
-        msg_size: args.msg_size,
-        duration: args.duration,
-        warmup: args.warmup,
-        timeout: args.timeout,
-        work: args.work,
-        work_every: args.work_every,
-        repeat: args.repeat,
-        connection_mode: args.connection_mode,
-    };
-    match echo_charts::status::status(&args.file, &wanted) {
-        Status::Missing => println!("missing"),
-        Status::Done(summary) => println!("done: {summary}"),
-        Status::Redo(why) => println!("redo: {why}"),
-    }
-}
-
 fn table(args: TableArgs) -> anyhow::Result<()> {
     let (_, loaded) = read(&args.select)?;
     write_table(&loaded, args.out.as_deref())
@@ -275,7 +207,7 @@ fn default_out(first: &Path) -> PathBuf {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    echo_common::units::parse_bytes(s).map(|n| n as usize)
+    echo_proto::units::parse_bytes(s).map(|n| n as usize)
 }
 
 fn parse_kind(s: &str) -> Result<ChartKind, String> {

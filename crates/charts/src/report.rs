@@ -354,7 +354,7 @@ fn table(dir: &Path, points: &[&Point]) -> String {
             rel.display().to_string(),
             p.name().to_owned(),
             t.clients.to_string(),
-            echo_common::units::format_bytes(c.msg_size as u64),
+            echo_proto::units::format_bytes(c.msg_size as u64),
             work,
             mode,
             t.runs().len().to_string(),

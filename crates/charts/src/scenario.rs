@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use echo_common::units::format_bytes;
+use echo_proto::units::format_bytes;
 use echo_report::{RunConfig, format_count, work_rank};
 
 use crate::load::Point;

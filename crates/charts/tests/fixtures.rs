@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use echo_common::{LagSummary, Summary};
+use echo_proto::{LagSummary, Summary};
 use echo_report::{
     ClientCost, Errors, Latency, Machine, RunConfig, RunResult, SCHEMA, ServerCost, TargetResult,
     Tick, decode_histogram, encode_histogram, new_histogram, read_result, write_atomic,

@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use echo_charts::status::{Status, Wanted, status};
+use echo_report::status::{Status, Wanted, status};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 

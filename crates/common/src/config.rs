@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::work::Work;
+use echo_proto::{ParseWorkError, WorkSpec};
 
 /// Where a server listens unless told otherwise. Loopback only: this is a benchmark, not a service.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
@@ -55,7 +55,7 @@ pub struct Config {
     /// Work done on a message before it is echoed: none, sleep:DUR, block:DUR, offload:DUR,
     /// cpu:DUR, file-block:BYTES, file-offload:BYTES, sqlite-block, sqlite-offload.
     #[arg(long, default_value = "none", value_parser = parse_work)]
-    pub work: Work,
+    pub work: WorkSpec,
 
     /// Do the work on every Nth message of a connection only; the rest are bystanders.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
@@ -102,7 +102,6 @@ fn parse_buffer(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_work(s: &str) -> Result<Work, String> {
-    s.parse()
-        .map_err(|e: crate::work::ParseWorkError| e.to_string())
+fn parse_work(s: &str) -> Result<WorkSpec, String> {
+    s.parse().map_err(|e: ParseWorkError| e.to_string())
 }

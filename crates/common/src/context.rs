@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::time::Duration;
 
+use crate::Summary;
 use crate::lag::{Handover, Lag, ticker};
-use crate::stats::{Stats, Summary};
+use crate::stats::Stats;
 use crate::wakers::Waiter;
 use crate::work::Framer;
-use crate::{Config, Shutdown, Work};
+use crate::{Config, Shutdown, Work, WorkSpec};
 
 /// How long an accept loop pauses after running out of file descriptors (or memory), so that
 /// closing connections can free some instead of the loop spinning on the same error.
@@ -23,6 +24,8 @@ pub const TICKER_THREAD: &str = "lag-ticker";
 /// What all of a server's tasks or threads share.
 pub struct Context {
     config: Config,
+    /// `config.work`, prepared.
+    work: Work,
     shutdown: Shutdown,
     stats: Stats,
     lag: Lag,
@@ -31,10 +34,11 @@ pub struct Context {
 impl Context {
     /// A server's state before it accepts anything. Prepares the configured work (writes its data
     /// file or builds its database), which is why it can fail.
-    pub fn new(mut config: Config, shutdown: Shutdown) -> io::Result<Arc<Self>> {
-        config.work.prepare()?;
+    pub fn new(config: Config, shutdown: Shutdown) -> io::Result<Arc<Self>> {
+        let work = Work::prepare(config.work)?;
         Ok(Arc::new(Context {
             config,
+            work,
             shutdown,
             stats: Stats::default(),
             lag: Lag::default(),
@@ -183,7 +187,7 @@ impl Conn {
 
     /// The work to do on a working message.
     pub fn work(&self) -> &Work {
-        &self.context.config.work
+        &self.context.work
     }
 
     /// Whether `TCP_NODELAY` is to be set on the connection.
@@ -199,7 +203,7 @@ impl Conn {
     /// Takes `n` bytes just read; returns how many working messages they complete, each of which
     /// gets its work done before these bytes are echoed.
     pub fn received(&mut self, n: usize) -> u64 {
-        if matches!(self.context.config.work, Work::None) {
+        if matches!(self.context.config.work, WorkSpec::None) {
             return 0;
         }
         self.framer.received(n)

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use echo_proto::LagSummary;
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
 /// How often the probe asks to run: Node's `monitorEventLoopDelay` samples every 10 ms by
 /// default, too. Every millisecond cost the fastest servers 4% of their round trips
@@ -56,23 +56,6 @@ impl Lag {
     fn histogram(&self) -> std::sync::MutexGuard<'_, Histogram<u64>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// The loop-lag distribution, in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LagSummary {
-    /// Probes recorded (one per period while at least one connection was open).
-    pub samples: u64,
-    /// Mean lag.
-    pub mean: u64,
-    /// Median lag.
-    pub p50: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// 99.9th percentile.
-    pub p999: u64,
-    /// Largest lag seen.
-    pub max: u64,
 }
 
 /// The hand-over from the ticker thread to the probe task: the oldest tick not yet taken, and

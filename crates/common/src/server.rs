@@ -19,7 +19,8 @@ use crate::{Config, Context, Shutdown, Summary, bind};
 pub type ServeFn = fn(TcpListener, Arc<Context>) -> io::Result<()>;
 
 /// A server the suite can run: its name, how it works, and its entry point. Registering a new
-/// target means writing one of these in its crate and listing it in `echo-targets`.
+/// target means writing one of these in its crate (with [`Target::new`]) and listing it in
+/// `echo-targets`.
 #[derive(Debug)]
 pub struct Target {
     /// Short name, as given to `loadgen --target` (`tokio`, `threads`, ...).
@@ -28,22 +29,75 @@ pub struct Target {
     pub about: &'static str,
     /// The entry point.
     pub serve: ServeFn,
-    /// Whether it honours `--threads` (the others always use one thread for connections).
-    pub multi_threaded: bool,
-    /// Whether it runs an event loop (and so a loop-lag probe, and can be blocked).
-    pub event_loop: bool,
-    /// Whether it serves one connection at a time, to completion: every other client waits in the
-    /// kernel's accept queue, unserved, until the one being served disconnects.
-    pub one_at_a_time: bool,
-    /// For a server with a fixed pool of workers, each serving one connection at a time: how many
-    /// connections it serves at once under a configuration. Connections beyond that are accepted
-    /// but wait, unserved, in the pool's queue until a worker comes free.
-    pub pool: Option<fn(&Config) -> usize>,
+    /// How it serves its connections.
+    pub serves: Serves,
     /// For a server whose runtime needs more of the machine than the standard library does
     /// (io_uring, locked memory): checks that it can run here, before it listens. `Err` names
     /// what is missing and how to fix it; the binary then prints it and exits with
     /// [`EXIT_UNAVAILABLE`], which loadgen reports as a skipped target.
     pub available: Option<fn() -> Result<(), String>>,
+}
+
+/// How a target serves its connections: the one fact its tests and loadgen's reading of it
+/// depend on.
+#[derive(Debug, Clone, Copy)]
+pub enum Serves {
+    /// One connection at a time, to completion: every other client waits in the kernel's accept
+    /// queue, unserved, until the one being served disconnects.
+    OneAtATime,
+    /// A thread of its own for each connection.
+    ThreadPerConnection,
+    /// A fixed pool of workers, each serving one connection at a time; the function says how
+    /// many connections it serves at once under a configuration. Connections beyond that are
+    /// accepted but wait, unserved, in the pool's queue until a worker comes free.
+    Pool(fn(&Config) -> usize),
+    /// An event loop (or one per thread): a task or state machine per connection. It has a
+    /// loop-lag probe, and blocking it stalls every connection it serves.
+    EventLoop,
+}
+
+impl Target {
+    /// A target that can run wherever the standard library can (see [`Target::available_if`]).
+    pub const fn new(
+        name: &'static str,
+        about: &'static str,
+        serve: ServeFn,
+        serves: Serves,
+    ) -> Target {
+        Target {
+            name,
+            about,
+            serve,
+            serves,
+            available: None,
+        }
+    }
+
+    /// The same target, which runs only where `available` says it can.
+    pub const fn available_if(self, available: fn() -> Result<(), String>) -> Target {
+        Target {
+            available: Some(available),
+            ..self
+        }
+    }
+
+    /// Whether it runs an event loop (and so a loop-lag probe, and can be blocked).
+    pub fn event_loop(&self) -> bool {
+        matches!(self.serves, Serves::EventLoop)
+    }
+
+    /// Whether it serves one connection at a time, to completion.
+    pub fn one_at_a_time(&self) -> bool {
+        matches!(self.serves, Serves::OneAtATime)
+    }
+
+    /// For a pool of workers: how many connections it serves at once under `config`.
+    pub fn pool(&self, config: &Config) -> Option<usize> {
+        match self.serves {
+            Serves::Pool(workers) => Some(workers(config)),
+            _ => None,
+        }
+    }
 }
 
 /// A server's exit status when its runtime cannot run on this machine (sysexits' `EX_UNAVAILABLE`).
@@ -119,7 +173,7 @@ fn run_process(target: &'static Target, config: Config) -> Result<(), String> {
         let (context, printed) = (Arc::clone(&context), Arc::clone(&printed));
         move || {
             if !printed.swap(true, Ordering::SeqCst) {
-                let summary = context.summary(target.name, target.event_loop);
+                let summary = context.summary(target.name, target.event_loop());
                 let mut out = io::stdout().lock();
                 let _ = writeln!(
                     out,
@@ -200,7 +254,7 @@ impl Running {
         self.join()?;
         Ok(self
             .context
-            .summary(self.target.name, self.target.event_loop))
+            .summary(self.target.name, self.target.event_loop()))
     }
 
     fn join(&mut self) -> io::Result<()> {
@@ -227,16 +281,13 @@ mod tests {
         panic!("served although it cannot run here")
     }
 
-    static UNAVAILABLE: Target = Target {
-        name: "nowhere",
-        about: "a runtime this machine lacks",
-        serve: never,
-        multi_threaded: false,
-        event_loop: true,
-        one_at_a_time: false,
-        pool: None,
-        available: Some(|| Err("no ring here; add one".into())),
-    };
+    static UNAVAILABLE: Target = Target::new(
+        "nowhere",
+        "a runtime this machine lacks",
+        never,
+        Serves::EventLoop,
+    )
+    .available_if(|| Err("no ring here; add one".into()));
 
     #[test]
     fn a_target_that_cannot_run_here_says_so_and_never_listens() {

@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use serde::{Deserialize, Serialize};
+use echo_proto::{LagSummary, Summary};
 
-use crate::lag::LagSummary;
 use crate::wakers::Wakers;
 
 /// Counters shared by all of a server's connections. Connections add their bytes once, when they
@@ -21,32 +20,6 @@ pub(crate) struct Stats {
     pub active: AtomicUsize,
     /// Woken when `active` drops to zero.
     pub drained: Arc<Wakers>,
-}
-
-/// The final statistics a server prints as one line of JSON on stdout when it stops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// The target's name (`tokio`, `threads`, ...).
-    pub target: String,
-    /// Connections accepted and served.
-    pub accepted: u64,
-    /// Connections closed again (equal to `accepted` after a clean shutdown).
-    pub closed: u64,
-    /// Connections turned away at the `--max-connections` cap.
-    pub refused: u64,
-    /// Bytes echoed back over all connections.
-    pub bytes_echoed: u64,
-    /// The server's own failures: connections that ended in an I/O error of its making, plus
-    /// failed accepts. A peer that resets or goes away is counted in `resets_by_peer` instead.
-    pub errors: u64,
-    /// Connections the peer reset or abandoned mid-echo (`ECONNRESET`, `EPIPE`,
-    /// `ECONNABORTED`): how a load generator's clients may leave at the end of a run, and no
-    /// failure of the server's. Absent from summaries written before it was counted (read as 0).
-    #[serde(default)]
-    pub resets_by_peer: u64,
-    /// How late the event loop ran a task that was ready, while serving; `null` for servers
-    /// without an event loop.
-    pub loop_lag_ns: Option<LagSummary>,
 }
 
 impl Stats {

@@ -15,20 +15,17 @@ use std::thread;
 use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use compio::runtime::Runtime;
-use echo_common::{Conn, Context, How, Target, Work};
+use echo_common::{Conn, Context, How, Serves, Target, Work};
 
 /// The compio target.
-pub const TARGET: Target = Target {
-    name: "compio",
-    about: "compio: thread-per-core on io_uring, a runtime per --threads sharing the listener, a \
+pub const TARGET: Target = Target::new(
+    "compio",
+    "compio: thread-per-core on io_uring, a runtime per --threads sharing the listener, a \
             task per connection; offload: its own spawn_blocking",
     serve,
-    multi_threaded: true,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: Some(available),
-};
+    Serves::EventLoop,
+)
+.available_if(available);
 
 /// Whether an io_uring runtime can be built here.
 fn available() -> Result<(), String> {

@@ -1,10 +1,7 @@
-//! How loadgen ends: one exit status per kind of outcome, the same for every subcommand, and the
-//! one place that decides which an error gets.
+//! How loadgen ends: one exit status per kind of outcome, the same for every subcommand. Which
+//! status an error gets is decided once, where every error is known: `crate::exit_of_error`.
 
 use std::process::ExitCode;
-
-use crate::files::TableError;
-use crate::plan::PlanError;
 
 /// loadgen's exit status. [`EXIT_STATUS_HELP`] says the same to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,18 +39,6 @@ impl Exit {
             Exit::Interrupted => 130,
         }
     }
-
-    /// The status of an error that ended loadgen: a refused command line anywhere in its chain
-    /// makes it a usage error.
-    pub fn of_error(e: &anyhow::Error) -> Exit {
-        if e.chain()
-            .any(|c| c.is::<PlanError>() || c.is::<TableError>())
-        {
-            Exit::Usage
-        } else {
-            Exit::Failed
-        }
-    }
 }
 
 impl From<Exit> for ExitCode {
@@ -65,16 +50,6 @@ impl From<Exit> for ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context;
-
-    #[test]
-    fn a_refused_command_line_is_a_usage_error_however_deeply_wrapped() {
-        let refused = Err::<(), _>(PlanError::NoClientCpu)
-            .context("while planning")
-            .unwrap_err();
-        assert_eq!(Exit::of_error(&refused), Exit::Usage);
-        assert_eq!(Exit::of_error(&anyhow::anyhow!("disk full")), Exit::Failed);
-    }
 
     #[test]
     fn the_help_lists_every_status() {

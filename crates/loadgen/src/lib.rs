@@ -1,49 +1,44 @@
 //! The load generator: drives echo servers and measures them.
 //!
-//! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; the
-//! [`scheduler`] runs each target ([`run`], with a [`noise`] reading of its window) into a
-//! plain-data [`echo_report::TargetResult`], in rounds under `--repeat` ([`repeat`]), writing the
-//! result files ([`files`]) after every run; the run is printed ([`output`]) in the format asked
-//! for, with verdicts between targets ([`compare`]); [`exit`] maps how it went to the exit status.
+//! Data flows one way: the command line ([`cli`]) becomes a validated [`plan::Plan`]; [`drive`]
+//! runs each target ([`run`]: one run, with its server, its machine facts and a noise reading of
+//! its window; the client threads are the [`engine`]) into a plain-data
+//! [`echo_report::TargetResult`], in rounds under `--repeat`, writing the result files
+//! ([`present::files`]) after every run; the run is printed ([`present`]) in the format asked
+//! for, with verdicts between targets; [`exit`] names how it went as an exit status.
+//!
+//! The folders are roles, and imports only go one way between modules (`tests/imports.rs`):
+//! - [`engine`]: a client thread and everything it owns, from the connect to its final record;
+//! - [`run`]: one target's run, and what it reads of the machine and the server;
+//! - [`drive`]: what runs runs: rounds of targets, repeats, capacity searches;
+//! - [`present`]: results out: tables, comparisons, result files, merging hosts' files.
 
-mod bind;
-mod capacity;
-mod churn;
+// No function over 80 lines outside tests (the threshold is in this crate's clippy.toml).
+#![warn(clippy::too_many_lines)]
+
 mod cli;
-mod client;
-mod compare;
+mod drive;
 mod engine;
 mod exit;
-mod files;
-mod merge;
-mod noise;
-mod output;
 mod plan;
-mod problem;
-mod progress;
-mod ramp;
-mod record;
-mod repeat;
+mod present;
 mod run;
-mod schedule;
-mod scheduler;
-mod search;
-mod server;
-mod sys;
-mod tally;
-mod wallclock;
 mod warnings;
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use echo_report::status::{Status, Wanted};
 
-use crate::cli::{Cli, Command, CompareArgs, TableArgs};
+use crate::cli::{Cli, Command, CompareArgs, RunArgs, StatusArgs, TableArgs};
+use crate::drive::rounds;
 use crate::exit::Exit;
-use crate::files::ResultFiles;
-use crate::output::Source;
-use crate::plan::{Plan, RunArgs};
+use crate::plan::{Plan, PlanError};
+use crate::present::files::{self, ResultFiles, TableError};
+use crate::present::output::{self, Source};
+use crate::present::{compare, merge};
+use crate::run::server;
 
 /// Runs loadgen with this process's arguments and returns its exit status; errors are said here,
 /// once, on stderr.
@@ -65,13 +60,14 @@ pub fn main() -> ExitCode {
         Some(Command::Table(args)) => table(args),
         Some(Command::Compare(args)) => compare_files(args),
         Some(Command::Merge(args)) => merge::merge(args),
+        Some(Command::Status(args)) => Ok(status(args)),
         None => load(cli.run),
     };
     match outcome {
         Ok(exit) => exit.into(),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            Exit::of_error(&e).into()
+            exit_of_error(&e).into()
         }
     }
 }
@@ -88,10 +84,13 @@ fn load(args: RunArgs) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let plan = Plan::from_args(args)?;
+    plan.skipped
+        .iter()
+        .for_each(|line| eprintln!("Skipped {line}"));
     plan.warnings.iter().for_each(|w| eprintln!("Warning: {w}"));
-    let run = scheduler::new_run(&plan);
+    let run = rounds::new_run(&plan);
     let files = ResultFiles::prepare(&plan, &run)?;
-    let finished = scheduler::drive(&plan, run, |run, histograms| files.save(run, histograms))?;
+    let finished = rounds::drive(&plan, run, |run, histograms| files.save(run, histograms))?;
     if let Some(path) = files.json().filter(|_| !finished.run.targets.is_empty()) {
         eprintln!("results written to {}", path.display());
     }
@@ -101,7 +100,7 @@ fn load(args: RunArgs) -> Result<Exit> {
     };
     output::print(&[source], plan.format)?;
     // The verdicts under the table; a baseline whose every run failed has none to give.
-    if plan.format == output::Format::Table
+    if plan.format == cli::Format::Table
         && plan.repeat > 1
         && let Ok(verdicts) = compare::against_baseline(&finished.run, &plan.baseline)
     {
@@ -138,8 +137,55 @@ fn compare_files(args: CompareArgs) -> Result<Exit> {
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    let text =
-        compare::compare(&a, &label(&args.a), &b, &label(&args.b)).map_err(anyhow::Error::msg)?;
+    let text = compare::compare(&a, &label(&args.a), &b, &label(&args.b))?;
     print!("{text}");
     Ok(Exit::Success)
+}
+
+/// `loadgen status FILE`: whether a sweep has this point already, or must measure it (again).
+fn status(args: StatusArgs) -> Exit {
+    let wanted = Wanted {
+        targets: args.targets,
+        clients: args.clients,
+        msg_size: args.msg_size,
+        duration: args.duration,
+        warmup: args.warmup,
+        timeout: args.timeout,
+        work: args.work,
+        work_every: args.work_every,
+        repeat: args.repeat,
+        connection_mode: args.connection_mode,
+    };
+    match echo_report::status::status(&args.file, &wanted) {
+        Status::Missing => println!("missing"),
+        Status::Done(summary) => println!("done: {summary}"),
+        Status::Redo(why) => println!("redo: {why}"),
+    }
+    Exit::Success
+}
+
+/// The status of an error that ended loadgen: a refused command line anywhere in its chain makes
+/// it a usage error.
+fn exit_of_error(e: &anyhow::Error) -> Exit {
+    if e.chain()
+        .any(|c| c.is::<PlanError>() || c.is::<TableError>())
+    {
+        Exit::Usage
+    } else {
+        Exit::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_command_line_is_a_usage_error_however_deeply_wrapped() {
+        let refused = Err::<(), _>(PlanError::NoClientCpu)
+            .context("while planning")
+            .unwrap_err();
+        assert_eq!(exit_of_error(&refused), Exit::Usage);
+        assert_eq!(exit_of_error(&anyhow::anyhow!("disk full")), Exit::Failed);
+    }
 }

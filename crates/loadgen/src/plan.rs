@@ -1,4 +1,4 @@
-//! The load run's flags, and the validated plan they turn into. Everything downstream trusts the
+//! The validated plan a load run's flags ([`RunArgs`]) turn into. Everything downstream trusts the
 //! plan: a flag that makes no sense, or that this machine cannot meet, is a [`PlanError`] here,
 //! before anything starts.
 
@@ -6,164 +6,15 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use clap::Args;
-use echo_common::units::{format_bytes, parse_bytes, parse_duration};
-use echo_common::{Target, Work};
+use echo_common::units::format_bytes;
+use echo_common::{Target, WorkSpec};
 
-use crate::capacity::Slo;
-use crate::churn::ConnectionMode;
-use crate::output::Format;
-use crate::ramp::Ramp;
-use crate::sys::{self, CpuList};
+use crate::cli::{Format, RunArgs};
+use crate::drive::capacity::Slo;
+use crate::engine::churn::ConnectionMode;
+use crate::engine::ramp::Ramp;
+use crate::run::sys;
 use crate::warnings::Warning;
-
-/// The flags of a load run (`loadgen` with no subcommand).
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// Servers to start and drive, one after another under identical settings: a name, a
-    /// comma-separated list, or `all`.
-    #[arg(long, value_name = "LIST", conflicts_with = "addr")]
-    pub target: Option<String>,
-
-    /// Drive an echo server that is already running at HOST:PORT instead.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub addr: Option<String>,
-
-    /// With --addr: the server's process id, to account its CPU and memory from /proc (a server
-    /// loadgen starts is accounted without it).
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
-
-    /// Concurrent client connections.
-    #[arg(long, default_value_t = 100)]
-    pub clients: usize,
-
-    /// Bytes per message (e.g. 64, 1KiB, 16KiB).
-    #[arg(long, default_value = "64", value_parser = parse_bytes)]
-    pub msg_size: u64,
-
-    /// Length of the measured window.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-
-    /// Load before the window opens, excluded from every figure.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub warmup: Duration,
-
-    /// A message (or connect) not answered within this counts as a timeout, and that client
-    /// stops.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub timeout: Duration,
-
-    /// Open loop: send this many messages per second in total, on schedule, whether or not
-    /// replies have come back; latency is measured from each message's intended send time.
-    #[arg(long, value_name = "MSGS_PER_SEC")]
-    pub rate: Option<f64>,
-
-    /// Load generator threads [default: one per client CPU].
-    #[arg(long)]
-    pub client_threads: Option<usize>,
-
-    /// Worker threads for multi-threaded servers [default: one per server CPU].
-    #[arg(long)]
-    pub server_threads: Option<u16>,
-
-    /// CPUs to pin the server to, e.g. `0` or `0-1` [default with 2+ CPUs: 0].
-    #[arg(long, value_name = "CPUS")]
-    pub server_cpus: Option<CpuList>,
-
-    /// CPUs to pin the load generator to [default with 2+ CPUs: all but the server's].
-    #[arg(long, value_name = "CPUS")]
-    pub client_cpus: Option<CpuList>,
-
-    /// Pin nothing; let the scheduler place server and clients.
-    #[arg(long, conflicts_with_all = ["server_cpus", "client_cpus"])]
-    pub no_pin: bool,
-
-    /// Connection attempts in flight at once while connecting (bounds the connect rate).
-    #[arg(long, default_value_t = 256)]
-    pub connect_concurrency: usize,
-
-    /// Work the server does per message (passed to servers loadgen starts): none, sleep:DUR,
-    /// block:DUR, offload:DUR, cpu:DUR, file-block:BYTES, file-offload:BYTES, sqlite-block,
-    /// sqlite-offload.
-    #[arg(long, default_value = "none")]
-    pub work: Work,
-
-    /// Work on every Nth message of each connection only; the others are bystanders, whose
-    /// latency is reported separately.
-    #[arg(long, default_value_t = 1)]
-    pub work_every: u64,
-
-    /// Search for the highest open-loop rate that keeps --slo: double from --rate (or 10000)
-    /// until the promise breaks, then bisect to 5%; every step a fresh server, a warm-up and a
-    /// window. Every step goes into the result file.
-    #[arg(long, requires = "slo")]
-    pub find_capacity: bool,
-
-    /// The latency promise of --find-capacity, as pPERCENTILE=DURATION: p99=1ms, p99.9=500us.
-    #[arg(long, value_name = "SLO", requires = "find_capacity")]
-    pub slo: Option<Slo>,
-
-    /// Open loop at a rate that rises step by step across the window, FROM..TO/STEP (e.g.
-    /// 10k..100k/1s): steps of STEP, rates evenly from FROM to TO; the warm-up runs at FROM.
-    #[arg(long, value_name = "FROM..TO/STEP", conflicts_with_all = ["rate", "find_capacity"])]
-    pub rate_ramp: Option<Ramp>,
-
-    /// How clients use connections: persistent, per-message (connect, one echo, close, again)
-    /// or per:N (N echoes per connection). Churn modes are closed-loop.
-    #[arg(long, value_name = "MODE", default_value = "persistent")]
-    pub connection_mode: ConnectionMode,
-
-    /// Directory for result files.
-    #[arg(long, default_value = "results", value_name = "DIR")]
-    pub results_dir: PathBuf,
-
-    /// Write the result to exactly this file (its .hgrm files beside it) instead of a
-    /// time-stamped name in --results-dir.
-    #[arg(long, value_name = "FILE", conflicts_with = "no_save")]
-    pub output: Option<PathBuf>,
-
-    /// Write no result files.
-    #[arg(long)]
-    pub no_save: bool,
-
-    /// Spread the client connections over these local source addresses, taken in turn: each
-    /// adds a full ephemeral port range, for more connections to one server port than one
-    /// address allows.
-    #[arg(long, value_name = "IP[,IP...]")]
-    pub bind: Option<String>,
-
-    /// Open the measured window at this wall-clock time (RFC 3339 in UTC, or +DUR from now):
-    /// connect, wait, warm up, and measure from TIME. Give every load host the same TIME, then
-    /// `loadgen merge` their result files.
-    #[arg(long, value_name = "TIME")]
-    pub start_at: Option<String>,
-
-    /// What goes to stdout: a table with notes, the result as JSON (and nothing else), or a
-    /// Markdown table.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Run each target N times, in rounds (A B C, A B C, ...) so that drift hits every target
-    /// alike, each run with a fresh server. The table then shows medians with their confidence
-    /// intervals, and each target against the first (or --baseline) figure by figure.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub repeat: usize,
-
-    /// With --repeat: the target every other one is compared with [default: the first].
-    #[arg(long, value_name = "TARGET")]
-    pub baseline: Option<String>,
-
-    /// List the targets this machine can run, one per line with how it works, and exit (the
-    /// others, such as Python servers without their environment, are named on stderr).
-    #[arg(long, exclusive = true)]
-    pub list_targets: bool,
-}
 
 /// What to drive.
 #[derive(Debug, Clone)]
@@ -200,7 +51,7 @@ pub struct Plan {
     pub server_cpus: Vec<usize>,
     pub client_cpus: Vec<usize>,
     pub connect_concurrency: usize,
-    pub work: Work,
+    pub work: WorkSpec,
     pub work_every: u64,
     /// `--find-capacity`: the promise each target's search keeps.
     pub capacity: Option<Slo>,
@@ -216,6 +67,8 @@ pub struct Plan {
     pub baseline: String,
     /// What is legal but probably not what the user meant, said before the run starts.
     pub warnings: Vec<Warning>,
+    /// `--target all`: the targets this machine cannot run, each with why (said, not refused).
+    pub skipped: Vec<String>,
     /// `--start-at`: when the window opens, on this host's wall clock.
     pub start_at: Option<SystemTime>,
     /// `--bind`: the clients' source addresses (empty: the kernel's choice).
@@ -332,37 +185,9 @@ pub enum PlanError {
     /// --client-cpus with nothing in it.
     #[error("--client-cpus is empty: the load generator needs a CPU")]
     NoClientCpu,
-    /// More clients than descriptors.
-    #[error(
-        "--clients {clients} needs about {needed} file descriptors, but this process may open at \
-         most {hard} (the hard limit, `ulimit -Hn`). Lower --clients to {fit} or less, or raise \
-         the hard limit (as root: `ulimit -Hn {needed}` in the shell that runs loadgen, or a \
-         nofile entry in /etc/security/limits.conf)"
-    )]
-    TooFewDescriptors {
-        /// Clients asked for.
-        clients: usize,
-        /// Descriptors they need.
-        needed: u64,
-        /// The hard limit.
-        hard: u64,
-        /// The most clients that fit.
-        fit: u64,
-    },
-    /// More clients than local ports.
-    #[error(
-        "--clients {clients} needs more local ports than the {ports} in \
-         net.ipv4.ip_local_port_range ({range}) per source address; lower --clients, widen \
-         the range, or add source addresses with --bind"
-    )]
-    TooFewPorts {
-        /// Clients asked for.
-        clients: usize,
-        /// Ports in the range.
-        ports: usize,
-        /// The range, as the kernel prints it.
-        range: String,
-    },
+    /// More clients than this machine's descriptors or local ports allow.
+    #[error(transparent)]
+    TooFew(#[from] sys::TooFew),
     /// --start-at that is not a time, or not in the future.
     #[error("{0}")]
     StartAt(String),
@@ -391,128 +216,47 @@ pub enum PlanError {
 impl Plan {
     /// Checks the flags against each other and against this machine.
     pub fn from_args(args: RunArgs) -> Result<Plan, PlanError> {
-        let drives = match (&args.target, &args.addr) {
+        let (drives, skipped) = match (&args.target, &args.addr) {
             (Some(list), None) => parse_targets(list)?,
-            (None, Some(addr)) => vec![Drive::Addr(resolve(addr)?)],
+            (None, Some(addr)) => (vec![Drive::Addr(resolve(addr)?)], Vec::new()),
             _ => {
                 return Err(PlanError::NothingToDrive {
                     known: echo_targets::names(),
                 });
             }
         };
-        if args.server_pid.is_some() && args.addr.is_none() {
-            return Err(PlanError::ServerPidWithoutAddr);
-        }
-        for (flag, n) in [
-            ("--clients", args.clients as u64),
-            ("--work-every", args.work_every),
-            ("--connect-concurrency", args.connect_concurrency as u64),
-        ] {
-            if n == 0 {
-                return Err(PlanError::Zero { flag });
-            }
-        }
-        if !(1..=MAX_MSG_SIZE).contains(&args.msg_size) {
-            return Err(PlanError::MsgSize {
-                bytes: args.msg_size,
-            });
-        }
-        for (flag, d) in [("--duration", args.duration), ("--timeout", args.timeout)] {
-            if d.is_zero() {
-                return Err(PlanError::ZeroDuration { flag });
-            }
-        }
-        if !(1..=MAX_REPEAT).contains(&args.repeat) {
-            return Err(PlanError::Repeat(args.repeat));
-        }
+        check_values(&args)?;
         let names: Vec<String> = drives.iter().map(Drive::name).collect();
-        let baseline = args.baseline.unwrap_or_else(|| names[0].clone());
+        let baseline = args.baseline.clone().unwrap_or_else(|| names[0].clone());
         if !names.contains(&baseline) {
             return Err(PlanError::Baseline {
                 name: baseline,
                 targets: names.join(", "),
             });
         }
-        if let Some(rate) = args.rate
-            && !(rate.is_finite() && rate > 0.0)
-        {
-            return Err(PlanError::Rate(rate));
-        }
-        let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
-        if args.connection_mode != ConnectionMode::Persistent && open_loop {
-            return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
-        }
-        if let Some(output) = &args.output
-            && output.file_stem().is_none()
-        {
-            return Err(PlanError::OutputNotAFile(output.clone()));
-        }
-
+        check_mode(&args)?;
         let start_at = args
             .start_at
             .as_deref()
-            .map(|t| crate::wallclock::parse_start_at(t, SystemTime::now()))
+            .map(|t| crate::run::wallclock::parse_start_at(t, SystemTime::now()))
             .transpose()
             .map_err(PlanError::StartAt)?;
         if start_at.is_some() && drives.len() > 1 {
             return Err(PlanError::StartAtSeveralTargets);
         }
-        let sources = match &args.bind {
-            None => Vec::new(),
-            Some(list) => {
-                // A server loadgen starts listens on 127.0.0.1.
-                let server = match &drives[0] {
-                    Drive::Addr(addr) => *addr,
-                    Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
-                };
-                crate::bind::parse_sources(list, server).map_err(PlanError::Bind)?
-            }
-        };
-
-        let online = sys::online_cpus();
-        let (server_cpus, client_cpus) = if args.no_pin || online < 2 {
-            (Vec::new(), Vec::new())
-        } else {
-            let server = args.server_cpus.map_or_else(|| vec![0], |c| c.0);
-            let client = args
-                .client_cpus
-                .map(|c| c.0)
-                .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
-            if let Some(&cpu) = server.iter().chain(&client).find(|&&c| c >= online) {
-                return Err(PlanError::NoSuchCpu {
-                    cpu,
-                    last: online - 1,
-                });
-            }
-            if client.is_empty() {
-                return Err(PlanError::NoClientCpu);
-            }
-            (server, client)
-        };
-        let mut warnings = Vec::new();
+        let sources = sources(&args, &drives)?;
+        let (server_cpus, client_cpus) = pinning(&args)?;
         let shared: Vec<usize> = server_cpus
             .iter()
             .copied()
             .filter(|c| client_cpus.contains(c))
             .collect();
-        if !shared.is_empty() && matches!(drives[0], Drive::Start(_)) {
-            warnings.push(Warning::SharedCpus(shared));
-        }
+        let warnings = match shared.is_empty() || matches!(drives[0], Drive::Addr(_)) {
+            true => Vec::new(),
+            false => vec![Warning::SharedCpus(shared)],
+        };
         sys::ensure_fds_for(args.clients, sources.len().max(1))?;
-
-        let client_threads = args
-            .client_threads
-            .unwrap_or(client_cpus.len().max(1))
-            .clamp(1, args.clients);
-        let server_threads = args
-            .server_threads
-            .unwrap_or(server_cpus.len().max(1).min(u16::MAX as usize) as u16);
-        if server_threads == 0 {
-            return Err(PlanError::Zero {
-                flag: "--server-threads",
-            });
-        }
-
+        let (client_threads, server_threads) = threads(&args, &server_cpus, &client_cpus)?;
         Ok(Plan {
             drives,
             server_pid: args.server_pid,
@@ -523,7 +267,7 @@ impl Plan {
             timeout: args.timeout,
             // A capacity search starts from --rate; each step sets its own.
             rate: match args.find_capacity {
-                true => Some(args.rate.unwrap_or(crate::capacity::START_RATE)),
+                true => Some(args.rate.unwrap_or(crate::drive::capacity::START_RATE)),
                 false => args.rate,
             },
             capacity: args.slo.filter(|_| args.find_capacity),
@@ -535,7 +279,7 @@ impl Plan {
             client_cpus,
             connect_concurrency: args.connect_concurrency,
             // With no work there are no bystanders to tell apart.
-            work_every: if matches!(args.work, Work::None) {
+            work_every: if matches!(args.work, WorkSpec::None) {
                 1
             } else {
                 args.work_every
@@ -547,11 +291,11 @@ impl Plan {
             repeat: args.repeat,
             baseline,
             warnings,
+            skipped,
             start_at,
             sources,
         })
     }
-
     /// The flags a server loadgen starts gets, so that every target is set up identically.
     pub fn server_args(&self) -> Vec<String> {
         vec![
@@ -578,14 +322,121 @@ impl Plan {
     }
 }
 
-fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
+/// The numbers that must be in range, whatever else is asked.
+fn check_values(args: &RunArgs) -> Result<(), PlanError> {
+    if args.server_pid.is_some() && args.addr.is_none() {
+        return Err(PlanError::ServerPidWithoutAddr);
+    }
+    for (flag, n) in [
+        ("--clients", args.clients as u64),
+        ("--work-every", args.work_every),
+        ("--connect-concurrency", args.connect_concurrency as u64),
+    ] {
+        if n == 0 {
+            return Err(PlanError::Zero { flag });
+        }
+    }
+    if !(1..=MAX_MSG_SIZE).contains(&args.msg_size) {
+        return Err(PlanError::MsgSize {
+            bytes: args.msg_size,
+        });
+    }
+    for (flag, d) in [("--duration", args.duration), ("--timeout", args.timeout)] {
+        if d.is_zero() {
+            return Err(PlanError::ZeroDuration { flag });
+        }
+    }
+    if !(1..=MAX_REPEAT).contains(&args.repeat) {
+        return Err(PlanError::Repeat(args.repeat));
+    }
+    Ok(())
+}
+
+/// The open or closed loop asked for, and where the result goes, make sense together.
+fn check_mode(args: &RunArgs) -> Result<(), PlanError> {
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(PlanError::Rate(rate));
+    }
+    let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
+    if args.connection_mode != ConnectionMode::Persistent && open_loop {
+        return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
+    }
+    if let Some(output) = &args.output
+        && output.file_stem().is_none()
+    {
+        return Err(PlanError::OutputNotAFile(output.clone()));
+    }
+    Ok(())
+}
+
+/// Load generator threads (one per client CPU unless asked, never more than clients) and the
+/// server's worker threads (one per server CPU unless asked).
+fn threads(
+    args: &RunArgs,
+    server_cpus: &[usize],
+    client_cpus: &[usize],
+) -> Result<(usize, u16), PlanError> {
+    let client_threads = args
+        .client_threads
+        .unwrap_or(client_cpus.len().max(1))
+        .clamp(1, args.clients);
+    let server_threads = args
+        .server_threads
+        .unwrap_or(server_cpus.len().max(1).min(u16::MAX as usize) as u16);
+    if server_threads == 0 {
+        return Err(PlanError::Zero {
+            flag: "--server-threads",
+        });
+    }
+    Ok((client_threads, server_threads))
+}
+
+/// `--bind`'s source addresses, each checked to be one this host can connect from.
+fn sources(args: &RunArgs, drives: &[Drive]) -> Result<Vec<IpAddr>, PlanError> {
+    let Some(list) = &args.bind else {
+        return Ok(Vec::new());
+    };
+    // A server loadgen starts listens on 127.0.0.1.
+    let server = match &drives[0] {
+        Drive::Addr(addr) => *addr,
+        Drive::Start(_) => SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    crate::engine::bind::parse_sources(list, server).map_err(PlanError::Bind)
+}
+
+/// The server's CPUs and the load generator's: none pinned with `--no-pin` or one CPU; else the
+/// server on CPU 0 and the clients on the rest, unless asked otherwise.
+fn pinning(args: &RunArgs) -> Result<(Vec<usize>, Vec<usize>), PlanError> {
+    let online = sys::online_cpus();
+    if args.no_pin || online < 2 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let server = args.server_cpus.clone().map_or_else(|| vec![0], |c| c.0);
+    let client = args
+        .client_cpus
+        .clone()
+        .map(|c| c.0)
+        .unwrap_or_else(|| (0..online).filter(|c| !server.contains(c)).collect());
+    if let Some(&cpu) = server.iter().chain(&client).find(|&&c| c >= online) {
+        return Err(PlanError::NoSuchCpu {
+            cpu,
+            last: online - 1,
+        });
+    }
+    if client.is_empty() {
+        return Err(PlanError::NoClientCpu);
+    }
+    Ok((server, client))
+}
+
+/// The targets of `--target LIST`, and (for `all`) a line on each target skipped.
+fn parse_targets(list: &str) -> Result<(Vec<Drive>, Vec<String>), PlanError> {
     if list == "all" {
         // A target this machine cannot run (Python not set up) is skipped, not a failure.
         let (targets, skipped) = echo_targets::available();
-        for line in skipped {
-            eprintln!("Skipped {line}");
-        }
-        return Ok(targets.into_iter().map(Drive::Start).collect());
+        return Ok((targets.into_iter().map(Drive::Start).collect(), skipped));
     }
     let mut drives = Vec::new();
     for name in list.split(',').map(str::trim) {
@@ -604,7 +455,7 @@ fn parse_targets(list: &str) -> Result<Vec<Drive>, PlanError> {
         }
         drives.push(Drive::Start(target));
     }
-    Ok(drives)
+    Ok((drives, Vec::new()))
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, PlanError> {
@@ -700,7 +551,7 @@ mod tests {
         assert_eq!(p.capacity.unwrap().to_string(), "p99.9=2ms");
         assert_eq!(
             p.rate,
-            Some(crate::capacity::START_RATE),
+            Some(crate::drive::capacity::START_RATE),
             "the search starts there"
         );
         let p = plan(&[

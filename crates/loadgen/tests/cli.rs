@@ -650,3 +650,28 @@ fn a_killed_loadgen_keeps_its_finished_targets_and_takes_its_server_with_it() {
     assert_eq!(run.targets[0].target, "tokio");
     assert!(!run.targets[0].partial && run.targets[0].messages > 0);
 }
+
+/// `loadgen status`: what a resumed sweep keeps and what it measures again, without the charts.
+#[test]
+fn status_says_done_missing_or_redo_and_why() {
+    let point = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/tests/fixtures/results/sweep/64B-100c.json");
+    let status = |file: &Path, flags: &[&str]| {
+        let out = run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .arg("status")
+            .arg(file)
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let done = status(&point, &["--target", "threads,tokio", "--duration", "5s"]);
+    assert!(done.starts_with("done: threads "), "{done}");
+    assert_eq!(
+        status(&point, &["--duration", "10s"]),
+        "redo: it was measured with --duration 5.00s, not 10.00s\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(status(&dir.path().join("none.json"), &[]), "missing\n");
+}

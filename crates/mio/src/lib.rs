@@ -26,23 +26,19 @@ use std::sync::{Arc, mpsc};
 use std::task::{self, Wake};
 use std::time::{Duration, Instant};
 
-use echo_common::{BlockingPool, Conn, Context, How, Target};
+use echo_common::{BlockingPool, Conn, Context, How, Serves, Target};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 /// The hand-written event loop.
-pub const TARGET: Target = Target {
-    name: "mio",
-    about: "an event loop written by hand on mio: one thread, epoll readiness, a table of \
+pub const TARGET: Target = Target::new(
+    "mio",
+    "an event loop written by hand on mio: one thread, epoll readiness, a table of \
             connections, timers, and a blocking pool for offloaded work",
     serve,
-    multi_threaded: false,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+    Serves::EventLoop,
+);
 
 /// The listener's token. Connections are numbered from 0 by their slot in the table.
 const LISTENER: Token = Token(usize::MAX);

@@ -13,24 +13,21 @@ use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 use std::thread;
 
-use echo_common::{BlockingPool, Conn, Context, How, Target, Work};
+use echo_common::{BlockingPool, Conn, Context, How, Serves, Target, Work};
 use monoio::blocking::{BlockingTask, ThreadPool};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 use monoio::{IoUringDriver, RuntimeBuilder};
 
 /// The monoio target.
-pub const TARGET: Target = Target {
-    name: "monoio",
-    about: "monoio: thread-per-core on io_uring, a runtime per --threads sharing the listener, a \
+pub const TARGET: Target = Target::new(
+    "monoio",
+    "monoio: thread-per-core on io_uring, a runtime per --threads sharing the listener, a \
             task per connection; offload: spawn_blocking on an attached pool, as its docs advise",
     serve,
-    multi_threaded: true,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: Some(available),
-};
+    Serves::EventLoop,
+)
+.available_if(available);
 
 /// Whether an io_uring runtime can be built here.
 fn available() -> Result<(), String> {

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt::Write;
 
-use echo_common::units::format_bytes;
+use echo_proto::units::format_bytes;
 
 use crate::table::{Align, Table};
 use crate::{Figure, RunResult, TargetResult, work_rank};
@@ -41,28 +41,13 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
     if rows.is_empty() {
         return "No results.\n".into();
     }
-    let mut target_order: Vec<&str> = Vec::new();
-    for (_, t) in &rows {
-        if !target_order.contains(&t.target.as_str()) {
-            target_order.push(&t.target);
-        }
-    }
-    let rank = |name: &str| target_order.iter().position(|n| *n == name);
-    rows.sort_by(|(ra, ta), (rb, tb)| {
-        let (a, b) = (&ra.config, &rb.config);
-        (a.msg_size, work_rank(&a.work), &a.work, a.work_every)
-            .cmp(&(b.msg_size, work_rank(&b.work), &b.work, b.work_every))
-            .then_with(|| cmp_rate(ra.config.rate, rb.config.rate))
-            .then_with(|| rank(&ta.target).cmp(&rank(&tb.target)))
-            .then_with(|| ta.clients.cmp(&tb.clients))
-            .then_with(|| ra.started_at.cmp(&rb.started_at))
-    });
-
-    let show_work = rows
-        .iter()
-        .any(|(r, _)| r.config.work != NO_WORK || r.config.work_every > 1);
-    let show_rate = rows.iter().any(|(r, _)| r.config.rate.is_some());
-
+    sort_rows(&mut rows);
+    let shown = Shown {
+        work: rows
+            .iter()
+            .any(|(r, _)| r.config.work != NO_WORK || r.config.work_every > 1),
+        rate: rows.iter().any(|(r, _)| r.config.rate.is_some()),
+    };
     let mut table = Table::new([
         ("target", Align::Left),
         ("clients", Align::Right),
@@ -80,74 +65,128 @@ pub fn markdown_rows<'a>(rows: impl IntoIterator<Item = Row<'a>>) -> String {
     table
         .caption
         .push(measured_on(rows.iter().map(|(r, _)| *r)));
-    let (mut any_partial, mut any_saturated, mut any_repeated) = (false, false, false);
-    for (run, t) in &rows {
-        let mut name = t.target.clone();
-        if run.partial || t.partial {
-            any_partial = true;
-            name.push_str(PARTIAL_MARK);
-        }
-        if t.client.saturated {
-            any_saturated = true;
-            name.push_str(SATURATED_MARK);
-        }
-        let work = show_work.then(|| {
-            let mut work = run.config.work.clone();
-            if run.config.work_every > 1 {
-                let _ = write!(work, " (1 in {})", run.config.work_every);
-            }
-            work
-        });
-        let rate = show_rate.then(|| {
-            run.config
-                .rate
-                .map_or_else(|| "closed loop".into(), format_count)
-        });
-        let l = &t.latency_ns;
-        // Repeated runs: the median over them and its interval's larger half-width.
-        let repeated = |f: Figure, shown: fn(f64) -> String| {
-            let s = f.spread(t).filter(|s| s.n > 1)?;
-            Some(format!(
-                "{} ± {:.1}%",
-                shown(s.median),
-                s.plus_minus()? * 100.0
-            ))
-        };
-        let us = |x: f64| format_us(x.round() as u64);
-        any_repeated |= t.runs().len() > 1;
-        table.row(vec![
-            Some(name),
-            Some(t.clients.to_string()),
-            Some(format_bytes(run.config.msg_size as u64)),
-            work,
-            rate,
-            repeated(Figure::MsgsPerSec, format_count).or(Some(format_count(t.msgs_per_sec))),
-            repeated(Figure::P50, us).or(Some(format_us(l.p50))),
-            repeated(Figure::P99, us).or(Some(format_us(l.p99))),
-            Some(format_us(l.p999)),
-            Some(format_us(l.max)),
-            Some(t.errors.total().to_string()),
-            Some(t.starved_clients.to_string()),
-        ]);
+    let mut marks = Marks::default();
+    for row in &rows {
+        table.row(cells(*row, shown, &mut marks));
     }
-    if any_partial {
-        table.notes.push(format!(
-            "{PARTIAL_MARK} The run was cut short: figures cover what was measured."
-        ));
-    }
-    if any_repeated {
-        table.notes.push(
-            "± : the median of repeated runs and the larger half-width of its confidence interval \
-             (95%; min…max for 5 runs or fewer); other figures are the median-throughput run's."
-                .into(),
-        );
-    }
-    if any_saturated {
-        table.notes.push(format!(
-            "{SATURATED_MARK} The load generator's CPUs were saturated: figures may measure the client."
-        ));
-    }
+    table.notes.extend(marks.notes());
     table.markdown()
+}
+
+/// Which of the optional columns the table has.
+#[derive(Clone, Copy)]
+struct Shown {
+    /// `work`: some row ran with work other than `none`.
+    work: bool,
+    /// `rate`: some row ran an open loop.
+    rate: bool,
+}
+
+/// Which footnotes the rows call for.
+#[derive(Default)]
+struct Marks {
+    partial: bool,
+    saturated: bool,
+    repeated: bool,
+}
+
+impl Marks {
+    /// The footnotes, in the table's order.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.partial {
+            notes.push(format!(
+                "{PARTIAL_MARK} The run was cut short: figures cover what was measured."
+            ));
+        }
+        if self.repeated {
+            notes.push(
+                "± : the median of repeated runs and the larger half-width of its confidence \
+                 interval (95%; min…max for 5 runs or fewer); other figures are the \
+                 median-throughput run's."
+                    .into(),
+            );
+        }
+        if self.saturated {
+            notes.push(format!(
+                "{SATURATED_MARK} The load generator's CPUs were saturated: figures may measure \
+                 the client."
+            ));
+        }
+        notes
+    }
+}
+
+/// Message size, work (the plain echo first) and rate, then target in the order targets first
+/// appear, then clients, then start time.
+fn sort_rows(rows: &mut [Row]) {
+    let mut target_order: Vec<&str> = Vec::new();
+    for (_, t) in rows.iter() {
+        if !target_order.contains(&t.target.as_str()) {
+            target_order.push(&t.target);
+        }
+    }
+    let rank = |name: &str| target_order.iter().position(|n| *n == name);
+    rows.sort_by(|(ra, ta), (rb, tb)| {
+        let (a, b) = (&ra.config, &rb.config);
+        (a.msg_size, work_rank(&a.work), &a.work, a.work_every)
+            .cmp(&(b.msg_size, work_rank(&b.work), &b.work, b.work_every))
+            .then_with(|| cmp_rate(ra.config.rate, rb.config.rate))
+            .then_with(|| rank(&ta.target).cmp(&rank(&tb.target)))
+            .then_with(|| ta.clients.cmp(&tb.clients))
+            .then_with(|| ra.started_at.cmp(&rb.started_at))
+    });
+}
+
+/// One row's cells; notes in `marks` which footnotes it needs.
+fn cells((run, t): Row, shown: Shown, marks: &mut Marks) -> Vec<Option<String>> {
+    let mut name = t.target.clone();
+    if run.partial || t.partial {
+        marks.partial = true;
+        name.push_str(PARTIAL_MARK);
+    }
+    if t.client.saturated {
+        marks.saturated = true;
+        name.push_str(SATURATED_MARK);
+    }
+    let work = shown.work.then(|| {
+        let mut work = run.config.work.clone();
+        if run.config.work_every > 1 {
+            let _ = write!(work, " (1 in {})", run.config.work_every);
+        }
+        work
+    });
+    let rate = shown.rate.then(|| {
+        run.config
+            .rate
+            .map_or_else(|| "closed loop".into(), format_count)
+    });
+    let l = &t.latency_ns;
+    // Repeated runs: the median over them and its interval's larger half-width.
+    let repeated = |f: Figure, shown: fn(f64) -> String| {
+        let s = f.spread(t).filter(|s| s.n > 1)?;
+        Some(format!(
+            "{} ± {:.1}%",
+            shown(s.median),
+            s.plus_minus()? * 100.0
+        ))
+    };
+    let us = |x: f64| format_us(x.round() as u64);
+    marks.repeated |= t.runs().len() > 1;
+    vec![
+        Some(name),
+        Some(t.clients.to_string()),
+        Some(format_bytes(run.config.msg_size as u64)),
+        work,
+        rate,
+        repeated(Figure::MsgsPerSec, format_count).or(Some(format_count(t.msgs_per_sec))),
+        repeated(Figure::P50, us).or(Some(format_us(l.p50))),
+        repeated(Figure::P99, us).or(Some(format_us(l.p99))),
+        Some(format_us(l.p999)),
+        Some(format_us(l.max)),
+        Some(t.errors.total().to_string()),
+        Some(t.starved_clients.to_string()),
+    ]
 }
 
 /// "Measured on CPU (N cores), DATE." for the distinct machines and days of `runs`.
@@ -207,67 +246,36 @@ pub fn format_us(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Errors, Latency, Machine, RunConfig, SCHEMA};
+    use crate::{Errors, Latency, testing};
 
     fn run(msg_size: usize, work: &str, targets: &[(&str, usize, f64)]) -> RunResult {
-        RunResult {
-            schema: SCHEMA.into(),
-            started_at: "2026-11-25T10:00:00Z".into(),
-            git_commit: None,
-            machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                hostname: "box".into(),
-            },
-            config: RunConfig {
-                clients: targets[0].1,
-                msg_size,
-                duration_ns: 1_000_000_000,
-                warmup_ns: 0,
-                timeout_ns: 1_000_000_000,
-                client_threads: 1,
-                client_cpus: vec![],
-                server_cpus: vec![],
-                server_threads: 1,
-                rate: None,
-                work: work.into(),
-                work_every: 1,
-                rate_ramp: None,
-                connection_mode: None,
-                repeat: 1,
-                start_at: None,
-            },
-            targets: targets
-                .iter()
-                .map(|&(name, clients, rate)| TargetResult {
-                    target: name.into(),
-                    clients,
-                    connected: clients,
-                    window_ns: 1_000_000_000,
-                    messages: rate as u64,
-                    msgs_per_sec: rate,
-                    latency_ns: Latency {
-                        count: 1,
-                        p50: 19_300,
-                        p99: 2_450,
-                        p999: 123_456,
-                        max: 1_234_567,
-                        ..Latency::default()
-                    },
-                    errors: Errors {
-                        timeout: 2,
-                        ..Errors::default()
-                    },
-                    starved_clients: 3,
-                    server: None,
-                    ..TargetResult::default()
-                })
-                .collect(),
-            partial: false,
-            clock: None,
-            hosts: Vec::new(),
-        }
+        let targets: Vec<TargetResult> = targets
+            .iter()
+            .map(|&(name, clients, rate)| TargetResult {
+                target: name.into(),
+                clients,
+                connected: clients,
+                window_ns: 1_000_000_000,
+                messages: rate as u64,
+                msgs_per_sec: rate,
+                latency_ns: Latency {
+                    count: 1,
+                    p50: 19_300,
+                    p99: 2_450,
+                    p999: 123_456,
+                    max: 1_234_567,
+                    ..Latency::default()
+                },
+                errors: Errors {
+                    timeout: 2,
+                    ..Errors::default()
+                },
+                starved_clients: 3,
+                server: None,
+                ..TargetResult::default()
+            })
+            .collect();
+        testing::run(testing::config(targets[0].clients, msg_size, work), targets)
     }
 
     #[test]

@@ -237,60 +237,167 @@ fn same_run(a: &RunResult, b: &RunResult) -> bool {
             == b.targets.iter().map(|t| t.wall_window).collect::<Vec<_>>()
 }
 
+/// One host's result for the target being merged, with the window it measured.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    /// The host's file.
+    host: &'a HostRun,
+    /// Its result for this target.
+    target: &'a TargetResult,
+    /// Its window on the wall clock.
+    window: WallWindow,
+}
+
 /// One target on every host, merged.
 fn merge_target(
     hosts: &[HostRun],
     i: usize,
     warnings: &mut Vec<String>,
 ) -> Result<(TargetResult, Histogram<u64>), MergeError> {
-    let mut parts = Vec::new();
-    for h in hosts {
-        let t = &h.result.targets[i];
-        let window = t.wall_window.ok_or_else(|| MergeError::NoWindow {
-            file: h.file.clone(),
-            target: t.target.clone(),
-        })?;
-        parts.push((h, t, window));
-    }
-    let (first_host, first, _) = parts[0];
-    let name = first.target.clone();
+    let parts = parts(hosts, i)?;
+    let first = parts[0];
+    let name = first.target.target.clone();
+    let all = added_histograms(&parts)?;
+    let overlap = overlap(&parts, &name, warnings);
+    let seconds = overlap.len_ns() as f64 / 1e9;
+    let in_overlap: f64 = parts
+        .iter()
+        .map(|p| messages_between(p.target, p.window, overlap))
+        .sum();
+    let msgs_per_sec = if seconds > 0.0 {
+        in_overlap / seconds
+    } else {
+        0.0
+    };
+    let sum = |f: fn(&TargetResult) -> usize| parts.iter().map(|p| f(p.target)).sum::<usize>();
+    let connected = sum(|t| t.connected);
+    let server = server_cost(&parts, connected, &name, warnings);
+    warn_unmerged(first.target, &name, warnings);
 
-    // The histograms, added. A count that disagrees with the file's own means a damaged file.
+    let weighted = |f: fn(&TargetResult) -> (f64, f64)| {
+        let (num, den) = parts.iter().fold((0.0, 0.0), |(n, d), p| {
+            let (value, weight) = f(p.target);
+            (n + value * weight, d + weight)
+        });
+        if den > 0.0 { num / den } else { 0.0 }
+    };
+    let open_loop_sum = |f: fn(&OpenLoop) -> f64| {
+        parts
+            .iter()
+            .filter_map(|p| p.target.open_loop)
+            .map(|o| f(&o))
+            .sum()
+    };
+    let result = TargetResult {
+        target: name,
+        partial: parts.iter().any(|p| p.target.partial),
+        clients: sum(|t| t.clients),
+        connected,
+        connect_ns: parts.iter().map(|p| p.target.connect_ns).max().unwrap_or(0),
+        window_ns: overlap.len_ns(),
+        wall_window: (overlap.len_ns() > 0).then_some(overlap),
+        messages: parts.iter().map(|p| p.target.messages).sum(),
+        msgs_per_sec,
+        mb_per_sec: msgs_per_sec * first.host.result.config.msg_size as f64 / 1e6,
+        latency_ns: Latency::of(&all),
+        latency_uncorrected_ns: None,
+        bystander_latency_ns: None,
+        working_latency_ns: None,
+        errors: parts.iter().fold(Default::default(), |mut e, p| {
+            e += p.target.errors;
+            e
+        }),
+        starved_clients: sum(|t| t.starved_clients),
+        // Seconds of different hosts' windows do not line up exactly, and a second's p99
+        // cannot be merged from p99s: each host's timeline stays in its own result.
+        timeline: Vec::new(),
+        server,
+        client: ClientCost {
+            cpu_ns_per_msg: weighted(|t| (t.client.cpu_ns_per_msg, t.messages as f64)),
+            rss_per_conn_bytes: weighted(|t| (t.client.rss_per_conn_bytes, t.connected as f64)),
+            saturated: parts.iter().any(|p| p.target.client.saturated),
+        },
+        open_loop: first.target.open_loop.map(|_| OpenLoop {
+            target_rate: open_loop_sum(|o| o.target_rate),
+            achieved_rate: open_loop_sum(|o| o.achieved_rate),
+        }),
+        server_summary: parts.iter().find_map(|p| p.target.server_summary.clone()),
+        histogram: encode_histogram(&all),
+        // A capacity search or churn figures are one host's; a merge does not combine them.
+        capacity: None,
+        churn: None,
+        // Each host read its own CPUs' noise: it stays in that host's result.
+        noise: None,
+        repeats: None,
+    };
+    Ok((result, all))
+}
+
+/// Target `i` of every host, each with its window: a file without one cannot be merged.
+fn parts(hosts: &[HostRun], i: usize) -> Result<Vec<Part<'_>>, MergeError> {
+    hosts
+        .iter()
+        .map(|host| {
+            let target = &host.result.targets[i];
+            let window = target.wall_window.ok_or_else(|| MergeError::NoWindow {
+                file: host.file.clone(),
+                target: target.target.clone(),
+            })?;
+            Ok(Part {
+                host,
+                target,
+                window,
+            })
+        })
+        .collect()
+}
+
+/// The parts' histograms, added. A count that disagrees with the file's own means a damaged
+/// file.
+fn added_histograms(parts: &[Part]) -> Result<Histogram<u64>, MergeError> {
     let mut all = new_histogram();
-    for (h, t, _) in &parts {
+    for p in parts {
         let bad = |reason: String| MergeError::Histogram {
-            file: h.file.clone(),
-            target: t.target.clone(),
+            file: p.host.file.clone(),
+            target: p.target.target.clone(),
             reason,
         };
-        let part = decode_histogram(&t.histogram).map_err(bad)?;
-        if part.len() != t.latency_ns.count {
+        let part = decode_histogram(&p.target.histogram).map_err(bad)?;
+        if part.len() != p.target.latency_ns.count {
             return Err(bad(format!(
                 "holds {} values but the file reports {}",
                 part.len(),
-                t.latency_ns.count
+                p.target.latency_ns.count
             )));
         }
         all.add(&part)
             .map_err(|e| bad(format!("does not fit loadgen's bounds: {e:?}")))?;
     }
+    Ok(all)
+}
 
-    // The overlap of the windows, and the rate over it alone.
+/// The overlap of the parts' windows, over which alone the rate is taken; a warning if it is
+/// less than [`MIN_OVERLAP`] of the longest.
+fn overlap(parts: &[Part], name: &str, warnings: &mut Vec<String>) -> WallWindow {
     let overlap = WallWindow {
         start_unix_ns: parts
             .iter()
-            .map(|p| p.2.start_unix_ns)
+            .map(|p| p.window.start_unix_ns)
             .max()
             .expect("a host"),
-        end_unix_ns: parts.iter().map(|p| p.2.end_unix_ns).min().expect("a host"),
+        end_unix_ns: parts
+            .iter()
+            .map(|p| p.window.end_unix_ns)
+            .min()
+            .expect("a host"),
     };
-    let longest = parts.iter().map(|p| p.2.len_ns()).max().unwrap_or(0);
+    let longest = parts.iter().map(|p| p.window.len_ns()).max().unwrap_or(0);
     let share = if longest == 0 {
         0.0
     } else {
         overlap.len_ns() as f64 / longest as f64
     };
-    if hosts.len() > 1 && share < MIN_OVERLAP {
+    if parts.len() > 1 && share < MIN_OVERLAP {
         warnings.push(format!(
             "{name}: the hosts' windows overlap for {:.1}% of the longest ({:.3} s of {:.3} s), \
              less than {:.0}%: the rate is over the overlap only. Start every host with the \
@@ -301,36 +408,31 @@ fn merge_target(
             MIN_OVERLAP * 100.0
         ));
     }
-    let seconds = overlap.len_ns() as f64 / 1e9;
-    let in_overlap: f64 = parts
-        .iter()
-        .map(|(_, t, w)| messages_between(t, *w, overlap))
-        .sum();
-    let msgs_per_sec = if seconds > 0.0 {
-        in_overlap / seconds
-    } else {
-        0.0
-    };
+    overlap
+}
 
-    let sum = |f: fn(&TargetResult) -> usize| parts.iter().map(|p| f(p.1)).sum::<usize>();
-    let messages: u64 = parts.iter().map(|p| p.1.messages).sum();
-    let connected = sum(|t| t.connected);
-
-    // The server was measured by the host that was given its pid, over that host's window:
-    // per message and per connection, it is divided by everyone's.
-    let with_server: Vec<_> = parts.iter().filter(|p| p.1.server.is_some()).collect();
+/// The server's cost. It was measured by the host that was given its pid, over that host's
+/// window: per message and per connection, it is divided by everyone's.
+fn server_cost(
+    parts: &[Part],
+    connected: usize,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<ServerCost> {
+    let with_server: Vec<&Part> = parts.iter().filter(|p| p.target.server.is_some()).collect();
     if with_server.len() > 1 {
         warnings.push(format!(
             "{name}: {} hosts measured the server (--server-pid); its cost is taken from {}",
             with_server.len(),
-            with_server[0].0.file
+            with_server[0].host.file
         ));
     }
-    let server = with_server.first().map(|(_, t, w)| {
+    with_server.first().map(|p| {
+        let (t, w) = (p.target, p.window);
         let s = t.server.expect("filtered on it");
         let served: f64 = parts
             .iter()
-            .map(|(_, u, uw)| messages_between(u, *uw, *w))
+            .map(|u| messages_between(u.target, u.window, w))
             .sum();
         ServerCost {
             cpu_ns_per_msg: if served > 0.0 {
@@ -342,9 +444,11 @@ fn merge_target(
                 / connected.max(1) as f64,
             ..s
         }
-    });
+    })
+}
 
-    // What only each host's own figures describe, with no histogram to add, is not merged.
+/// What only each host's own figures describe, with no histogram to add, is not merged: says so.
+fn warn_unmerged(first: &TargetResult, name: &str, warnings: &mut Vec<String>) {
     let unmerged: Vec<&str> = [
         ("uncorrected", first.latency_uncorrected_ns.is_some()),
         ("bystander", first.bystander_latency_ns.is_some()),
@@ -360,65 +464,6 @@ fn merge_target(
             unmerged.join(", ")
         ));
     }
-
-    let weighted = |f: fn(&TargetResult) -> (f64, f64)| {
-        let (num, den) = parts.iter().fold((0.0, 0.0), |(n, d), p| {
-            let (value, weight) = f(p.1);
-            (n + value * weight, d + weight)
-        });
-        if den > 0.0 { num / den } else { 0.0 }
-    };
-    let result = TargetResult {
-        target: name,
-        partial: parts.iter().any(|p| p.1.partial),
-        clients: sum(|t| t.clients),
-        connected,
-        connect_ns: parts.iter().map(|p| p.1.connect_ns).max().unwrap_or(0),
-        window_ns: overlap.len_ns(),
-        wall_window: (overlap.len_ns() > 0).then_some(overlap),
-        messages,
-        msgs_per_sec,
-        mb_per_sec: msgs_per_sec * first_host.result.config.msg_size as f64 / 1e6,
-        latency_ns: Latency::of(&all),
-        latency_uncorrected_ns: None,
-        bystander_latency_ns: None,
-        working_latency_ns: None,
-        errors: parts.iter().fold(Default::default(), |mut e, p| {
-            e += p.1.errors;
-            e
-        }),
-        starved_clients: sum(|t| t.starved_clients),
-        // Seconds of different hosts' windows do not line up exactly, and a second's p99
-        // cannot be merged from p99s: each host's timeline stays in its own result.
-        timeline: Vec::new(),
-        server,
-        client: ClientCost {
-            cpu_ns_per_msg: weighted(|t| (t.client.cpu_ns_per_msg, t.messages as f64)),
-            rss_per_conn_bytes: weighted(|t| (t.client.rss_per_conn_bytes, t.connected as f64)),
-            saturated: parts.iter().any(|p| p.1.client.saturated),
-        },
-        open_loop: first.open_loop.map(|_| OpenLoop {
-            target_rate: parts
-                .iter()
-                .filter_map(|p| p.1.open_loop)
-                .map(|o| o.target_rate)
-                .sum(),
-            achieved_rate: parts
-                .iter()
-                .filter_map(|p| p.1.open_loop)
-                .map(|o| o.achieved_rate)
-                .sum(),
-        }),
-        server_summary: parts.iter().find_map(|p| p.1.server_summary.clone()),
-        histogram: encode_histogram(&all),
-        // A capacity search or churn figures are one host's; a merge does not combine them.
-        capacity: None,
-        churn: None,
-        // Each host read its own CPUs' noise: it stays in that host's result.
-        noise: None,
-        repeats: None,
-    };
-    Ok((result, all))
 }
 
 /// How many of `t`'s messages (window `w`) completed within `span`: all of them if `span`
@@ -467,9 +512,10 @@ fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::too_many_lines)] // A test builds whole results inline, to be read as one.
 mod tests {
     use super::*;
-    use crate::{Errors, RunConfig, Tick};
+    use crate::{Errors, RunConfig, Tick, testing};
 
     const SECOND: u64 = 1_000_000_000;
     /// An arbitrary wall-clock instant (2026-11-25) for windows to open at.
@@ -532,37 +578,17 @@ mod tests {
         HostRun {
             file: file.into(),
             result: RunResult {
-                schema: SCHEMA.into(),
                 started_at: "2026-11-25T18:00:00Z".into(),
                 git_commit: Some("abc".into()),
                 machine: Machine {
-                    cpu_model: "Test CPU".into(),
-                    cores: 2,
-                    kernel: "6.1".into(),
                     hostname: file.trim_end_matches(".json").into(),
+                    ..testing::machine()
                 },
                 config: RunConfig {
-                    clients: 10,
-                    msg_size: 64,
                     duration_ns: seconds * SECOND,
-                    warmup_ns: 0,
-                    timeout_ns: SECOND,
-                    client_threads: 1,
-                    client_cpus: vec![],
-                    server_cpus: vec![],
-                    server_threads: 1,
-                    rate: None,
-                    work: "none".into(),
-                    work_every: 1,
-                    repeat: 1,
-                    start_at: None,
-                    rate_ramp: None,
-                    connection_mode: None,
+                    ..testing::config(10, 64, "none")
                 },
-                targets: vec![target],
-                partial: false,
-                clock: None,
-                hosts: Vec::new(),
+                ..testing::run(testing::config(10, 64, "none"), vec![target])
             },
         }
     }

@@ -1,6 +1,6 @@
 //! The result file's layout. Names here are stable: scripts and charts rely on them.
 
-use echo_common::Summary;
+use echo_proto::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::Latency;
@@ -341,6 +341,21 @@ impl Errors {
     /// All errors together.
     pub fn total(&self) -> u64 {
         self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// `3 refused, 1 timeout`: every kind that occurred, in [`Errors::by_kind`]'s order; `none`
+/// when none did.
+impl std::fmt::Display for Errors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kinds = self.by_kind().into_iter().filter(|(_, n)| *n > 0);
+        match kinds.next() {
+            None => f.write_str("none"),
+            Some((kind, n)) => {
+                write!(f, "{n} {kind}")?;
+                kinds.try_for_each(|(kind, n)| write!(f, ", {n} {kind}"))
+            }
+        }
     }
 }
 

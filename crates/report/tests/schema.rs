@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use echo_common::{LagSummary, Summary};
+use echo_proto::{LagSummary, Summary};
 use echo_report::{
     CapacitySearch, CapacityStep, Churn, ClientCost, Clock, Errors, HostRun, Latency, Machine,
     Noise, OpenLoop, ReadError, RunConfig, RunResult, SCHEMA, ServerCost, TargetResult, Tick,
@@ -504,4 +504,15 @@ fn a_file_with_a_renamed_key_is_refused_and_says_which() {
     target.insert("msgs_per_second".into(), p);
     let why = refusal(&value);
     assert!(why.contains("msgs_per_sec"), "{why}");
+}
+
+#[test]
+fn errors_are_described_by_kind() {
+    let e = echo_report::Errors {
+        refused: 3,
+        timeout: 1,
+        ..Default::default()
+    };
+    assert_eq!(e.to_string(), "3 refused, 1 timeout");
+    assert_eq!(echo_report::Errors::default().to_string(), "none");
 }

@@ -5,21 +5,17 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
-use echo_common::{Conn, Context, How, Target, Work};
+use echo_common::{Conn, Context, How, Serves, Target, Work};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Executor, Timer};
 
 /// The smol target.
-pub const TARGET: Target = Target {
-    name: "smol",
-    about: "smol: an explicit executor on --threads threads, a task per connection",
+pub const TARGET: Target = Target::new(
+    "smol",
+    "smol: an explicit executor on --threads threads, a task per connection",
     serve,
-    multi_threaded: true,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+    Serves::EventLoop,
+);
 
 /// Serves on an executor run by `--threads` threads: the calling thread and `--threads - 1`
 /// more. The accept loop is a task on the executor like any other, so with one thread the

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use echo_common::{Context, Target};
+use echo_common::{Context, Serves, Target};
 
 /// Names the interpreter to use instead of the repository's `.venv/bin/python`.
 pub const PYTHON_ENV: &str = "ECHO_BENCH_PYTHON";
@@ -35,48 +35,36 @@ pub struct Program {
 
 /// The article's server: `asyncio.start_server`, one coroutine per connection.
 pub const PYTHON_ASYNCIO: Program = Program {
-    target: Target {
-        name: "python-asyncio",
-        about: "Python asyncio.start_server, a coroutine per connection",
-        serve: runs_as_a_program,
-        multi_threaded: false,
-        event_loop: true,
-        one_at_a_time: false,
-        pool: None,
-        available: None,
-    },
+    target: Target::new(
+        "python-asyncio",
+        "Python asyncio.start_server, a coroutine per connection",
+        runs_as_a_program,
+        Serves::EventLoop,
+    ),
     script: "python/asyncio_server.py",
     packages: &["aiofiles", "aiosqlite"],
 };
 
 /// The same program on uvloop's event loop.
 pub const PYTHON_UVLOOP: Program = Program {
-    target: Target {
-        name: "python-uvloop",
-        about: "the Python asyncio server on uvloop's loop",
-        serve: runs_as_a_program,
-        multi_threaded: false,
-        event_loop: true,
-        one_at_a_time: false,
-        pool: None,
-        available: None,
-    },
+    target: Target::new(
+        "python-uvloop",
+        "the Python asyncio server on uvloop's loop",
+        runs_as_a_program,
+        Serves::EventLoop,
+    ),
     script: "python/uvloop_server.py",
     packages: &["uvloop", "aiofiles", "aiosqlite"],
 };
 
 /// The article's synchronous server made concurrent: `socketserver.ThreadingTCPServer`.
 pub const PYTHON_THREADS: Program = Program {
-    target: Target {
-        name: "python-threads",
-        about: "Python socketserver.ThreadingTCPServer, one thread per connection",
-        serve: runs_as_a_program,
-        multi_threaded: false,
-        event_loop: false,
-        one_at_a_time: false,
-        pool: None,
-        available: None,
-    },
+    target: Target::new(
+        "python-threads",
+        "Python socketserver.ThreadingTCPServer, one thread per connection",
+        runs_as_a_program,
+        Serves::ThreadPerConnection,
+    ),
     script: "python/threads_server.py",
     packages: &[],
 };

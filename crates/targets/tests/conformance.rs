@@ -9,7 +9,7 @@
 //! exit, its sockets, its memory or its threads — and then as a child `echo-server`
 //! ([`Process`]).
 //!
-//! The `blocking` target serves one connection at a time by design (`Target::one_at_a_time`).
+//! The `blocking` target serves one connection at a time by design (`Serves::OneAtATime`).
 //! Where a behaviour needs two clients served at once, the suite asserts that documented
 //! behaviour for it instead: the second client is not served while the first stays connected,
 //! and is served in full once the first leaves. Likewise a server with a fixed pool of workers
@@ -137,13 +137,11 @@ fn serves_200_clients_at_once(target: &'static Target) {
     const SIZE: usize = 1000;
     let server = InProcess::start(target);
     // The pool a server started with the default configuration has.
-    let pool = target
-        .pool
-        .map(|workers| workers(&echo_common::Config::on(server.addr())));
+    let pool = target.pool(&echo_common::Config::on(server.addr()));
     let mut clients: Vec<Client> = (0..CLIENTS)
         .map(|_| Client::connect(server.addr()))
         .collect();
-    if target.one_at_a_time {
+    if target.one_at_a_time() {
         // Every client sends at once; the server takes them in turn, each once the one before it
         // has gone, and never a second while the first stays.
         for client in &mut clients {
@@ -242,7 +240,7 @@ fn a_client_reset_mid_message_disturbs_no_one(target: &'static Target) {
     let written = resetter.write_until_stalled((1 << 20) - 1, Duration::from_millis(200));
     assert!(written > 0);
     let mut before = Client::connect(addr);
-    if !target.one_at_a_time {
+    if !target.one_at_a_time() {
         before.echo(4096, 1);
     }
     resetter.reset();
@@ -295,7 +293,7 @@ fn a_client_that_never_reads_is_held_back_not_buffered(target: &'static Target) 
     );
 
     let mut bystander = Client::connect(server.addr());
-    if target.one_at_a_time {
+    if target.one_at_a_time() {
         bystander.send(64);
         bystander.assert_not_served();
         drop(hog);
@@ -321,7 +319,7 @@ fn a_dribbling_client_is_echoed_byte_by_byte(target: &'static Target) {
         dribbler.write_raw(&[byte]);
         // Each byte comes back on its own: the server does not wait for a fuller buffer.
         echoed.extend(dribbler.read_raw(1));
-        if i == SIZE / 2 && !target.one_at_a_time {
+        if i == SIZE / 2 && !target.one_at_a_time() {
             // Halfway through the dribbler's message, someone else is served in full.
             Client::connect(server.addr()).echo(4096, 2);
         }
@@ -329,7 +327,7 @@ fn a_dribbling_client_is_echoed_byte_by_byte(target: &'static Target) {
     Pattern::new(SIZE, dribbler.id())
         .check(seq, &echoed)
         .unwrap_or_else(|m| panic!("{m}"));
-    if target.one_at_a_time {
+    if target.one_at_a_time() {
         let mut bystander = Client::connect(server.addr());
         bystander.send(64);
         bystander.assert_not_served();
@@ -474,7 +472,7 @@ fn stops_on(target: &'static Target, signal: Signal) {
     let mut midway = Client::connect(server.addr());
     let (_, message) = midway.next_message(4096);
     midway.write_raw(&message[..1000]);
-    if !target.one_at_a_time {
+    if !target.one_at_a_time() {
         assert_eq!(midway.read_raw(1000), message[..1000]);
     }
 
@@ -488,7 +486,7 @@ fn stops_on(target: &'static Target, signal: Signal) {
     );
     assert_eq!(summary.target, target.name);
     // A one-at-a-time server never accepted the second client, which waited in its queue.
-    let served = if target.one_at_a_time { 1 } else { 2 };
+    let served = if target.one_at_a_time() { 1 } else { 2 };
     assert_eq!(summary.accepted, served);
     assert_eq!(summary.closed, served, "every open connection was closed");
     idle.assert_closed_by_server();
@@ -501,7 +499,7 @@ fn turns_away_connections_over_the_cap(target: &'static Target) {
     let mut first = Client::connect(addr);
     first.echo(64, 1);
     let mut second = Client::connect(addr);
-    if target.one_at_a_time {
+    if target.one_at_a_time() {
         let mut third = Client::connect(addr);
         // Only one connection is ever open, so the cap is never reached: the others wait their
         // turn and nobody is turned away.
@@ -568,7 +566,7 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
             "1024",
         ],
     );
-    if !target.event_loop {
+    if !target.event_loop() {
         let mut client = Client::connect(server.addr());
         client.send(WORKING);
         client.expect_echo();
@@ -666,7 +664,7 @@ fn keeps_answering_during(kind: &str, target: &'static Target) {
     // The work outlasts any bystander's round trip on a machine that runs this suite at all: a
     // hang-guard bound, not a measurement. The test does not wait for it to end, except on the
     // one-at-a-time server, where how long it lasts does not matter.
-    let lasts = if target.one_at_a_time {
+    let lasts = if target.one_at_a_time() {
         Duration::from_millis(100)
     } else {
         HANG_GUARD / 2
@@ -682,7 +680,7 @@ fn keeps_answering_during(kind: &str, target: &'static Target) {
     // The server does the work as soon as it has read the message, before it echoes it.
     wait_until_read_by_server(&worker, server.addr());
     let mut bystander = Client::connect(server.addr());
-    if target.one_at_a_time {
+    if target.one_at_a_time() {
         bystander.send(MSG);
         bystander.assert_not_served();
         worker.expect_echo();
@@ -697,7 +695,7 @@ fn keeps_answering_during(kind: &str, target: &'static Target) {
         !worker.has_unread_bytes(),
         "the bystander was answered only after the working message was done"
     );
-    if target.event_loop {
+    if target.event_loop() {
         // Shutdown cancels the work still under way.
         let summary = server.stop();
         assert_eq!(summary.accepted, 2);

@@ -11,20 +11,16 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use echo_common::blocking::serve_connection;
-use echo_common::{Config, Conn, Context, Target};
+use echo_common::{Config, Conn, Context, Serves, Target};
 
 /// The thread-pool target.
-pub const TARGET: Target = Target {
-    name: "thread-pool",
-    about: "std::net, a fixed pool of 8 × --threads worker threads, each serving one connection \
+pub const TARGET: Target = Target::new(
+    "thread-pool",
+    "std::net, a fixed pool of 8 × --threads worker threads, each serving one connection \
             at a time; clients beyond the pool wait",
     serve,
-    multi_threaded: true,
-    event_loop: false,
-    one_at_a_time: false,
-    pool: Some(workers),
-    available: None,
-};
+    Serves::Pool(workers),
+);
 
 /// Workers per `--threads` (whose default is one per CPU). A pool's threads spend most of their
 /// time blocked in `read`, so pools are sized at a multiple of the CPUs; 8 per CPU is a common

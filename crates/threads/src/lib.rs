@@ -7,19 +7,15 @@ use std::sync::Arc;
 use std::thread;
 
 use echo_common::blocking::serve_connection;
-use echo_common::{Context, Target};
+use echo_common::{Context, Serves, Target};
 
 /// The thread-per-connection target.
-pub const TARGET: Target = Target {
-    name: "threads",
-    about: "std::net, one OS thread per connection",
+pub const TARGET: Target = Target::new(
+    "threads",
+    "std::net, one OS thread per connection",
     serve,
-    multi_threaded: false,
-    event_loop: false,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+    Serves::ThreadPerConnection,
+);
 
 /// Serves with a new thread for each connection.
 pub fn serve(listener: TcpListener, context: Arc<Context>) -> io::Result<()> {

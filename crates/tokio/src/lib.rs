@@ -6,34 +6,26 @@ use std::io;
 use std::net::TcpListener as StdListener;
 use std::sync::Arc;
 
-use echo_common::{Conn, Context, How, Target, Work};
+use echo_common::{Conn, Context, How, Serves, Target, Work};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 
 /// The multi-thread runtime.
-pub const TARGET: Target = Target {
-    name: "tokio",
-    about: "tokio's multi-thread runtime with --threads workers, a task per connection",
+pub const TARGET: Target = Target::new(
+    "tokio",
+    "tokio's multi-thread runtime with --threads workers, a task per connection",
     serve,
-    multi_threaded: true,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+    Serves::EventLoop,
+);
 
 /// The current-thread runtime.
-pub const TARGET_CURRENT: Target = Target {
-    name: "tokio-current",
-    about: "tokio's current-thread runtime: one thread, one event loop, a task per connection",
-    serve: serve_current,
-    multi_threaded: false,
-    event_loop: true,
-    one_at_a_time: false,
-    pool: None,
-    available: None,
-};
+pub const TARGET_CURRENT: Target = Target::new(
+    "tokio-current",
+    "tokio's current-thread runtime: one thread, one event loop, a task per connection",
+    serve_current,
+    Serves::EventLoop,
+);
 
 /// Serves on a multi-thread runtime with `--threads` workers.
 pub fn serve(listener: StdListener, context: Arc<Context>) -> io::Result<()> {

@@ -20,9 +20,9 @@ use echo_common::pattern::Pattern;
 
 use crate::engine::clock::{Clock, Nanos};
 use crate::engine::raw::{self, Errno};
+use crate::engine::record::{Failure, Record};
 use crate::engine::reply::{self, InFlight, Rules};
-use crate::record::{Failure, Record};
-use crate::schedule::Schedule;
+use crate::engine::schedule::Schedule;
 
 /// Messages one open-loop connection keeps in flight at most. Past it the connection sends no
 /// more until a reply frees a slot, and the wait shows in the corrected latency, since the

@@ -12,29 +12,23 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::event::Event as Ready;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 
-use crate::churn::{ConnectionMode, Cycle, Stage};
-use crate::client::{CONNECTING, Event, STOP, Settings, Shared};
+use crate::engine::churn::{ConnectionMode, Cycle, Stage};
 use crate::engine::clock::{Clock, Nanos};
 use crate::engine::conn::{Common, Conn};
+use crate::engine::connect::{connect, established};
 use crate::engine::deadline::Deadlines;
 use crate::engine::pacer::Pacer;
+use crate::engine::record::{Failure, Record};
 use crate::engine::reply::Rules;
-use crate::record::{Failure, Record};
-use crate::schedule::Schedule;
-
-/// Readiness events taken per `epoll_wait`, as the leanest epoll clients do.
-pub const EVENTS: usize = 1024;
-
-/// The longest a loop turn waits for readiness: how soon an idle thread sees STOP and scans its
-/// deadlines. A millisecond is the timeouts' precision; it costs an idle thread about a
-/// thousand cheap wake-ups a second.
-const TURN: Duration = Duration::from_millis(1);
+use crate::engine::schedule::Schedule;
+use crate::engine::shared::{Event, Phase, Settings, Shared};
+use crate::engine::{EVENTS, TURN};
 
 /// A second on the thread's clock, for the timeline.
 const SECOND: Nanos = 1_000_000_000;
@@ -54,12 +48,7 @@ pub fn thread_main(
     progress: Arc<AtomicU64>,
     events: Sender<Event>,
 ) {
-    let mut record = Record::new(
-        settings.seconds,
-        settings.open_loop,
-        settings.work_every > 1,
-    )
-    .with_churn(settings.connection_mode != ConnectionMode::Persistent);
+    let mut record = settings.new_record();
     own_descriptor_table();
     let mut poll = match Poll::new() {
         Ok(poll) => poll,
@@ -81,7 +70,7 @@ pub fn thread_main(
         connected,
         failures,
     });
-    while shared.phase() == CONNECTING {
+    while shared.phase() == Phase::Connecting {
         std::thread::sleep(PHASE_POLL);
     }
     let registry = match poll.registry().try_clone() {
@@ -98,7 +87,7 @@ pub fn thread_main(
         }
     };
     let mut conns = Conns::new(registry, streams, ids.start, &settings, &shared);
-    if shared.phase() != STOP {
+    if shared.phase() != Phase::Stop {
         conns.drive(&mut poll, &shared, &progress, &mut record);
     }
     conns.finish(&shared, &mut record);
@@ -117,100 +106,6 @@ fn own_descriptor_table() {
     let _ = nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES);
 }
 
-/// Opens a connection for each of `ids`, at most `connect_concurrency` attempts at a time;
-/// returns the streams (by position in `ids`, `None` where it failed) and the failures.
-fn connect(
-    poll: &mut Poll,
-    ids: &Range<usize>,
-    settings: &Settings,
-    shared: &Shared,
-) -> (Vec<Option<TcpStream>>, Vec<Failure>) {
-    let n = ids.len();
-    let mut streams: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
-    // When each attempt in progress began.
-    let mut since: Vec<Option<Instant>> = vec![None; n];
-    let mut failures = Vec::new();
-    let mut events = Events::with_capacity(EVENTS);
-    let (mut next, mut pending) = (0, 0);
-    loop {
-        while pending < settings.connect_concurrency.max(1) && next < n {
-            let i = next;
-            next += 1;
-            let stream = match crate::bind::source_of(&settings.sources, ids.start + i) {
-                None => TcpStream::connect(settings.addr),
-                Some(source) => {
-                    crate::bind::connect_from(source, settings.addr).map(TcpStream::from_std)
-                }
-            };
-            let stream = stream.and_then(|mut s| {
-                poll.registry().register(
-                    &mut s,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                )?;
-                Ok(s)
-            });
-            match stream {
-                Ok(s) => {
-                    streams[i] = Some(s);
-                    since[i] = Some(Instant::now());
-                    pending += 1;
-                }
-                Err(e) => failures.push(Failure::of(&e)),
-            }
-        }
-        if pending == 0 {
-            break;
-        }
-        if shared.phase() == STOP {
-            // Given up (Ctrl-C, the server gone): attempts still pending are abandoned, not failed.
-            for i in 0..n {
-                if since[i].take().is_some() {
-                    streams[i] = None;
-                }
-            }
-            break;
-        }
-        if let Err(e) = poll.poll(&mut events, Some(TURN))
-            && e.kind() != ErrorKind::Interrupted
-        {
-            for i in 0..n {
-                if since[i].take().is_some() {
-                    streams[i] = None;
-                    failures.push(Failure::of(&e));
-                }
-            }
-            break;
-        }
-        for event in &events {
-            let i = event.token().0;
-            let Some(stream) = streams[i].as_ref().filter(|_| since[i].is_some()) else {
-                continue;
-            };
-            match established(stream) {
-                Ok(false) => continue,
-                Ok(true) => shared.note_connected(),
-                Err(f) => {
-                    streams[i] = None;
-                    failures.push(f);
-                }
-            }
-            since[i] = None;
-            pending -= 1;
-        }
-        let now = Instant::now();
-        for i in 0..n {
-            if since[i].is_some_and(|t| now - t >= settings.timeout) {
-                since[i] = None;
-                streams[i] = None;
-                failures.push(Failure::Timeout);
-                pending -= 1;
-            }
-        }
-    }
-    (streams, failures)
-}
-
 /// When a connection times out: a connect in progress from its start, otherwise its oldest
 /// message in flight from its send; never with nothing in flight.
 fn deadline_of(conn: &Conn, cycle: Option<&Cycle>, timeout: Nanos) -> Option<Nanos> {
@@ -220,25 +115,8 @@ fn deadline_of(conn: &Conn, cycle: Option<&Cycle>, timeout: Nanos) -> Option<Nan
     }
 }
 
-/// Whether a non-blocking connect has completed: `Ok(false)` if still under way.
-fn established(stream: &TcpStream) -> Result<bool, Failure> {
-    if let Some(e) = stream.take_error().map_err(|e| Failure::of(&e))? {
-        return Err(Failure::of(&e));
-    }
-    match stream.peer_addr() {
-        Ok(_) => {
-            // An echo client that lets Nagle hold back its writes measures Nagle.
-            stream.set_nodelay(true).map_err(|e| Failure::of(&e))?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
-        Err(e) => Err(Failure::of(&e)),
-    }
-}
-
 /// A connection in the loop: its socket and its state machine, all a round trip touches, in one
 /// cache line of its own, so that ten thousand connections take as little cache as they can.
-/// (Against the 200-byte slot it replaced, no difference showed through this machine's drift.)
 #[repr(align(64))]
 struct Slot {
     stream: TcpStream,
@@ -365,7 +243,7 @@ impl Conns {
                 }
                 return;
             }
-            if shared.phase() == STOP {
+            if shared.phase() == Phase::Stop {
                 // A reply still outstanding at STOP belongs to no window: dropped.
                 return;
             }
@@ -619,6 +497,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream as StdStream};
+    use std::time::Instant;
 
     /// How long a test waits for the loop's client to stop before it fails (a bug cannot hang
     /// the suite): it normally stops within milliseconds.
@@ -673,7 +552,7 @@ mod tests {
             assert!(Instant::now() < give_up, "the client never stopped");
             std::thread::yield_now();
         }
-        watch.set_phase(STOP);
+        watch.set_phase(Phase::Stop);
         client.join().unwrap()
     }
 

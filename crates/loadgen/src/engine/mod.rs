@@ -10,12 +10,36 @@
 //! - [`pacer`]: the open loop's schedule of due connections and its timerfd.
 //! - [`deadline`]: per-message timeouts as one scan of a compact array, not a timer each.
 //! - [`raw`]: socket calls straight to the kernel.
+//! - [`connect`]: a thread's connect phase, every attempt non-blocking in one loop.
 //! - [`event_loop`]: a client thread from first connect to its final record.
+//! - [`shared`]: what the run's coordinator and the client threads share (phase, window, rate).
+//! - [`record`], [`tally`]: what a thread records, and the cheap count behind its histograms.
+//! - [`schedule`], [`ramp`]: when an open-loop message is due, under a steady or rising rate.
+//! - [`churn`]: connect, exchange, close, again: one cycle's stages and what each records.
+//! - [`bind`]: connections spread over several source addresses.
 
+pub mod bind;
+pub mod churn;
 pub mod clock;
 pub mod conn;
+pub mod connect;
 pub mod deadline;
 pub mod event_loop;
 pub mod pacer;
+pub mod ramp;
 pub mod raw;
+pub mod record;
 pub mod reply;
+pub mod schedule;
+pub mod shared;
+pub mod tally;
+
+use std::time::Duration;
+
+/// Readiness events taken per `epoll_wait`, as the leanest epoll clients do.
+pub const EVENTS: usize = 1024;
+
+/// The longest a loop turn waits for readiness: how soon an idle thread sees STOP and scans its
+/// deadlines. A millisecond is the timeouts' precision; it costs an idle thread about a
+/// thousand cheap wake-ups a second.
+pub const TURN: Duration = Duration::from_millis(1);

@@ -112,7 +112,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Schedule;
+    use crate::engine::schedule::Schedule;
 
     /// Runs the pacer's arithmetic in virtual time: `conns` connections at `rate` messages per
     /// second each for `seconds`, the thread waking exactly when it asked to. Returns the latest

@@ -2,11 +2,11 @@
 //! functions of the instants given, so every rule (which latency, which window, which counter) is
 //! tested with made-up instants and no clock.
 
-use echo_common::Work;
+use echo_common::WorkSpec;
 
 use crate::engine::clock::Nanos;
-use crate::record::Record;
-use crate::schedule::latency;
+use crate::engine::record::Record;
+use crate::engine::schedule::latency;
 
 /// A message on its way: when it was due (open loop: by the schedule; closed loop: when it was
 /// sent) and when its first byte actually left.
@@ -61,7 +61,7 @@ pub fn on_reply(
     // uncorrected from when it left, as a naive client would see it.
     let (ns, raw_ns) = latency(msg.due, msg.sent, done);
     // A division per message is measurable; without a split nobody asks.
-    let working = rules.work_every > 1 && Work::applies_to(seq, rules.work_every);
+    let working = rules.work_every > 1 && WorkSpec::applies_to(seq, rules.work_every);
     record.message(ns, raw_ns, working);
     true
 }

@@ -1,7 +1,7 @@
 //! `--find-capacity`: one target's capacity search, each step an ordinary open-loop run
-//! ([`run::run`]) at the rate the search ([`capacity`]) asks for next. Every step starts a fresh
-//! server, connects, warms up and measures its window, so a step above capacity leaves no
-//! backlog to the next one. The steps are said as they finish; the result is the step that
+//! ([`run::run`]) at the rate the search ([`super::capacity`]) asks for next. Every step starts
+//! a fresh server, connects, warms up and measures its window, so a step above capacity leaves
+//! no backlog to the next one. The steps are said as they finish; the result is the step that
 //! found the capacity, carrying the whole search.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use anyhow::{Result, bail};
 use echo_common::units::format_duration;
 
-use crate::capacity::{Capacity, Measurement, Search, Slo};
+use crate::drive::capacity::{Capacity, Measurement, Search, Slo};
 use crate::plan::{Drive, Plan};
-use crate::problem::Problem;
-use crate::progress::Progress;
+use crate::run::measured::Hgrm;
+use crate::run::problem::Problem;
+use crate::run::progress::Progress;
 use crate::run::{self, Outcome};
 
 /// Searches `drive`'s capacity under `slo`, starting from the plan's rate.
@@ -24,7 +25,7 @@ pub fn search(
     progress: &mut Progress,
 ) -> Result<Outcome> {
     let name = drive.name();
-    let start = plan.rate.unwrap_or(crate::capacity::START_RATE);
+    let start = plan.rate.unwrap_or(crate::drive::capacity::START_RATE);
     let mut capacity = Capacity::new(Search::from(start), slo);
     let mut outcomes = Vec::new();
     while let Some(rate) = capacity.next_rate() {
@@ -85,8 +86,8 @@ fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
     let latency_ns = outcome
         .histograms
         .iter()
-        .find(|(suffix, _)| suffix.is_empty())
-        .map_or(u64::MAX, |(_, h)| {
+        .find(|h| h.suffix.is_empty())
+        .map_or(u64::MAX, |Hgrm { histogram: h, .. }| {
             if h.is_empty() {
                 // Not one reply: no latency kept any promise.
                 u64::MAX
@@ -125,7 +126,7 @@ mod tests {
         Outcome {
             result,
             problem: None,
-            histograms: vec![("", h)],
+            histograms: vec![Hgrm::new("", h)],
         }
     }
 
@@ -138,7 +139,10 @@ mod tests {
             assert_eq!(m.client_limited, saturated, "the run's own saturation flag");
             assert_eq!(m.achieved, o.result.msgs_per_sec);
             assert_eq!(m.errors, o.result.errors.total());
-            assert_eq!(m.latency_ns, o.histograms[0].1.value_at_quantile(0.99));
+            assert_eq!(
+                m.latency_ns,
+                o.histograms[0].histogram.value_at_quantile(0.99)
+            );
         }
     }
 }

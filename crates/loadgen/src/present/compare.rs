@@ -154,14 +154,42 @@ fn bounds_note(a: &TargetResult, a_name: &str, b: &TargetResult, b_name: &str) -
     }
 }
 
+/// Why two sets of results cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// `--baseline` names no target of the run (every run of it failed, say).
+    #[error("--baseline {baseline}: no such target in this run (it has {targets})")]
+    NoBaseline {
+        /// The name asked for.
+        baseline: String,
+        /// The run's targets.
+        targets: String,
+    },
+    /// Two files with no target in common, and not one target each.
+    #[error(
+        "{a} ({a_targets}) and {b} ({b_targets}) have no target in common: compare files that \
+         ran the same targets, or one target each"
+    )]
+    NothingInCommon {
+        /// The first file's label.
+        a: String,
+        /// Its targets.
+        a_targets: String,
+        /// The second file's label.
+        b: String,
+        /// Its targets.
+        b_targets: String,
+    },
+}
+
 /// A heading and [`verdicts`] for every target of `run` against `baseline`; empty if the run
 /// was not repeated. Errs if no target is called `baseline`.
-pub fn against_baseline(run: &RunResult, baseline: &str) -> Result<String, String> {
+pub fn against_baseline(run: &RunResult, baseline: &str) -> Result<String, CompareError> {
     let Some(base) = run.targets.iter().find(|t| t.target == baseline) else {
-        return Err(format!(
-            "--baseline {baseline}: no such target in this run (it has {})",
-            names(run)
-        ));
+        return Err(CompareError::NoBaseline {
+            baseline: baseline.to_owned(),
+            targets: names(run),
+        });
     };
     let mut out = String::new();
     for t in run.targets.iter().filter(|t| t.target != baseline) {
@@ -184,7 +212,7 @@ pub fn compare(
     a_label: &str,
     b: &RunResult,
     b_label: &str,
-) -> Result<String, String> {
+) -> Result<String, CompareError> {
     let mut pairs: Vec<(&TargetResult, &TargetResult)> = a
         .targets
         .iter()
@@ -194,12 +222,12 @@ pub fn compare(
         match (&a.targets[..], &b.targets[..]) {
             ([ta], [tb]) => pairs.push((ta, tb)),
             _ => {
-                return Err(format!(
-                    "{a_label} ({}) and {b_label} ({}) have no target in common: compare files \
-                     that ran the same targets, or one target each",
-                    names(a),
-                    names(b)
-                ));
+                return Err(CompareError::NothingInCommon {
+                    a: a_label.to_owned(),
+                    a_targets: names(a),
+                    b: b_label.to_owned(),
+                    b_targets: names(b),
+                });
             }
         }
     }
@@ -350,7 +378,9 @@ mod tests {
         let out = compare(&a, "a.json", &c, "c.json").unwrap();
         assert!(out.contains("tokio 1.11× smol [1.08–1.14]\n"), "{out}");
         let two = result(vec![run("smol", 1.0, 1), run("threads", 1.0, 1)]);
-        let err = compare(&a, "a.json", &two, "two.json").unwrap_err();
+        let err = compare(&a, "a.json", &two, "two.json")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("(smol, threads)") && err.contains("no target in common"),
             "{err}"
@@ -454,6 +484,7 @@ mod tests {
         assert!(
             against_baseline(&run, "threads")
                 .unwrap_err()
+                .to_string()
                 .contains("tokio, smol")
         );
     }

@@ -4,26 +4,14 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::ValueEnum;
 use echo_common::units::{format_bytes, format_duration};
 use echo_report::{
     Align, Figure, Latency, RunResult, Table, TargetResult, markdown_rows, measured_on,
 };
 
-use crate::compare::{self, TIE_MARK};
-use crate::run::describe_errors;
+use crate::cli::Format;
+use crate::present::compare::{self, TIE_MARK};
 use crate::warnings::Warning;
-
-/// The format of stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// An aligned table with notes under it.
-    Table,
-    /// The result file's JSON, and nothing else (an array of them for `loadgen table`).
-    Json,
-    /// A Markdown table, as the README's.
-    Markdown,
-}
 
 /// Results to print: each run, with a label naming where it came from when there are several.
 pub struct Source<'a> {
@@ -105,7 +93,7 @@ const RATE_SHORTFALL: f64 = 0.97;
 /// compare, a source and a time per row, in the order that tells the pitfall story.
 pub fn table(sources: &[Source]) -> Table {
     let compare = sources.iter().any(|s| s.label.is_some());
-    let mut rows: Vec<(&Source, &TargetResult)> = sources
+    let mut rows: Vec<Row> = sources
         .iter()
         .flat_map(|s| s.run.targets.iter().map(move |t| (s, t)))
         .collect();
@@ -122,141 +110,18 @@ pub fn table(sources: &[Source]) -> Table {
             )
         });
     }
-    let runs = || rows.iter().map(|(s, _)| s.run);
-    let same = |f: fn(&RunResult) -> String| {
-        let first = runs().next().map(f)?;
-        runs().all(|r| f(r) == first).then_some(first)
-    };
-    let work_of = |r: &RunResult| {
-        if r.config.work_every > 1 {
-            format!("{} (1 in {})", r.config.work, r.config.work_every)
-        } else {
-            r.config.work.clone()
-        }
-    };
-    let size_of = |r: &RunResult| format_bytes(r.config.msg_size as u64);
-    let rate_of = |r: &RunResult| {
-        r.config
-            .rate
-            .map_or_else(|| "closed loop".into(), |x| format!("{x:.0}"))
-    };
-    let (work, size, rate) = (same(work_of), same(size_of), same(rate_of));
-    let days: Vec<&str> = runs().map(|r| day(&r.started_at)).collect();
-    let one_day = days.windows(2).all(|w| w[0] == w[1]);
-
-    let mut t = Table::new([
-        ("source", Align::Left),
-        ("time", Align::Left),
-        ("target", Align::Left),
-        ("work", Align::Left),
-        ("clients", Align::Right),
-        ("size", Align::Right),
-        ("asked/s", Align::Right),
-        ("capacity", Align::Right),
-        ("msgs/s", Align::Right),
-        ("MB/s", Align::Right),
-        ("p50", Align::Right),
-        ("p90", Align::Right),
-        ("p99", Align::Right),
-        ("p99.9", Align::Right),
-        ("max", Align::Right),
-        ("server CPU/msg", Align::Right),
-        ("bystander p99", Align::Right),
-        ("working p99", Align::Right),
-        ("loop lag p99", Align::Right),
-        ("uncorrected p50", Align::Right),
-        ("uncorrected p99", Align::Right),
-        ("sent/s", Align::Right),
-        ("errors", Align::Right),
-        ("starved", Align::Right),
-        ("flags", Align::Left),
-    ]);
-    let mut caption = measured_on(runs());
-    caption.push_str(&format!(
-        " {} messages, work {}, {}.",
-        size.as_deref().unwrap_or("various"),
-        work.as_deref().unwrap_or("various"),
-        match rate.as_deref() {
-            None => "closed and open loops".to_owned(),
-            Some("closed loop") => "closed loop".to_owned(),
-            Some(r) => format!("open loop at {r} msgs/s"),
-        }
-    ));
-    t.caption.push(caption);
-    let full = !compare;
+    let shared = Shared::of(&rows);
+    let mut t = Table::new(COLUMNS);
+    t.caption
+        .push(shared.caption(rows.iter().map(|(s, _)| s.run)));
     let tied = ties(&rows);
     let any_tie = tied.contains(&true);
-    for ((s, r), tied) in rows.iter().zip(tied) {
-        let run = s.run;
-        let l = &r.latency_ns;
-        let lat = |l: Option<Latency>, f: fn(&Latency) -> u64| {
-            l.filter(|l| l.count > 0).map(|l| ns(f(&l)))
-        };
-        let all = Some(*l);
-        let lag = r
-            .server_summary
-            .as_ref()
-            .and_then(|s| s.loop_lag_ns)
-            .filter(|l| l.samples > 0 && run.config.work != "none");
-        let mut flags = Vec::new();
-        if r.partial || run.partial {
-            flags.push("partial");
-        }
-        if r.client.saturated {
-            flags.push("client saturated");
-        }
-        if tied {
-            flags.push(TIE_MARK);
-        }
-        // Earlier runs side by side say only that a window was noisy; a run just measured says
-        // how, in a note.
+    for (&(s, r), tied) in rows.iter().zip(tied) {
         let noise = noise_notes(r);
-        if compare && !noise.is_empty() {
-            flags.push("noisy");
-        }
-        // Repeated runs: the median over them, with its interval.
-        let repeated = r.runs().len() > 1;
-        let spread = |f: Figure| repeated.then(|| compare::cell(f, r));
-        t.row(vec![
-            s.label.map(str::to_owned),
-            s.label.map(|_| time(&run.started_at, one_day)),
-            Some(r.target.clone()),
-            work.is_none().then(|| work_of(run)),
-            Some(if r.connected == r.clients {
-                r.clients.to_string()
-            } else {
-                format!("{}/{}", r.connected, r.clients)
-            }),
-            size.is_none().then(|| size_of(run)),
-            rate.is_none()
-                .then(|| run.config.rate.map(|x| format!("{x:.0}")))
-                .flatten(),
-            r.capacity
-                .as_ref()
-                .map(|_| compare::cell(Figure::Capacity, r)),
-            spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
-            full.then(|| format!("{:.1}", r.mb_per_sec)),
-            spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
-            lat(all, |l| l.p90).filter(|_| full),
-            spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
-            lat(all, |l| l.p999).filter(|_| full),
-            lat(all, |l| l.max),
-            spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
-            lat(r.bystander_latency_ns, |l| l.p99),
-            lat(r.working_latency_ns, |l| l.p99),
-            lag.map(|l| ns(l.p99)),
-            lat(r.latency_uncorrected_ns, |l| l.p50),
-            lat(r.latency_uncorrected_ns, |l| l.p99),
-            r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
-            Some(r.errors.total().to_string()),
-            Some(r.starved_clients.to_string()),
-            (!flags.is_empty()).then(|| flags.join(", ")),
-        ]);
-        if full {
+        t.row(cells((s, r), tied, &shared, compare && !noise.is_empty()));
+        if !compare {
             t.notes
                 .extend(notes(r).into_iter().map(|n| format!("  {}: {n}", r.target)));
-        }
-        if full {
             t.notes.extend(noise);
         }
     }
@@ -276,6 +141,166 @@ pub fn table(sources: &[Source]) -> Table {
         ));
     }
     t
+}
+
+/// One row of the table: a target's result and the run it came from.
+type Row<'a> = (&'a Source<'a>, &'a TargetResult);
+
+/// The table's columns; those that hold no data are left out when it is drawn.
+const COLUMNS: [(&str, Align); 25] = [
+    ("source", Align::Left),
+    ("time", Align::Left),
+    ("target", Align::Left),
+    ("work", Align::Left),
+    ("clients", Align::Right),
+    ("size", Align::Right),
+    ("asked/s", Align::Right),
+    ("capacity", Align::Right),
+    ("msgs/s", Align::Right),
+    ("MB/s", Align::Right),
+    ("p50", Align::Right),
+    ("p90", Align::Right),
+    ("p99", Align::Right),
+    ("p99.9", Align::Right),
+    ("max", Align::Right),
+    ("server CPU/msg", Align::Right),
+    ("bystander p99", Align::Right),
+    ("working p99", Align::Right),
+    ("loop lag p99", Align::Right),
+    ("uncorrected p50", Align::Right),
+    ("uncorrected p99", Align::Right),
+    ("sent/s", Align::Right),
+    ("errors", Align::Right),
+    ("starved", Align::Right),
+    ("flags", Align::Left),
+];
+
+/// Settings every row shares, said once in the caption instead of in a column (`None`: they
+/// differ, and the column stays).
+struct Shared {
+    work: Option<String>,
+    size: Option<String>,
+    rate: Option<String>,
+    /// Every run started on the same day: the time column leaves the date out.
+    one_day: bool,
+    /// Earlier runs side by side (the rows are labelled): only the figures that compare.
+    compare: bool,
+}
+
+impl Shared {
+    fn of(rows: &[Row]) -> Shared {
+        let runs = || rows.iter().map(|(s, _)| s.run);
+        let same = |f: fn(&RunResult) -> String| {
+            let first = runs().next().map(f)?;
+            runs().all(|r| f(r) == first).then_some(first)
+        };
+        let days: Vec<&str> = runs().map(|r| day(&r.started_at)).collect();
+        Shared {
+            work: same(work_of),
+            size: same(size_of),
+            rate: same(rate_of),
+            one_day: days.windows(2).all(|w| w[0] == w[1]),
+            compare: rows.iter().any(|(s, _)| s.label.is_some()),
+        }
+    }
+
+    /// Where and when the runs were measured, and the settings they share.
+    fn caption<'a>(&self, runs: impl IntoIterator<Item = &'a RunResult>) -> String {
+        let mut caption = measured_on(runs);
+        caption.push_str(&format!(
+            " {} messages, work {}, {}.",
+            self.size.as_deref().unwrap_or("various"),
+            self.work.as_deref().unwrap_or("various"),
+            match self.rate.as_deref() {
+                None => "closed and open loops".to_owned(),
+                Some("closed loop") => "closed loop".to_owned(),
+                Some(r) => format!("open loop at {r} msgs/s"),
+            }
+        ));
+        caption
+    }
+}
+
+fn work_of(r: &RunResult) -> String {
+    if r.config.work_every > 1 {
+        format!("{} (1 in {})", r.config.work, r.config.work_every)
+    } else {
+        r.config.work.clone()
+    }
+}
+
+fn size_of(r: &RunResult) -> String {
+    format_bytes(r.config.msg_size as u64)
+}
+
+fn rate_of(r: &RunResult) -> String {
+    r.config
+        .rate
+        .map_or_else(|| "closed loop".into(), |x| format!("{x:.0}"))
+}
+
+/// One row's cells, in [`COLUMNS`]' order. Earlier runs side by side say only that a window
+/// was `noisy`; a run just measured says how, in a note.
+fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<String>> {
+    let run = s.run;
+    let full = !shared.compare;
+    let lat =
+        |l: Option<Latency>, f: fn(&Latency) -> u64| l.filter(|l| l.count > 0).map(|l| ns(f(&l)));
+    let all = Some(r.latency_ns);
+    let lag = r
+        .server_summary
+        .as_ref()
+        .and_then(|s| s.loop_lag_ns)
+        .filter(|l| l.samples > 0 && run.config.work != "none");
+    let flags: Vec<&str> = [
+        ("partial", r.partial || run.partial),
+        ("client saturated", r.client.saturated),
+        (TIE_MARK, tied),
+        ("noisy", noisy),
+    ]
+    .into_iter()
+    .filter_map(|(flag, set)| set.then_some(flag))
+    .collect();
+    // Repeated runs: the median over them, with its interval.
+    let repeated = r.runs().len() > 1;
+    let spread = |f: Figure| repeated.then(|| compare::cell(f, r));
+    vec![
+        s.label.map(str::to_owned),
+        s.label.map(|_| time(&run.started_at, shared.one_day)),
+        Some(r.target.clone()),
+        shared.work.is_none().then(|| work_of(run)),
+        Some(if r.connected == r.clients {
+            r.clients.to_string()
+        } else {
+            format!("{}/{}", r.connected, r.clients)
+        }),
+        shared.size.is_none().then(|| size_of(run)),
+        shared
+            .rate
+            .is_none()
+            .then(|| run.config.rate.map(|x| format!("{x:.0}")))
+            .flatten(),
+        r.capacity
+            .as_ref()
+            .map(|_| compare::cell(Figure::Capacity, r)),
+        spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
+        full.then(|| format!("{:.1}", r.mb_per_sec)),
+        spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
+        lat(all, |l| l.p90).filter(|_| full),
+        spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
+        lat(all, |l| l.p999).filter(|_| full),
+        lat(all, |l| l.max),
+        spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
+        lat(r.bystander_latency_ns, |l| l.p99),
+        lat(r.working_latency_ns, |l| l.p99),
+        lag.map(|l| ns(l.p99)),
+        lat(r.latency_uncorrected_ns, |l| l.p50),
+        lat(r.latency_uncorrected_ns, |l| l.p99),
+        r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
+        Some(r.errors.total().to_string()),
+        Some(r.starved_clients.to_string()),
+        (!flags.is_empty()).then(|| flags.join(", ")),
+    ]
 }
 
 /// For each row, whether its throughput is tied with the fastest among the rows measured under
@@ -314,7 +339,7 @@ fn noise_notes(t: &TargetResult) -> Vec<String> {
     let runs = t.runs();
     runs.iter()
         .enumerate()
-        .filter_map(|(i, r)| Some((i, crate::noise::warnings(r.noise.as_ref()?))))
+        .filter_map(|(i, r)| Some((i, crate::run::noise::warnings(r.noise.as_ref()?))))
         .flat_map(|(i, warnings)| {
             let who = if runs.len() > 1 {
                 format!("{} run {}", t.target, i + 1)
@@ -359,7 +384,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if let Some(c) = &t.capacity {
-        let answer = crate::capacity::Answer::of(c);
+        let answer = crate::drive::capacity::Answer::of(c);
         notes.push(format!(
             "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
             c.slo,
@@ -395,7 +420,7 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if t.errors.total() > 0 {
-        notes.push(format!("errors: {}", describe_errors(&t.errors)));
+        notes.push(format!("errors: {}", t.errors));
     }
     if t.starved_clients > 0 {
         notes.push(format!(
@@ -419,64 +444,42 @@ fn notes(t: &TargetResult) -> Vec<String> {
 mod tests {
     use super::*;
     use echo_common::LagSummary;
-    use echo_report::{Machine, OpenLoop, RunConfig, SCHEMA};
+    use echo_report::{OpenLoop, RunConfig, testing};
 
     /// A run of `targets` at `clients`, made by hand: figures chosen to be told apart.
     fn run(work: &str, msg_size: usize, targets: &[&str]) -> RunResult {
-        RunResult {
-            schema: SCHEMA.into(),
-            started_at: "2026-11-25T10:00:01Z".into(),
-            git_commit: None,
-            machine: Machine {
-                cpu_model: "Test CPU".into(),
-                cores: 2,
-                kernel: "6.1".into(),
-                hostname: "box".into(),
-            },
-            config: RunConfig {
+        let targets: Vec<TargetResult> = targets
+            .iter()
+            .map(|name| TargetResult {
+                target: (*name).into(),
                 clients: 100,
-                msg_size,
-                duration_ns: 1_000_000_000,
-                warmup_ns: 0,
-                timeout_ns: 1_000_000_000,
-                client_threads: 1,
-                client_cpus: vec![1],
-                server_cpus: vec![0],
-                server_threads: 1,
-                rate: None,
-                work: work.into(),
-                work_every: if work == "none" { 1 } else { 10 },
-                rate_ramp: None,
-                connection_mode: None,
-                repeat: 1,
-                start_at: None,
-            },
-            targets: targets
-                .iter()
-                .map(|name| TargetResult {
-                    target: (*name).into(),
-                    clients: 100,
-                    connected: 100,
-                    window_ns: 1_000_000_000,
-                    messages: 50_000,
-                    msgs_per_sec: 50_000.0,
-                    mb_per_sec: 3.2,
-                    latency_ns: Latency {
-                        count: 50_000,
-                        p50: 1_500_000,
-                        p90: 2_000_000,
-                        p99: 4_000_000,
-                        p999: 9_000_000,
-                        max: 12_000_000,
-                        ..Latency::default()
-                    },
-                    server: None,
-                    ..TargetResult::default()
-                })
-                .collect(),
-            partial: false,
-            clock: None,
-            hosts: Vec::new(),
+                connected: 100,
+                window_ns: 1_000_000_000,
+                messages: 50_000,
+                msgs_per_sec: 50_000.0,
+                mb_per_sec: 3.2,
+                latency_ns: Latency {
+                    count: 50_000,
+                    p50: 1_500_000,
+                    p90: 2_000_000,
+                    p99: 4_000_000,
+                    p999: 9_000_000,
+                    max: 12_000_000,
+                    ..Latency::default()
+                },
+                server: None,
+                ..TargetResult::default()
+            })
+            .collect();
+        let config = RunConfig {
+            client_cpus: vec![1],
+            server_cpus: vec![0],
+            work_every: if work == "none" { 1 } else { 10 },
+            ..testing::config(100, msg_size, work)
+        };
+        RunResult {
+            started_at: "2026-11-25T10:00:01Z".into(),
+            ..testing::run(config, targets)
         }
     }
 

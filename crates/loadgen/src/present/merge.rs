@@ -7,10 +7,12 @@ use std::path::Path;
 use anyhow::Result;
 use echo_report::{HostRun, RunResult, TargetResult, read_result};
 
+use crate::cli::Format;
 use crate::cli::MergeArgs;
 use crate::exit::Exit;
-use crate::files::ResultFiles;
-use crate::output::{self, Format, Source};
+use crate::present::files::ResultFiles;
+use crate::present::output::{self, Source};
+use crate::run::measured::Hgrm;
 
 /// Runs `loadgen merge`.
 pub fn merge(args: MergeArgs) -> Result<Exit> {
@@ -36,7 +38,7 @@ pub fn merge(args: MergeArgs) -> Result<Exit> {
             .targets
             .iter()
             .zip(&merged.histograms)
-            .map(|(t, h)| (t.target.replace([':', '.'], "_"), h.clone()))
+            .map(|(t, h)| Hgrm::new(t.target.replace([':', '.'], "_"), h.clone()))
             .collect();
         files.save(&merged.result, &histograms)?;
         if let Some(path) = files.json() {

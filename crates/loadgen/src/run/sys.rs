@@ -10,8 +10,6 @@ use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::unistd::Pid;
 
-use crate::plan::PlanError;
-
 /// A set of CPUs, as `--server-cpus` and `--client-cpus` take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuList(pub Vec<usize>);
@@ -75,10 +73,46 @@ pub fn pin_current_thread(cpus: &[usize]) -> Result<()> {
 /// runtime's epoll and wake-up descriptors, log files.
 const FD_HEADROOM: u64 = 64;
 
+/// A number of clients this machine cannot hold: each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TooFew {
+    /// More clients than descriptors.
+    #[error(
+        "--clients {clients} needs about {needed} file descriptors, but this process may open at \
+         most {hard} (the hard limit, `ulimit -Hn`). Lower --clients to {fit} or less, or raise \
+         the hard limit (as root: `ulimit -Hn {needed}` in the shell that runs loadgen, or a \
+         nofile entry in /etc/security/limits.conf)"
+    )]
+    Descriptors {
+        /// Clients asked for.
+        clients: usize,
+        /// Descriptors they need.
+        needed: u64,
+        /// The hard limit.
+        hard: u64,
+        /// The most clients that fit.
+        fit: u64,
+    },
+    /// More clients than local ports.
+    #[error(
+        "--clients {clients} needs more local ports than the {ports} in \
+         net.ipv4.ip_local_port_range ({range}) per source address; lower --clients, widen \
+         the range, or add source addresses with --bind"
+    )]
+    Ports {
+        /// Clients asked for.
+        clients: usize,
+        /// Ports in the range.
+        ports: usize,
+        /// The range, as the kernel prints it.
+        range: String,
+    },
+}
+
 /// Raises the soft descriptor limit to the hard one (children inherit it), then checks that
 /// `clients` connections fit in it and in the local port range (once per source address, with
 /// `--bind`); refuses with what to do if not.
-pub fn ensure_fds_for(clients: usize, sources: usize) -> Result<(), PlanError> {
+pub fn ensure_fds_for(clients: usize, sources: usize) -> Result<(), TooFew> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, u64::MAX));
     if soft < hard {
         // If this fails the check below still tells the truth about what fits.
@@ -87,7 +121,7 @@ pub fn ensure_fds_for(clients: usize, sources: usize) -> Result<(), PlanError> {
     let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(hard, |(soft, _)| soft);
     let needed = clients as u64 + FD_HEADROOM;
     if needed > hard {
-        return Err(PlanError::TooFewDescriptors {
+        return Err(TooFew::Descriptors {
             clients,
             needed,
             hard,
@@ -103,7 +137,7 @@ pub fn ensure_fds_for(clients: usize, sources: usize) -> Result<(), PlanError> {
     {
         let ports = (hi.saturating_sub(lo) + 1) * sources;
         if clients > ports {
-            return Err(PlanError::TooFewPorts {
+            return Err(TooFew::Ports {
                 clients,
                 ports,
                 range: format!("{lo}-{hi}"),

@@ -1,12 +1,12 @@
 //! Whether a result file already holds a point measured as asked: what lets a sweep resume
-//! without keeping results taken with other settings, or cut short.
+//! without keeping results taken with other settings, or cut short (`loadgen status`).
 
 use std::path::Path;
 use std::time::Duration;
 
-use echo_common::Work;
-use echo_common::units::{format_bytes, format_duration};
-use echo_report::{RunResult, format_count, read_result};
+use crate::{RunResult, format_count, read_result};
+use echo_proto::WorkSpec;
+use echo_proto::units::{format_bytes, format_duration};
 
 /// The settings a point is to be measured with. `None` fields are not checked.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,7 @@ pub struct Wanted {
     /// The per-message timeout.
     pub timeout: Option<Duration>,
     /// The server's `--work`.
-    pub work: Option<Work>,
+    pub work: Option<WorkSpec>,
     /// The server's `--work-every`.
     pub work_every: Option<u64>,
     /// Runs per target (`--repeat`).

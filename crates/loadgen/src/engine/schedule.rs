@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::ramp::Profile;
+use crate::engine::ramp::Profile;
 
 /// When the messages of one open-loop connection are due.
 #[derive(Debug, Clone)]

@@ -1,13 +1,16 @@
-//! `echo-charts status`: what a resumed sweep keeps and what it measures again, and why.
-
-mod common;
+//! `loadgen status`: what a resumed sweep keeps and what it measures again, and why.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::fixtures;
-use echo_charts::status::{Status, Wanted, status};
+use echo_report::status::{Status, Wanted, status};
 use serde_json::Value;
+
+/// The result files the charts are tested on (written by echo-charts' `tests/fixtures.rs`).
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/tests/fixtures/results")
+}
 
 /// The fixture point `sweep/64B-100c.json`, as its sweep asked for it.
 fn as_measured() -> Wanted {

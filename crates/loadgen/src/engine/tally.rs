@@ -2,9 +2,8 @@
 //! is a few instructions: the histogram every reply goes into is fed from a tally once a second.
 //!
 //! `Histogram::record` checks the range (and would resize), saturates the count, and keeps the
-//! minimum, the maximum and the total: with the call, about sixty instructions per reply in
-//! loadgen's client thread (callgrind, 10 clients), a tenth of its work per round trip. A tally
-//! computes the bucket, the way HDR does, and adds one. Handing its counts over is exact: each is
+//! minimum, the maximum and the total, on every reply. A tally computes the bucket, the way HDR
+//! does, and adds one; the rest is done once a second. Handing its counts over is exact: each is
 //! recorded at a value of its own bucket, which is where the values it counts would have gone.
 
 use hdrhistogram::Histogram;

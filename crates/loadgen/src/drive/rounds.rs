@@ -1,23 +1,21 @@
-//! The drive loop: every target of the plan in turn, under identical settings, in rounds when
-//! `--repeat` asks for several runs of each ([`crate::repeat`]). Each finished run is handed on
-//! at once (the result file is rewritten after every run, as hyperfine does), so a failure in
-//! the fifth target keeps the first four.
+//! The drive loop: every target of the plan in turn, under identical settings, in rounds (A B C,
+//! A B C) when `--repeat` asks for several runs of each ([`super::repeat`]). Each finished run is
+//! handed on at once (the result file is rewritten after every run, as hyperfine does), so a
+//! failure in the fifth target keeps the first four.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use anyhow::{Context, Result};
 use echo_report::{RunConfig, RunResult, SCHEMA};
-use hdrhistogram::Histogram;
 
-use crate::churn::ConnectionMode;
+use crate::drive::{repeat, search};
+use crate::engine::churn::ConnectionMode;
 use crate::exit::Exit;
 use crate::plan::Plan;
-use crate::progress::Progress;
-use crate::{repeat, run, search, sys};
-
-/// A finished target's histograms for the `.hgrm` files: (file name suffix, histogram).
-pub type Histograms = [(String, Histogram<u64>)];
+use crate::run::measured::Hgrm;
+use crate::run::progress::Progress;
+use crate::run::{self, sys};
 
 /// What a whole run came to.
 pub struct Finished {
@@ -80,7 +78,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
         },
         targets: Vec::new(),
         partial: true,
-        clock: Some(crate::wallclock::facts()),
+        clock: Some(crate::run::wallclock::facts()),
         hosts: Vec::new(),
     }
 }
@@ -90,7 +88,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
 pub fn drive(
     plan: &Plan,
     mut run: RunResult,
-    mut done: impl FnMut(&RunResult, &Histograms) -> Result<()>,
+    mut done: impl FnMut(&RunResult, &[Hgrm]) -> Result<()>,
 ) -> Result<Finished> {
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -122,7 +120,7 @@ pub fn drive(
         let outcome = match outcome {
             Ok(outcome) => outcome,
             // A runtime that cannot run here (io_uring disabled, say) is not a failure of the run.
-            Err(e) if e.is::<crate::server::Unavailable>() => {
+            Err(e) if e.is::<crate::run::server::Unavailable>() => {
                 progress.say(&drive.name(), e.to_string());
                 continue;
             }
@@ -149,7 +147,7 @@ pub fn drive(
         let histograms: Vec<_> = outcome
             .histograms
             .into_iter()
-            .map(|(suffix, h)| (format!("{stem}{suffix}"), h))
+            .map(|h| Hgrm::new(format!("{stem}{}", h.suffix), h.histogram))
             .collect();
         runs.push((i, outcome.result));
         run.targets = repeat::gather(targets, runs.clone());

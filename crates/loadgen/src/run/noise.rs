@@ -176,7 +176,7 @@ impl Meter {
             &after,
             &watched,
             own,
-            crate::sys::clock_ticks(),
+            crate::run::sys::clock_ticks(),
         ))
     }
 }

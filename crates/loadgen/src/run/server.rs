@@ -16,7 +16,7 @@ use echo_common::{EXIT_UNAVAILABLE, Summary, Target};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getppid};
 
-use crate::sys::pin_current_thread;
+use crate::run::sys::pin_current_thread;
 
 /// How long a server may take to start listening: building the `sqlite-*` database is the slow
 /// part, well under a second here.

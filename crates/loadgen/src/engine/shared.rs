@@ -7,16 +7,37 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::churn::ConnectionMode;
+use crate::engine::churn::ConnectionMode;
 use crate::engine::clock::{self, Nanos};
-use crate::ramp::Profile;
-use crate::record::{Failure, Record};
+use crate::engine::ramp::Profile;
+use crate::engine::record::{Failure, Record};
 
-/// The phases of a run, in order; the coordinator moves them on, clients follow.
-pub const CONNECTING: u8 = 0;
-pub const WARMUP: u8 = 1;
-pub const MEASURE: u8 = 2;
-pub const STOP: u8 = 3;
+/// The phases of a run, in order; the coordinator moves them on, clients follow. Never back:
+/// [`Shared::set_phase`] keeps the later of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Phase {
+    /// Clients open their connections; nothing is sent.
+    Connecting = 0,
+    /// Load at the asked rate; nothing is recorded.
+    Warmup = 1,
+    /// The measured window: everything is recorded.
+    Measure = 2,
+    /// Clients finish and report; a reply still outstanding belongs to no window.
+    Stop = 3,
+}
+
+impl Phase {
+    /// The phase stored as `n` (its discriminant).
+    fn from_u8(n: u8) -> Phase {
+        match n {
+            0 => Phase::Connecting,
+            1 => Phase::Warmup,
+            2 => Phase::Measure,
+            _ => Phase::Stop,
+        }
+    }
+}
 
 /// What the coordinator and all client threads share. Client threads read it once per loop
 /// turn, never per message.
@@ -38,12 +59,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn phase(&self) -> u8 {
-        self.phase.load(Relaxed)
+    /// The run's phase now.
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Relaxed))
     }
 
-    pub fn set_phase(&self, phase: u8) {
-        self.phase.fetch_max(phase, Relaxed);
+    /// Moves the run on to `phase`, unless it is already past it.
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.fetch_max(phase as u8, Relaxed);
     }
 
     /// Sets the open loop's rate per connection; call before the warm-up.
@@ -96,14 +119,14 @@ impl Shared {
         let (now, _) = *self
             .window_start
             .get_or_init(|| (Instant::now(), clock::monotonic()));
-        self.set_phase(MEASURE);
+        self.set_phase(Phase::Measure);
         now
     }
 
     /// The window's start in raw monotonic nanoseconds, if it is open (and not yet closed).
     pub fn window(&self) -> Option<Nanos> {
         match self.phase() {
-            MEASURE => self.window_start.get().map(|(_, raw)| *raw),
+            Phase::Measure => self.window_start.get().map(|(_, raw)| *raw),
             _ => None,
         }
     }
@@ -126,6 +149,15 @@ pub struct Settings {
     pub connection_mode: ConnectionMode,
     /// `--bind`: source addresses, taken in turn by client id (empty: the kernel's choice).
     pub sources: Vec<std::net::IpAddr>,
+}
+
+impl Settings {
+    /// An empty record for a run under these settings: each client thread's, and the one the
+    /// coordinator merges them into, are made alike here.
+    pub fn new_record(&self) -> Record {
+        Record::new(self.seconds, self.open_loop, self.work_every > 1)
+            .with_churn(self.connection_mode != ConnectionMode::Persistent)
+    }
 }
 
 /// What a client thread tells the coordinator.

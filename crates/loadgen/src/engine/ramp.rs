@@ -12,7 +12,7 @@
 //! by finding the step that message n falls in. One [`Profile`] of the total rate serves every
 //! connection: with C connections each sending 1/C of it, connection message `seq` is due when
 //! the total count reaches `(seq + spread) * C`, which with a constant rate is exactly the
-//! evenly spaced schedule of [`crate::schedule::Schedule`].
+//! evenly spaced schedule of [`crate::engine::schedule::Schedule`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -182,7 +182,7 @@ impl Profile {
 
     /// When message `seq` of connection `id` of `connections` is due, in nanoseconds from time
     /// 0. Connections are spread over one interval by the golden ratio, as
-    /// [`crate::schedule::Schedule`] spreads them.
+    /// [`crate::engine::schedule::Schedule`] spreads them.
     pub fn due_ns(&self, seq: u64, id: u64, connections: usize) -> u64 {
         let spread = (id as f64 * GOLDEN).fract();
         (self.due((seq as f64 + spread) * connections as f64) * 1e9).max(0.0) as u64

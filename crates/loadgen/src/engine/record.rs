@@ -4,7 +4,7 @@
 use echo_report::{Errors, new_histogram};
 use hdrhistogram::Histogram;
 
-use crate::tally::Tally;
+use crate::engine::tally::Tally;
 
 /// Significant figures of the per-second histograms: 1% is plenty for a timeline, and keeps each
 /// one small enough to allocate one per second of the window up front.
@@ -71,7 +71,8 @@ pub struct Record {
 }
 
 impl Record {
-    /// An empty record; `seconds` is the window's length, rounded up.
+    /// An empty record; `seconds` is the window's length, rounded up; `open_loop` keeps the
+    /// uncorrected latency too, `split` the bystanders' and the working messages' apart.
     pub fn new(seconds: usize, open_loop: bool, split: bool) -> Self {
         let tick =
             || Histogram::new_with_bounds(1, 60_000_000_000, TICK_SIGFIG).expect("constant bounds");
@@ -93,6 +94,11 @@ impl Record {
             starved: 0,
             first_corruption: None,
         }
+    }
+
+    /// A record of failures alone, with no window: the connect phase's.
+    pub fn failures_only() -> Self {
+        Record::new(0, false, false)
     }
 
     /// This record, keeping the figures of connection churn too if `churn`.

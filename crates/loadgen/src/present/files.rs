@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use echo_common::units::format_bytes;
-use echo_report::{RunResult, read_result, write_atomic, write_hgrm};
+use echo_report::{FindError, RunResult, find_result_files, read_result, write_atomic, write_hgrm};
 
 use crate::plan::{Plan, PlanError};
-use crate::scheduler::Histograms;
+use crate::run::measured::Hgrm;
 use crate::warnings::Warning;
 
 /// `.hgrm` values are in microseconds: the unit HdrHistogram's plotter expects by default.
@@ -56,14 +56,18 @@ impl ResultFiles {
     /// Writes `histograms` (one finished target's), then the run so far: the JSON last, so that
     /// a reader that sees it finds every `.hgrm` file it names. Atomic; a run with no target
     /// yet writes nothing.
-    pub fn save(&self, run: &RunResult, histograms: &Histograms) -> Result<()> {
+    pub fn save(&self, run: &RunResult, histograms: &[Hgrm]) -> Result<()> {
         let (Some((dir, stem)), Some(json)) = (&self.place, self.json()) else {
             return Ok(());
         };
         if run.targets.is_empty() {
             return Ok(());
         }
-        for (suffix, h) in histograms {
+        for Hgrm {
+            suffix,
+            histogram: h,
+        } in histograms
+        {
             let path = dir.join(format!("{stem}-{suffix}.hgrm"));
             write_atomic(&path, |w| write_hgrm(h, HGRM_UNIT_NS, w))
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -162,24 +166,14 @@ pub struct Found {
 /// for `*.json`. A file named on the command line must be a result file; one found in a folder
 /// that is not is skipped with a warning.
 pub fn find_results(paths: &[PathBuf]) -> Result<(Vec<Found>, Vec<Warning>)> {
-    let mut files = Vec::new();
-    for path in paths {
-        if !path.exists() {
-            return Err(TableError::Missing(path.clone()).into());
-        }
-        if path.is_dir() {
-            let mut inside = Vec::new();
-            walk(path, &mut inside)?;
-            inside.sort();
-            files.extend(inside.into_iter().map(|p| (p, false)));
-        } else {
-            files.push((path.clone(), true));
-        }
-    }
-    let base = common_folder(files.iter().map(|(p, _)| p.as_path()));
+    let files = find_result_files(paths).map_err(|e| match e {
+        FindError::Missing(path) => TableError::Missing(path).into(),
+        e => anyhow::Error::new(e),
+    })?;
+    let base = common_folder(files.iter().map(|f| f.path.as_path()));
     let mut found = Vec::new();
     let mut warnings = Vec::new();
-    for (path, named) in files {
+    for echo_report::Found { path, named } in files {
         match read_result(&path) {
             Ok(run) => {
                 let label = path
@@ -203,28 +197,6 @@ pub fn find_results(paths: &[PathBuf]) -> Result<(Vec<Found>, Vec<Warning>)> {
         return Err(TableError::NoResults(given.join(", ")).into());
     }
     Ok((found, warnings))
-}
-
-/// Every `*.json` under `dir`, hidden files and folders (a write in progress) left out.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("cannot list {}", dir.display()))?
-            .path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// The deepest folder that holds all of `files`.

@@ -1,0 +1,8 @@
+//! Results out: the table, JSON or Markdown on stdout ([`output`]), verdicts between targets and
+//! files ([`compare`]), the result files written and found ([`files`]), and one result made of
+//! several load hosts' ([`merge`]).
+
+pub mod compare;
+pub mod files;
+pub mod merge;
+pub mod output;
