@@ -9,10 +9,13 @@
 //! command runs on three "hosts" at once (as the page says to), and `compare` gets two committed
 //! result files. Every command must exit 0. Nothing here checks a figure.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{documents, root};
 
 /// The longest one command may take: a guard against a hang, never a bound on speed.
 const HANG_GUARD: Duration = Duration::from_secs(180);
@@ -25,10 +28,6 @@ const WINDOW: &str = "300ms";
 
 /// The hosts a `--start-at` command is run on together, as docs/multi-host.md describes.
 const HOSTS: usize = 3;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A command found in the docs: where, and its arguments after `loadgen`.
 #[derive(Debug, Clone)]
@@ -68,14 +67,7 @@ fn commands(file: &str, text: &str) -> Vec<DocCommand> {
 
 /// Every documented command, README first, then the pages in name order.
 fn documented() -> Vec<DocCommand> {
-    let mut files = vec![root().join("README.md")];
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    pages.sort();
-    files.extend(pages);
+    let files = documents();
     files
         .iter()
         .flat_map(|f| {

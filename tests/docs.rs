@@ -16,17 +16,16 @@
 //! target's representative run. Each number must agree with the file to the digits written,
 //! appear as written in the finding's sentence, and the sentence must link the file.
 
+mod support;
+
 use echo_report::stats::{Ratio, Spread};
 use echo_report::{RunResult, TargetResult, read_result};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use support::{documents, root};
 
 /// The most findings the README may state: a reader with five minutes reads no more.
 const MAX_FINDINGS: usize = 8;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A finding: its sentence and its checks.
 #[derive(Debug)]
@@ -288,19 +287,6 @@ fn dead_links(file: &Path, markdown: &str) -> Vec<String> {
         .filter(|link| !dir.join(link).exists())
         .map(|link| format!("{}: {link}", file.display()))
         .collect()
-}
-
-/// README.md and every page in docs/.
-fn documents() -> Vec<PathBuf> {
-    let mut docs = vec![root().join("README.md")];
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    pages.sort();
-    docs.extend(pages);
-    docs
 }
 
 #[test]

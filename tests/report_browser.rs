@@ -6,11 +6,14 @@
 //! they fail instead. Chromium runs with a fresh profile in a temporary directory, no network
 //! features, and is killed when the test ends, however it ends.
 
+mod support;
+
 use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::root;
 
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
@@ -27,10 +30,6 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// The folders whose committed report is checked.
 const REPORTS: [&str; 4] = ["sweep", "pitfall", "capacity", "python"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The browser binary, or `None` after saying why the test is skipped (a failure under
 /// [`REQUIRE_ALL`]).
