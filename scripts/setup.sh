@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Sets up the servers that are programs of their own, so `loadgen --list-targets` shows them:
+#   python  python-asyncio, python-uvloop, python-threads, python-gevent: a virtual environment at
+#           .venv/ with the pinned packages of python/requirements.txt
+#   go      go: Go from Debian's `golang-go` if `go` is missing (as root), then the server built
+#           into <cargo target folder>/programs/ (honours CARGO_TARGET_DIR; standard library only,
+#           no module downloads)
+#   node    node: Node.js (the machine's, or Debian's `nodejs` if `node` is missing, as root)
+# With no argument, all three. Run it again after python/requirements.txt or go/ changes.
+# loadgen and echo-server find what it made by themselves; ECHO_BENCH_PYTHON, ECHO_BENCH_GO and
+# ECHO_BENCH_NODE name another interpreter or binary.
+#
+#   scripts/setup.sh [python] [go] [node]
+#   PYTHON=python3.12 scripts/setup.sh python   # pick the interpreter (default: python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "setup.sh: $*" >&2; exit 1; }
+
+# Installs Debian package $2 for command $1 when the command is missing, if this is root on a
+# Debian-like system; otherwise says how.
+need_command() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null && return
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        echo "setup.sh: installing $package (for $command)..." >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; } ||
+            die "could not install $package; install it yourself (apt-get install $package)"
+    else
+        die "'$command' not found; install it (Debian: apt-get install $package)"
+    fi
+}
+
+setup_python() {
+    local python=${PYTHON:-python3}
+    command -v "$python" >/dev/null || die "'$python' not found; install Python 3.11 or newer, or set PYTHON"
+    # asyncio.to_thread needs 3.9; uvloop.run and the pinned packages need 3.8+; 3.11 is what the
+    # README's figures were measured with.
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' ||
+        die "$("$python" --version 2>&1) is too old; need Python 3.9 or newer"
+    [[ -x .venv/bin/python ]] || "$python" -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r python/requirements.txt
+    .venv/bin/python -c 'import uvloop, aiofiles, aiosqlite, gevent'
+    echo "Python servers ready: $(.venv/bin/python --version) in .venv/ (uvloop, aiofiles, aiosqlite, gevent)"
+}
+
+# Cargo's target folder, as Cargo itself resolves it (CARGO_TARGET_DIR, config files).
+target_dir() {
+    cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+setup_go() {
+    need_command go golang-go
+    local out
+    out="$(target_dir)/programs"
+    mkdir -p "$out"
+    # GOPATH mode, standard library only: nothing is downloaded. -trimpath keeps this machine's
+    # paths out of the binary.
+    GO111MODULE=off GOFLAGS= go build -trimpath -o "$out/echo-go" ./go/server
+    GO111MODULE=off GOFLAGS= go build -trimpath -o "$out/echo-go-minimal" ./go/minimal
+    echo "Go server ready: $(go version | cut -d' ' -f3) built into $out/"
+}
+
+setup_node() {
+    need_command node nodejs
+    node -e 'process.exit(+process.versions.node.split(".")[0] < 18)' ||
+        die "Node.js $(node --version) is too old; need 18 or newer (perf_hooks, worker_threads, fs.promises)"
+    echo "Node server ready: node $(node --version), libuv $(node -p process.versions.uv)"
+}
+
+parts=("$@")
+((${#parts[@]})) || parts=(python go node)
+for part in "${parts[@]}"; do
+    case $part in
+        python) setup_python ;;
+        go) setup_go ;;
+        node) setup_node ;;
+        *) die "unknown part '$part'; choose from python, go, node" ;;
+    esac
+done
