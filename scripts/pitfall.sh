@@ -55,8 +55,12 @@ mkdir -p "$out"
 # Every server with an event loop to block, and for contrast the two std::net designs whose
 # blocking calls block only their own thread.
 targets=tokio,tokio-current,async-std,smol,mio,monoio,compio,threads,thread-pool
-# The article's own servers, once scripts/python-setup.sh has set them up.
-[[ -x .venv/bin/python || -n ${ECHO_BENCH_PYTHON:-} ]] && targets+=,python-asyncio,python-uvloop,python-threads
+# The article's own servers and the other languages' (Go, Node.js, gevent), each once
+# scripts/setup.sh has set it up. A kind of work a runtime does not do is reported as skipped.
+available=$("$loadgen" --list-targets 2>/dev/null | cut -d' ' -f1)
+for program in python-asyncio python-uvloop python-threads python-gevent go node; do
+    if grep -qx -- "$program" <<<"$available"; then targets+=,$program; fi
+done
 # Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
 # for contrast), and the real-world forms of the mistake (a file read, a database query).
 waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")

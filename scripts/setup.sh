@@ -2,9 +2,10 @@
 # Sets up the servers that are programs of their own, so `loadgen --list-targets` shows them:
 #   python  python-asyncio, python-uvloop, python-threads, python-gevent: a virtual environment at
 #           .venv/ with the pinned packages of python/requirements.txt
-#   go      go: Go from Debian's `golang-go` if `go` is missing (as root), then the server built
-#           into <cargo target folder>/programs/ (honours CARGO_TARGET_DIR; standard library only,
-#           no module downloads)
+#   go      go: Go and its SQLite driver from Debian's packages if missing (as root: `golang-go`,
+#           `golang-github-mattn-go-sqlite3-dev`, `libsqlite3-dev`, `gcc`), then the server built
+#           into <cargo target folder>/programs/ (honours CARGO_TARGET_DIR; GOPATH mode, so
+#           nothing is downloaded)
 #   node    node: Node.js (the machine's, or Debian's `nodejs` if `node` is missing, as root)
 # With no argument, all three. Run it again after python/requirements.txt or go/ changes.
 # loadgen and echo-server find what it made by themselves; ECHO_BENCH_PYTHON, ECHO_BENCH_GO and
@@ -17,17 +18,19 @@ cd "$(dirname "$0")/.."
 
 die() { echo "setup.sh: $*" >&2; exit 1; }
 
-# Installs Debian package $2 for command $1 when the command is missing, if this is root on a
-# Debian-like system; otherwise says how.
+# Makes sure command $1 exists, installing Debian package $2 if it is missing.
 need_command() {
-    local command=$1 package=$2
-    command -v "$command" >/dev/null && return
+    command -v "$1" >/dev/null || need_package "$2"
+}
+
+# Installs Debian packages "$@" if this is root on a Debian-like system; otherwise says how.
+need_package() {
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-        echo "setup.sh: installing $package (for $command)..." >&2
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; } ||
-            die "could not install $package; install it yourself (apt-get install $package)"
+        echo "setup.sh: installing $*..." >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } ||
+            die "could not install $*; install them yourself (apt-get install $*)"
     else
-        die "'$command' not found; install it (Debian: apt-get install $package)"
+        die "missing $*; install them (Debian: apt-get install $*)"
     fi
 }
 
@@ -50,15 +53,23 @@ target_dir() {
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
+# Debian's Go packages live here; GOPATH mode finds them without any module download.
+DEBIAN_GOPATH=/usr/share/gocode
+
 setup_go() {
     need_command go golang-go
+    need_command gcc gcc
+    [[ -d $DEBIAN_GOPATH/src/github.com/mattn/go-sqlite3 && -f /usr/include/sqlite3.h ]] ||
+        need_package golang-github-mattn-go-sqlite3-dev libsqlite3-dev
     local out
     out="$(target_dir)/programs"
     mkdir -p "$out"
     # GOPATH mode, standard library only: nothing is downloaded. -trimpath keeps this machine's
     # paths out of the binary.
-    GO111MODULE=off GOFLAGS= go build -trimpath -o "$out/echo-go" ./go/server
-    GO111MODULE=off GOFLAGS= go build -trimpath -o "$out/echo-go-minimal" ./go/minimal
+    # The server's SQLite driver is cgo code linked against the system's libsqlite3.
+    GO111MODULE=off GOFLAGS= GOPATH=$DEBIAN_GOPATH GOCACHE="$out/go-cache" CGO_ENABLED=1 \
+        go build -trimpath -tags libsqlite3 -o "$out/echo-go" ./go/server
+    GO111MODULE=off GOFLAGS= GOCACHE="$out/go-cache" go build -trimpath -o "$out/echo-go-minimal" ./go/minimal
     echo "Go server ready: $(go version | cut -d' ' -f3) built into $out/"
 }
 

@@ -1,6 +1,8 @@
 // echo-go: the suite's TCP echo server in Go's own idiom: net.Listen, a goroutine per connection
 // doing plain blocking reads and writes, which the runtime multiplexes over its netpoller (epoll)
-// on GOMAXPROCS = --threads threads. Standard library only.
+// on GOMAXPROCS = --threads threads. Standard library only, but for SQLite (sqlite.go): Debian's
+// build of github.com/mattn/go-sqlite3, found in GOPATH mode, since no Go module can be
+// downloaded here.
 //
 // The same contract as every server of the suite (crates/common): the same flags, `listening on
 // IP:PORT` first, TCP_NODELAY, a backlog of 4096, 16 KiB reads, the connection cap and its log

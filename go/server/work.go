@@ -16,12 +16,10 @@ import (
 	"time"
 )
 
-// A reason a kind is not measured in Go, said by the server before it listens.
+// Why the offload kinds are not measured in Go, said by the server before it listens.
 const (
 	noOffload = "Go has no event loop to protect and nothing to offload to: a goroutine's " +
 		"blocking call already leaves the other goroutines running"
-	noSQLite = "Go's standard library has no SQLite driver, and no third-party Go module is " +
-		"installed or downloaded here"
 )
 
 // work is a `--work` spelling.
@@ -29,7 +27,8 @@ type work struct {
 	kind     string
 	duration time.Duration
 	bytes    int64
-	file     string // The data file of the file-* kinds, once prepared.
+	file     string    // The data file of the file-* kinds, once prepared.
+	db       *database // The database of sqlite-block, once prepared.
 }
 
 func parseWork(spelling string) (work, error) {
@@ -75,16 +74,19 @@ func (w *work) refusal() string {
 	switch w.kind {
 	case "offload", "file-offload", "sqlite-offload":
 		return noOffload
-	case "sqlite-block":
-		return noSQLite
 	}
 	return ""
 }
 
 var nextTemp atomic.Uint32
 
-// prepare writes the data file the file-* kinds read, named as crates/common/src/work.rs names it.
-func (w *work) prepare() error {
+// prepare writes the data file the file-* kinds read, or builds sqlite-block's database, named as
+// crates/common/src/work.rs names them.
+func (w *work) prepare() (err error) {
+	if w.kind == "sqlite-block" {
+		w.db, err = createDatabase()
+		return err
+	}
 	if w.kind != "file-block" {
 		return nil
 	}
@@ -111,6 +113,9 @@ func (w *work) prepare() error {
 func (w *work) remove() {
 	if w.file != "" {
 		os.Remove(w.file)
+	}
+	if w.db != nil {
+		w.db.remove()
 	}
 }
 
@@ -145,6 +150,8 @@ func (w *work) run(stop <-chan struct{}) error {
 		if int64(len(data)) != w.bytes {
 			return fmt.Errorf("read %d bytes of %s, expected %d", len(data), w.file, w.bytes)
 		}
+	case "sqlite-block":
+		return w.db.query()
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ pub struct Program {
     /// How to install what it needs, said when it cannot run.
     pub setup: &'static str,
     /// The `--work` kinds it does not do, because its runtime has no such thing (Go has nothing
-    /// to offload to) or lacks what it needs (a SQLite driver). Asked for one, it says why in one
+    /// to offload to) or lacks what it needs (Node 20 has no SQLite). Asked for one, it says why in one
     /// line on stderr and exits with [`echo_common::EXIT_UNAVAILABLE`] before listening, which
     /// loadgen reports as not measured.
     pub refuses: &'static [&'static str],
@@ -192,7 +192,7 @@ pub const GO: Program = Program {
         env: GO_ENV,
     },
     setup: "scripts/setup.sh go",
-    refuses: &["offload", "file-offload", "sqlite-block", "sqlite-offload"],
+    refuses: &["offload", "file-offload", "sqlite-offload"],
     hands_off_blocking_calls: true,
 };
 
