@@ -18,6 +18,12 @@ What gevent makes cooperative, and what it does not, is exactly what the work ki
   sqlite-offload  the same query on the hub's thread pool
 The thread pool is gevent's own (`gevent.get_hub().threadpool`, 10 threads by default).
 
+One change to how threads_server.py starts a connection's handler: a greenlet spawned into a
+`gevent.pool.Group`, not a (patched) `threading.Thread`. `Thread.start()` waits until the new
+thread has started, which under gevent means a trip through the hub, where every connection that
+is ready runs first: the accept loop then took one connection per turn of the whole hub, and at
+1000 clients left about 650 of them unaccepted for the whole run (docs/third-way.md).
+
     .venv/bin/python python/gevent_server.py --addr 127.0.0.1:0 [--work block:1ms] ...
 """
 
@@ -32,6 +38,7 @@ import time  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
+import gevent.pool  # noqa: E402
 
 import echo_common as common  # noqa: E402
 import threads_server  # noqa: E402
@@ -120,7 +127,8 @@ class HubSignals:
 def main():
     config = common.parse_config(ABOUT)
     try:
-        threads_server.serve(config, TARGET, signals=HubSignals(), work=run_work, lag=HubLag)
+        threads_server.serve(config, TARGET, signals=HubSignals(), work=run_work, lag=HubLag,
+                             handlers=gevent.pool.Group())
     except OSError as e:
         sys.exit(f"{TARGET}: error: {e}")
 

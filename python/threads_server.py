@@ -42,9 +42,11 @@ class Signals:
                          name="second-signal", daemon=True).start()
 
 
-def serve(config, target, signals=None, work=common.run_blocking, lag=None):
+def serve(config, target, signals=None, work=common.run_blocking, lag=None, handlers=None):
     """Serves until SIGINT or SIGTERM. gevent_server.py runs this same code cooperatively, with
-    its own `signals`, `work` (how each kind runs) and `lag` (a probe of its hub)."""
+    its own `signals`, `work` (how each kind runs), `lag` (a probe of its hub) and `handlers` (a
+    group that starts each connection's handler with `spawn` and waits for them all with `join`,
+    instead of socketserver's threads)."""
     # Set-up: the work's data, the counters, the signals.
     signals = signals or Signals()
     signals.block()
@@ -66,7 +68,10 @@ def serve(config, target, signals=None, work=common.run_blocking, lag=None):
             # Tracked here, on the accepting thread, so that shutdown sees every admitted socket.
             with open_lock:
                 open_sockets.add(request)
-            super().process_request(request, client_address)
+            if handlers is None:
+                super().process_request(request, client_address)
+            else:
+                handlers.spawn(self.process_request_thread, request, client_address)
 
         def shutdown_request(self, request):
             with open_lock:
@@ -113,6 +118,8 @@ def serve(config, target, signals=None, work=common.run_blocking, lag=None):
             except OSError:
                 pass  # The peer already closed it.
     server.server_close()  # Also joins every connection's thread.
+    if handlers is not None:
+        handlers.join()
     if lag is not None:
         lag.stop()
     if data is not None:
