@@ -18,7 +18,10 @@
 //   file-block    `fs.readFileSync`, on the loop
 //   file-offload  `fs.promises.readFile`, on libuv's thread pool (4 threads unless
 //                 UV_THREADPOOL_SIZE says otherwise)
-//   sqlite-*      not measured: Node 20 has no SQLite of its own (node:sqlite is Node 22)
+//   sqlite-block  better-sqlite3 (synchronous by design), on the loop
+//   sqlite-offload  the same query on the worker threads, each with its own connection
+// better-sqlite3 is the one npm package (node/package.json; scripts/setup.sh node installs it into
+// node/node_modules/): Node 20 has no SQLite of its own (node:sqlite is Node 22).
 //
 //   node node/server.js --addr 127.0.0.1:0 [--work block:1ms] ...
 
@@ -161,21 +164,36 @@ function spin(ms) {
   return x;
 }
 
-// A fixed pool of worker threads that each run one synchronous sleep at a time, in the order
-// asked: what piscina does, in the few lines this one job needs.
+// A fixed pool of worker threads, each doing one job at a time in the order asked: what piscina
+// does, in the few lines these two jobs need. A job is a synchronous sleep (`offload`) or the
+// SQLite query on the worker's own read-only connection (`sqlite-offload`).
 class OffloadPool {
-  constructor(size) {
-    const code = `const { parentPort } = require('worker_threads');
+  constructor(size, database) {
+    const code = `const { parentPort, workerData } = require('worker_threads');
+      let query = null;
+      if (workerData) {
+        const Database = require(workerData.module);
+        const db = new Database(workerData.path, { readonly: true });
+        const statement = db.prepare(workerData.sql).raw();
+        query = () => statement.get();
+      }
       parentPort.on('message', (ms) => {
+        if (query) { parentPort.postMessage(query()); return; }
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-        parentPort.postMessage(ms);
+        parentPort.postMessage(null);
       });`;
+    const workerData = database ? { module: SQLITE_MODULE, path: database.path, sql: SQLITE_QUERY } : null;
     this.idle = [];
     this.queue = [];
     this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(code, { eval: true });
+      const worker = new Worker(code, { eval: true, workerData });
       worker.unref();
-      worker.on('message', () => { const done = worker.done; worker.done = null; this.release(worker); done(); });
+      worker.on('message', (result) => {
+        const done = worker.done;
+        worker.done = null;
+        this.release(worker);
+        done(result);
+      });
       this.idle.push(worker);
       return worker;
     });
@@ -195,18 +213,46 @@ class OffloadPool {
   close() { return Promise.all(this.workers.map((w) => w.terminate())); }
 }
 
+// The SQLite work's table and query (crates/common/src/work.rs: SQLITE_ROWS, SQLITE_QUERY).
+const SQLITE_ROWS = 20000;
+const SQLITE_QUERY = "SELECT count(*), sum(amount) FROM orders WHERE note LIKE '%7%'";
+// better-sqlite3, found beside this script (node/node_modules/), or null if not installed.
+const SQLITE_MODULE = (() => {
+  try { return require.resolve('better-sqlite3'); } catch { return null; }
+})();
+
+// The `orders` table of the sqlite-* work, built by the same recipe as work.rs, and its answer.
+function prepareDatabase() {
+  const Database = require(SQLITE_MODULE);
+  const file = path.join(os.tmpdir(), `echo-bench-${process.pid}-sqlite-0`);
+  const db = new Database(file);
+  db.exec('CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER, amount INTEGER, note TEXT)');
+  const insert = db.prepare('INSERT INTO orders (customer, amount, note) VALUES (?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < SQLITE_ROWS; i++) insert.run(i % 97, i % 1000, `order ${i} for customer ${i % 97}`);
+  })();
+  const expected = JSON.stringify(db.prepare(SQLITE_QUERY).raw().get());
+  db.close();
+  const readOnly = new Database(file, { readonly: true });
+  const statement = readOnly.prepare(SQLITE_QUERY).raw();
+  const check = (row) => {
+    if (JSON.stringify(row) !== expected) throw new Error(`query returned ${JSON.stringify(row)}, expected ${expected}`);
+  };
+  return { path: file, query: () => check(statement.get()), check, close: () => readOnly.close() };
+}
+
 // Why this server does not do `work`, or null if it does.
 function refusal(work) {
-  if (work.kind.startsWith('sqlite-')) {
-    return 'Node 20 has no SQLite of its own (node:sqlite needs Node 22), and the suite installs ' +
-      'no npm packages';
+  if (work.kind.startsWith('sqlite-') && !SQLITE_MODULE) {
+    return 'Node 20 has no SQLite of its own (node:sqlite needs Node 22) and better-sqlite3 is not ' +
+      'installed: run scripts/setup.sh node';
   }
   return null;
 }
 
 // The work as a function: synchronous (returns undefined) for the kinds that hold the loop,
 // returning a promise for the kinds that wait.
-function makeWork(work, dataFile, pool) {
+function makeWork(work, dataFile, database, pool) {
   switch (work.kind) {
     case 'none': return null;
     case 'sleep': return () => sleep(work.ms);
@@ -215,6 +261,8 @@ function makeWork(work, dataFile, pool) {
     case 'offload': return () => pool.run(work.ms);
     case 'file-block': return () => checkSize(fs.readFileSync(dataFile));
     case 'file-offload': return () => fs.promises.readFile(dataFile).then(checkSize);
+    case 'sqlite-block': return () => database.query();
+    case 'sqlite-offload': return () => pool.run(0).then(database.check);
   }
   function checkSize(data) {
     if (data.length !== work.bytes) throw new Error(`read ${data.length} bytes of ${dataFile}, expected ${work.bytes}`);
@@ -246,8 +294,10 @@ function main() {
     process.exit(EXIT_UNAVAILABLE);
   }
   const dataFile = config.work.bytes ? prepareFile(config.work.bytes) : null;
-  const pool = config.work.kind === 'offload' ? new OffloadPool(OFFLOAD_WORKERS) : null;
-  const work = makeWork(config.work, dataFile, pool);
+  const database = config.work.kind.startsWith('sqlite-') ? prepareDatabase() : null;
+  const pool = ['offload', 'sqlite-offload'].includes(config.work.kind)
+    ? new OffloadPool(OFFLOAD_WORKERS, config.work.kind === 'sqlite-offload' ? database : null) : null;
+  const work = makeWork(config.work, dataFile, database, pool);
   const stats = { accepted: 0, closed: 0, refused: 0, bytes_echoed: 0, errors: 0, resets_by_peer: 0 };
   const sockets = new Set();
   // Samples only while a connection is open, as the other servers' probes do.
@@ -356,6 +406,10 @@ function main() {
   function finish() {
     printSummary();
     if (dataFile) fs.rmSync(dataFile, { force: true });
+    if (database) {
+      database.close();
+      fs.rmSync(database.path, { force: true });
+    }
     process.exit(0);
   }
   function onSignal(signal) {

@@ -6,7 +6,9 @@
 #           `golang-github-mattn-go-sqlite3-dev`, `libsqlite3-dev`, `gcc`), then the server built
 #           into <cargo target folder>/programs/ (honours CARGO_TARGET_DIR; GOPATH mode, so
 #           nothing is downloaded)
-#   node    node: Node.js (the machine's, or Debian's `nodejs` if `node` is missing, as root)
+#   node    node: Node.js (the machine's, or Debian's `nodejs` and `npm` if missing, as root), and
+#           its one package, better-sqlite3 (node/package-lock.json), built from source into
+#           node/node_modules/ (needs a C++ compiler and make)
 # With no argument, all three. Run it again after python/requirements.txt or go/ changes.
 # loadgen and echo-server find what it made by themselves; ECHO_BENCH_PYTHON, ECHO_BENCH_GO and
 # ECHO_BENCH_NODE name another interpreter or binary.
@@ -77,7 +79,16 @@ setup_node() {
     need_command node nodejs
     node -e 'process.exit(+process.versions.node.split(".")[0] < 18)' ||
         die "Node.js $(node --version) is too old; need 18 or newer (perf_hooks, worker_threads, fs.promises)"
-    echo "Node server ready: node $(node --version), libuv $(node -p process.versions.uv)"
+    need_command npm npm
+    need_command g++ g++
+    need_command make make
+    # `npm ci`: exactly the versions of node/package-lock.json. better-sqlite3 compiles its SQLite
+    # with node-gyp against the installed Node's headers (a few minutes on two cores).
+    (cd node && npm ci --no-audit --no-fund --loglevel=error)
+    node -e 'require("./node/node_modules/better-sqlite3")(":memory:")' ||
+        die "better-sqlite3 was installed but does not load; see the npm output above"
+    echo "Node server ready: node $(node --version), libuv $(node -p process.versions.uv)," \
+        "better-sqlite3 $(node -p 'require("./node/node_modules/better-sqlite3/package.json").version')"
 }
 
 parts=("$@")

@@ -46,7 +46,7 @@ pub struct Program {
     /// How to install what it needs, said when it cannot run.
     pub setup: &'static str,
     /// The `--work` kinds it does not do, because its runtime has no such thing (Go has nothing
-    /// to offload to) or lacks what it needs (Node 20 has no SQLite). Asked for one, it says why in one
+    /// to offload to). Asked for one, it says why in one
     /// line on stderr and exits with [`echo_common::EXIT_UNAVAILABLE`] before listening, which
     /// loadgen reports as not measured.
     pub refuses: &'static [&'static str],
@@ -60,7 +60,8 @@ pub struct Program {
 #[derive(Debug)]
 pub enum Runs {
     /// A script, relative to the repository's root, under an interpreter, which must be able to
-    /// load the `needs` (Python modules) for the target to run.
+    /// load the `needs` (Python modules, npm packages) from the script's folder for the target
+    /// to run.
     Script {
         /// The interpreter.
         interpreter: Interpreter,
@@ -211,10 +212,10 @@ pub const NODE: Program = Program {
     runs: Runs::Script {
         interpreter: Interpreter::Node,
         script: "node/server.js",
-        needs: &[],
+        needs: &["better-sqlite3"],
     },
     setup: "scripts/setup.sh node",
-    refuses: &["sqlite-block", "sqlite-offload"],
+    refuses: &[],
     hands_off_blocking_calls: false,
 };
 
@@ -271,13 +272,19 @@ impl Program {
             return Some(why);
         }
         let Runs::Script {
-            interpreter, needs, ..
+            interpreter,
+            needs,
+            script,
         } = self.runs
         else {
             return None;
         };
         let mut check = interpreter.command(self.setup).ok()?;
-        check.args(interpreter.load_check(needs));
+        // From the script's folder, where Node looks for its node_modules/.
+        let folder = root().join(script);
+        check
+            .args(interpreter.load_check(needs))
+            .current_dir(folder.parent().unwrap_or(root()));
         let ok = check
             .stdin(Stdio::null())
             .stdout(Stdio::null())
