@@ -77,7 +77,7 @@ setup_go() {
 
 setup_node() {
     need_command node nodejs
-    node -e 'process.exit(+process.versions.node.split(".")[0] < 18)' ||
+    node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)' ||
         die "Node.js $(node --version) is too old; need 18 or newer (perf_hooks, worker_threads, fs.promises)"
     need_command npm npm
     need_command g++ g++
