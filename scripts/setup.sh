@@ -66,9 +66,9 @@ setup_go() {
     local out
     out="$(target_dir)/programs"
     mkdir -p "$out"
-    # GOPATH mode, standard library only: nothing is downloaded. -trimpath keeps this machine's
-    # paths out of the binary.
-    # The server's SQLite driver is cgo code linked against the system's libsqlite3.
+    # GOPATH mode: the standard library and Debian's packages only, nothing downloaded. The
+    # server's SQLite driver is cgo code linked against the system's libsqlite3. -trimpath keeps
+    # this machine's paths out of the binaries.
     GO111MODULE=off GOFLAGS= GOPATH=$DEBIAN_GOPATH GOCACHE="$out/go-cache" CGO_ENABLED=1 \
         go build -trimpath -tags libsqlite3 -o "$out/echo-go" ./go/server
     GO111MODULE=off GOFLAGS= GOCACHE="$out/go-cache" go build -trimpath -o "$out/echo-go-minimal" ./go/minimal
@@ -83,8 +83,12 @@ setup_node() {
     need_command g++ g++
     need_command make make
     # `npm ci`: exactly the versions of node/package-lock.json. better-sqlite3 compiles its SQLite
-    # with node-gyp against the installed Node's headers (a few minutes on two cores).
-    (cd node && npm ci --no-audit --no-fund --loglevel=error)
+    # with node-gyp against the installed Node's headers (a few minutes on two cores), so it is
+    # skipped when what is installed already came from this lock file and loads.
+    if ! [[ node/node_modules/.package-lock.json -nt node/package-lock.json ]] ||
+        ! node -e 'require("./node/node_modules/better-sqlite3")(":memory:")' 2>/dev/null; then
+        (cd node && npm ci --no-audit --no-fund --loglevel=error)
+    fi
     node -e 'require("./node/node_modules/better-sqlite3")(":memory:")' ||
         die "better-sqlite3 was installed but does not load; see the npm output above"
     echo "Node server ready: node $(node --version), libuv $(node -p process.versions.uv)," \
