@@ -41,7 +41,7 @@ SQLITE_QUERY = "SELECT count(*), sum(amount) FROM orders WHERE note LIKE '%7%'"
 # Bytes per read of the file work (crates/common/src/work.rs: FILE_CHUNK).
 FILE_CHUNK = 8 * 1024
 
-NEEDS_SETUP = "run scripts/python-setup.sh to install the pinned packages into .venv/"
+NEEDS_SETUP = "run scripts/setup.sh python to install the pinned packages into .venv/"
 
 
 def require(module):
@@ -317,7 +317,24 @@ class Stats:
             "refused": self.refused, "bytes_echoed": self.bytes, "errors": self.errors,
             "resets_by_peer": self.resets_by_peer,
             "loop_lag_ns": lag.summary() if lag else None,
+            "runtime": runtime(),
         })
+
+
+def runtime():
+    """The interpreter and the event-loop package that served, with their versions, for the
+    summary: `CPython 3.11.9`, `CPython 3.11.9, uvloop 0.23.0`, `CPython 3.11.9, gevent 26.9.0
+    (libev-4.33, epoll)`. A package counts if the server imported it."""
+    import platform
+    parts = [f"{platform.python_implementation()} {platform.python_version()}"]
+    if "uvloop" in sys.modules:
+        parts.append(f"uvloop {sys.modules['uvloop'].__version__}")
+    if "gevent" in sys.modules:
+        gevent = sys.modules["gevent"]
+        loop = gevent.get_hub().loop
+        core = sys.modules[type(loop).__module__]
+        parts.append(f"gevent {gevent.__version__} ({core.get_version()}, {loop.backend})")
+    return ", ".join(parts)
 
 
 def name_this_thread(name):

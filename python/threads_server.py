@@ -25,13 +25,34 @@ ABOUT = "socketserver.ThreadingTCPServer, one thread per connection"
 POLL_INTERVAL = 0.05
 
 
-def serve(config, target):
-    # Set-up: the work's data, the counters, the signals (taken by this thread with `sigwait`,
-    # so they are blocked before any other thread starts and inherits the mask).
-    signals = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+class Signals:
+    """SIGINT and SIGTERM, taken by the main thread with `sigwait`: blocked before any other
+    thread starts (and inherits the mask), so no thread is interrupted by them."""
+
+    SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+    def block(self):
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def wait(self):
+        signal.sigwait(self.SIGNALS)
+
+    def on_second(self):
+        threading.Thread(target=lambda: common.second_signal(signal.sigwait(self.SIGNALS)),
+                         name="second-signal", daemon=True).start()
+
+
+def serve(config, target, signals=None, work=common.run_blocking, lag=None, handlers=None):
+    """Serves until SIGINT or SIGTERM. gevent_server.py runs this same code cooperatively, with
+    its own `signals`, `work` (how each kind runs), `lag` (a probe of its hub) and `handlers` (a
+    group that starts each connection's handler with `spawn` and waits for them all with `join`,
+    instead of socketserver's threads)."""
+    # Set-up: the work's data, the counters, the signals.
+    signals = signals or Signals()
+    signals.block()
     data = common.prepare(config.work)
     stats = common.Stats(config)
+    lag = lag(stats) if lag else None
     stopping = threading.Event()
     open_sockets = set()
     open_lock = threading.Lock()
@@ -47,7 +68,10 @@ def serve(config, target):
             # Tracked here, on the accepting thread, so that shutdown sees every admitted socket.
             with open_lock:
                 open_sockets.add(request)
-            super().process_request(request, client_address)
+            if handlers is None:
+                super().process_request(request, client_address)
+            else:
+                handlers.spawn(self.process_request_thread, request, client_address)
 
         def shutdown_request(self, request):
             with open_lock:
@@ -65,7 +89,7 @@ def serve(config, target):
                 while data_in := sock.recv(config.buffer):
                     if config.work.kind != "none":
                         for _ in range(framer.received(len(data_in))):
-                            common.run_blocking(config.work, data)
+                            work(config.work, data)
                     sock.sendall(data_in)
                     echoed += len(data_in)
             except OSError as e:
@@ -80,13 +104,12 @@ def serve(config, target):
     accepting = threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,),
                                  name="accept")
     accepting.start()
-    signal.sigwait(signals)
+    signals.wait()
 
     # Shutdown: stop accepting, wake every connection's thread by shutting its socket, report.
     stopping.set()
-    common.start_watchdog(stats, target, None)
-    threading.Thread(target=lambda: common.second_signal(signal.sigwait(signals)),
-                     name="second-signal", daemon=True).start()
+    common.start_watchdog(stats, target, lag)
+    signals.on_second()
     server.shutdown()
     with open_lock:
         for sock in open_sockets:
@@ -95,9 +118,13 @@ def serve(config, target):
             except OSError:
                 pass  # The peer already closed it.
     server.server_close()  # Also joins every connection's thread.
+    if handlers is not None:
+        handlers.join()
+    if lag is not None:
+        lag.stop()
     if data is not None:
         data.remove()
-    common.print_summary(stats, target, None)
+    common.print_summary(stats, target, lag)
 
 
 def main():

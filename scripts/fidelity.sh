@@ -11,6 +11,10 @@
 # target whose runtime cannot
 # start here (io_uring disabled, say) is reported as skipped.
 #
+# The program targets are paired with their own languages' leanest servers (Go's io.Copy per
+# connection, Node's socket.pipe(socket), gevent's StreamServer: go/minimal, node/minimal.js,
+# python/gevent_minimal.py), once scripts/setup.sh has set them up.
+#
 # Ctrl-C stops the whole script, servers and client included, and exits 130.
 set -euo pipefail
 # For release_dir and need_binaries only: sourcing installs no traps.
@@ -47,6 +51,9 @@ pairs=(
     "mio mio-minimal echo-mio"
     "monoio monoio-minimal echo-monoio"
     "compio compio-minimal echo-compio"
+    "go go-minimal program"
+    "node node-minimal program"
+    "python-gevent gevent-minimal program"
 )
 selected=()
 for pair in "${pairs[@]}"; do
@@ -66,10 +73,24 @@ trap 'stop_children; rm -rf "$work"' EXIT
 trap 'echo "fidelity.sh: interrupted" >&2; stop_children; exit 130' INT TERM
 
 packages=(-p echo-targets -p loadgen)
-for pair in "${selected[@]}"; do read -r _ _ package <<<"$pair"; packages+=(-p "$package"); done
+for pair in "${selected[@]}"; do
+    read -r _ _ package <<<"$pair"
+    [[ $package == program ]] || packages+=(-p "$package")
+done
 echo "building servers, their minimal counterparts and the client (release)..." >&2
 cargo build --release --quiet "${packages[@]}" --bins --examples
 bin=$(release_dir)
+target_dir=${bin%/release}
+
+# The command line of a minimal counterpart (its address included).
+minimal_command() {
+    case $1 in
+        go-minimal) echo "$target_dir/programs/echo-go-minimal --threads 1 --addr 127.0.0.1:0" ;;
+        node-minimal) echo "${ECHO_BENCH_NODE:-node} node/minimal.js --addr 127.0.0.1:0" ;;
+        gevent-minimal) echo "${ECHO_BENCH_PYTHON:-.venv/bin/python} -E -s python/gevent_minimal.py --addr 127.0.0.1:0" ;;
+        *) echo "$bin/examples/$1 127.0.0.1:0" ;;
+    esac
+}
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -137,7 +158,8 @@ for pair in "${selected[@]}"; do
                 fi
                 mine+=("$rate") mine_cpu+=("$cpu")
             else
-                run_one "$bin/examples/$example" 127.0.0.1:0 || {
+                # shellcheck disable=SC2046 # a command line, split on purpose
+                run_one $(minimal_command "$example") || {
                     echo "fidelity.sh: $example did not start: $(cat "$work/stderr")" >&2
                     exit 1
                 }

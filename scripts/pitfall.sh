@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 usage() {
     cat <<'USAGE'
 usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every N]
-                          [--work-time DUR] [--file-size BYTES] [--repeat N]
+                          [--work-time DUR] [--file-size BYTES] [--repeat N] [--targets LIST]
 
   --quick       2s windows and 500ms warm-ups instead of 5s and 1s
   --force       measure every run again, even one already measured with these settings
@@ -24,6 +24,8 @@ usage: scripts/pitfall.sh [--quick] [--force] [--out DIR] [--clients N] [--every
   --work-time   how long sleep/block/offload/cpu work takes (default: 1ms)
   --file-size   bytes the file work reads per message (default: 1MiB)
   --repeat N    runs of each target per work, in rounds, each with a fresh server (default: 3)
+  --targets L   comma-separated targets instead of every event loop, the two std::net servers
+                and every program target set up here
 
 Ctrl-C stops it and keeps every run measured in full; run the same command again to resume.
 The estimate printed at the start counts warm-up + window + about 0.5 s per target and run;
@@ -33,7 +35,7 @@ USAGE
 
 start_script pitfall "$@"
 out=results/pitfall clients=100 every=10 work_time=1ms file_size=1MiB duration=5s warmup=1s
-force=0 repeat=3
+force=0 repeat=3 only=""
 while (($#)); do
     case $1 in
         --quick) duration=2s warmup=500ms ;;
@@ -44,6 +46,7 @@ while (($#)); do
         --work-time) work_time=$2; shift ;;
         --file-size) file_size=$2; shift ;;
         --repeat) repeat=$2; shift ;;
+        --targets) only=$2; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "pitfall.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -56,8 +59,13 @@ mkdir -p "$out"
 # Every server with an event loop to block, and for contrast the two std::net designs whose
 # blocking calls block only their own thread.
 targets=tokio,tokio-current,async-std,smol,mio,monoio,compio,threads,thread-pool
-# The article's own servers, once scripts/python-setup.sh has set them up.
-[[ -x .venv/bin/python || -n ${ECHO_BENCH_PYTHON:-} ]] && targets+=,python-asyncio,python-uvloop,python-threads
+# The article's own servers and the other languages' (Go, Node.js, gevent), each once
+# scripts/setup.sh has set it up. A kind of work a runtime does not do is reported as skipped.
+available=$("$loadgen" --list-targets 2>/dev/null | cut -d' ' -f1)
+for program in python-asyncio python-uvloop python-threads python-gevent go node; do
+    if grep -qx -- "$program" <<<"$available"; then targets+=,$program; fi
+done
+[[ -z $only ]] || targets=$only
 # Two groups, each drawn as its own chart: waiting (the article's time.sleep lesson, and CPU work
 # for contrast), and the real-world forms of the mistake (a file read, a database query).
 waits=(none "sleep:$work_time" "block:$work_time" "offload:$work_time" "cpu:$work_time")

@@ -415,6 +415,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
                 p999: p99 + p99 / 4,
                 max: p99 * 2,
             }),
+            runtime: None,
         }),
         histogram: encode_histogram(&all),
         capacity: None,

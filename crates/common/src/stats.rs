@@ -33,6 +33,7 @@ impl Stats {
             errors: self.errors.load(Relaxed),
             resets_by_peer: self.resets_by_peer.load(Relaxed),
             loop_lag_ns,
+            runtime: None,
         }
     }
 }

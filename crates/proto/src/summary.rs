@@ -27,6 +27,12 @@ pub struct Summary {
     /// How late the event loop ran a task that was ready, while serving; `null` for servers
     /// without an event loop.
     pub loop_lag_ns: Option<LagSummary>,
+    /// The runtime that served and its version, for a server that is a program of its own
+    /// (`go1.19.8`, `node v20.20.2, libuv 1.46.0`, `CPython 3.11.9, gevent 26.9.0`). Absent for
+    /// the Rust servers, whose crates' versions `Cargo.lock` pins at the recorded commit, and in
+    /// files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 /// The loop-lag distribution, in nanoseconds.

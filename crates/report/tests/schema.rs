@@ -126,6 +126,7 @@ fn host_result() -> RunResult {
                     p999: 1,
                     max: 1,
                 }),
+                runtime: Some("go1.19.8".into()),
             }),
             histogram: encode_histogram(&new_histogram()),
             capacity: Some(CapacitySearch {
@@ -292,6 +293,7 @@ fn pinned_keys() -> Vec<String> {
         "targets[].server_summary.loop_lag_ns.p99",
         "targets[].server_summary.loop_lag_ns.p999",
         "targets[].server_summary.loop_lag_ns.max",
+        "targets[].server_summary.runtime",
         "targets[].histogram",
         "targets[].capacity",
         "targets[].capacity.slo",
@@ -453,6 +455,22 @@ fn a_summary_from_before_resets_by_peer_still_reads() {
             .unwrap()
             .resets_by_peer,
         0
+    );
+}
+
+#[test]
+fn a_summary_from_before_the_runtime_was_named_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut value = serde_json::to_value(full_result()).unwrap();
+    value["targets"][0]["server_summary"]
+        .as_object_mut()
+        .unwrap()
+        .remove("runtime");
+    let path = write_json(dir.path(), "old.json", &value);
+    let run = read_result(&path).unwrap();
+    assert_eq!(
+        run.targets[0].server_summary.as_ref().unwrap().runtime,
+        None
     );
 }
 

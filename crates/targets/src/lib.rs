@@ -1,11 +1,11 @@
 //! Every server of the suite, by name. A new Rust target is a crate exporting an
 //! [`echo_common::Target`] plus one line in [`ALL`]; a target that is a program of its own (a
-//! Python server) is a [`Program`] plus one line in [`PROGRAMS`].
+//! Python, Go or Node.js server) is a [`Program`] plus one line in [`PROGRAMS`].
 
 mod program;
 
 use echo_common::Target;
-pub use program::{PYTHON_ENV, Program, SETUP};
+pub use program::{BUILT_DIR, GO_ENV, Interpreter, NODE_ENV, PYTHON_ENV, Program, Runs, SETUP};
 
 /// All Rust targets, in the order tables list them: threads first, then event loops. These run
 /// in-process too (benchmarks, tests).
@@ -22,11 +22,15 @@ pub const ALL: &[&Target] = &[
     &echo_compio::TARGET,
 ];
 
-/// Targets that run as programs under an interpreter, listed after the Rust ones.
+/// Targets that run as programs of their own (a script under an interpreter, or a binary the
+/// set-up builds), listed after the Rust ones.
 pub const PROGRAMS: &[&Program] = &[
     &program::PYTHON_ASYNCIO,
     &program::PYTHON_UVLOOP,
     &program::PYTHON_THREADS,
+    &program::PYTHON_GEVENT,
+    &program::GO,
+    &program::NODE,
 ];
 
 /// Every target, Rust then programs, in the order tables list them.
@@ -49,8 +53,8 @@ pub fn program(target: &Target) -> Option<&'static Program> {
         .find(|p| p.target.name == target.name)
 }
 
-/// Why `target` cannot run on this machine (a program whose interpreter or packages are
-/// missing), with what to do about it; `None` if it can.
+/// Why `target` cannot run on this machine (a program whose interpreter, packages or binary
+/// are missing), with what to do about it; `None` if it can.
 pub fn unavailable(target: &Target) -> Option<String> {
     program(target).and_then(Program::unavailable)
 }
@@ -79,7 +83,7 @@ pub fn names() -> String {
 /// Runs `TARGET [SERVER FLAGS]` from `args` (without the program name) as that target's binary
 /// would: the `main` of `echo-server`, and of `loadgen`'s hidden `server` command, which is how
 /// loadgen starts a server as a separate process without needing its binary built. A program
-/// target replaces this process with its interpreter.
+/// target replaces this process with its own (interpreter or built binary).
 pub fn server_main(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
     let mut args = args.into_iter();
     let name = args.next();

@@ -1,7 +1,7 @@
 //! The conformance suite: one set of behaviours, written once, that every server in
-//! [`echo_targets::every`] must show, over real sockets on 127.0.0.1. The Python servers run as
-//! child processes throughout, and are skipped, with a line on the terminal saying why, when
-//! their virtual environment is missing (`scripts/python-setup.sh`; CI sets it up).
+//! [`echo_targets::every`] must show, over real sockets on 127.0.0.1. The program targets
+//! (Python, Go, Node.js) run as child processes throughout, and are skipped, with a line on the
+//! terminal saying why, when what they need is missing (`scripts/setup.sh`; CI runs it).
 //!
 //! Each behaviour is a function taking the target; [`conformance!`] turns every (target,
 //! behaviour) pair into its own test, named `<target>::<behaviour>`, so a failure names both.
@@ -70,6 +70,9 @@ conformance! {
         python_asyncio: "python-asyncio",
         python_uvloop: "python-uvloop",
         python_threads: "python-threads",
+        python_gevent: "python-gevent",
+        go: "go",
+        node: "node",
     }
     behaviours {
         echoes_every_byte_of_every_size,
@@ -86,6 +89,7 @@ conformance! {
         block_work_shows_as_loop_lag,
         keeps_answering_while_a_message_sleeps,
         keeps_answering_while_a_message_is_offloaded,
+        does_every_work_kind_or_refuses_it_in_one_line,
     }
 }
 
@@ -555,6 +559,11 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
     // Work is due on every whole KiB a connection sends (`--msg-size 1024`). One loop thread
     // (`--threads 1`), so a handler that blocks it blocks the whole loop.
     const WORKING: usize = 1024;
+    if echo_targets::program(target).is_some_and(|p| p.hands_off_blocking_calls) {
+        // Go: the runtime hands the blocked thread's right to run Go code to another thread, so
+        // the block holds up its own connection only, like a sleep.
+        return keeps_answering_during("block", target);
+    }
     let server = Process::start(
         target,
         &[
@@ -585,6 +594,9 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
     // of the loop: three blocking sleeps with no chance for the probe to run between them.
     let mut worker = Client::connect(server.addr());
     worker.send_together(WORKING, 3);
+    if !server.threads().iter().any(|t| t.name == TICKER_THREAD) {
+        return lag_probed_from_the_loop(server, bystander, worker);
+    }
     let blocked = |server: &Process| {
         server
             .threads()
@@ -649,6 +661,38 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
     );
 }
 
+/// The rest of [`block_work_shows_as_loop_lag`] for a loop that times itself from a timer on the
+/// loop (Node's `monitorEventLoopDelay`) rather than from a ticker thread: no thread can show
+/// when a tick fell due, so the bystander's wait is the measure. It sends once the server has
+/// read the working messages (their work began in that same turn of the loop), and is answered
+/// only after all three blocks, since the loop cannot turn in between.
+fn lag_probed_from_the_loop(server: Process, mut bystander: Client, mut worker: Client) {
+    wait_until_read_by_server(&worker, server.addr());
+    let sent = Instant::now();
+    bystander.echo(MSG, 1);
+    let waited = sent.elapsed();
+    assert!(
+        worker.has_unread_bytes(),
+        "the bystander was answered while the loop was still in the working messages' blocks"
+    );
+    worker.expect_echo();
+    for _ in 0..10 {
+        bystander.echo(MSG, 1);
+    }
+    let lag = server
+        .stop()
+        .loop_lag_ns
+        .expect("an event loop reports its loop lag");
+    // The loop's timer fell due during the blocks and ran only after them, so it recorded most of
+    // what the bystander waited; half leaves room for the machine's own scheduling.
+    assert!(
+        lag.max >= waited.as_nanos() as u64 / 2,
+        "the bystander waited {waited:?} on the blocked loop, but the largest lag recorded was \
+         {} ns",
+        lag.max
+    );
+}
+
 fn keeps_answering_while_a_message_sleeps(target: &'static Target) {
     keeps_answering_during("sleep", target);
 }
@@ -670,6 +714,9 @@ fn keeps_answering_during(kind: &str, target: &'static Target) {
         HANG_GUARD / 2
     };
     let work = format!("{kind}:{}ms", lasts.as_millis());
+    if refuses(target, kind) {
+        return; // does_every_work_kind_or_refuses_it_in_one_line checks the refusal.
+    }
     let server = Process::start(
         target,
         &["--threads", "1", "--work", &work, "--work-every", "2"],
@@ -701,4 +748,57 @@ fn keeps_answering_during(kind: &str, target: &'static Target) {
         assert_eq!(summary.accepted, 2);
     }
     // A thread-per-connection server's thread sleeps the work out; the process is killed.
+}
+
+/// Every `--work` kind, as spelled on the command line.
+const WORK_KINDS: [&str; 9] = [
+    "none",
+    "sleep:1ms",
+    "block:1ms",
+    "offload:1ms",
+    "cpu:1ms",
+    "file-block:4KiB",
+    "file-offload:4KiB",
+    "sqlite-block",
+    "sqlite-offload",
+];
+
+/// Whether `target` says it does not do the work `kind` (only programs of other languages may).
+fn refuses(target: &Target, kind: &str) -> bool {
+    echo_targets::program(target).is_some_and(|p| p.refuses.contains(&kind))
+}
+
+/// A server does each kind of work (it echoes a working message) or refuses it exactly as its
+/// registration says: one line on stderr naming the kind and why, nothing on stdout, and the
+/// exit status loadgen reports as not measured, before it listens.
+fn does_every_work_kind_or_refuses_it_in_one_line(target: &'static Target) {
+    for spelling in WORK_KINDS {
+        let kind = spelling.split(':').next().unwrap();
+        let args = ["--work", spelling];
+        if refuses(target, kind) {
+            let (status, stdout, stderr) = support::refusal(target, &args);
+            assert_eq!(
+                status.code(),
+                Some(echo_common::EXIT_UNAVAILABLE.into()),
+                "{spelling}: {stderr}"
+            );
+            assert!(stdout.is_empty(), "{spelling}: nothing on stdout: {stdout}");
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert!(
+                lines.len() == 1 && lines[0].contains(kind) && lines[0].contains("not measured"),
+                "{spelling}: one line naming the kind and saying it is not measured: {stderr:?}"
+            );
+        } else {
+            let server = Process::start(target, &args);
+            let mut client = Client::connect(server.addr());
+            client.echo(MSG, 2);
+            drop(client);
+            let summary = server.stop();
+            assert_eq!(
+                (summary.accepted, summary.errors),
+                (1, 0),
+                "{spelling}: {summary:?}"
+            );
+        }
+    }
 }

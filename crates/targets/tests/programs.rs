@@ -1,7 +1,7 @@
-//! Program targets (the Python servers) without their environment: `echo-server` refuses to
-//! start one with a line that says what is missing and how to install it, rather than a Python
-//! traceback or a hang. Runs whether or not `.venv/` exists, by pointing at an interpreter that
-//! is not there.
+//! Program targets (the Python, Go and Node.js servers) without what they need: `echo-server`
+//! refuses to start one with a line that says what is missing and how to install it, rather than
+//! a traceback or a hang. Runs whether or not the set-up has run, by pointing each program's
+//! variable at an interpreter or binary that is not there.
 
 use std::process::{Command, Stdio};
 
@@ -11,7 +11,7 @@ fn a_program_target_without_its_interpreter_says_how_to_set_it_up() {
         let out = Command::new(env!("CARGO_BIN_EXE_echo-server"))
             .arg(program.target.name)
             .args(["--addr", "127.0.0.1:0"])
-            .env(echo_targets::PYTHON_ENV, "/nonexistent/echo-bench/python")
+            .env(program.env(), "/nonexistent/echo-bench/program")
             .stdin(Stdio::null())
             .output()
             .expect("run echo-server");
@@ -22,9 +22,10 @@ fn a_program_target_without_its_interpreter_says_how_to_set_it_up() {
             "nothing on stdout, where loadgen waits for `listening on`"
         );
         assert!(
-            stderr.contains("/nonexistent/echo-bench/python")
-                && stderr.contains(echo_targets::SETUP),
-            "{}: the error names the interpreter and the set-up script: {stderr}",
+            stderr.contains("/nonexistent/echo-bench/program")
+                && stderr.contains(program.setup)
+                && program.setup.starts_with(echo_targets::SETUP),
+            "{}: the error names the interpreter or binary and the set-up command: {stderr}",
             program.target.name
         );
     }

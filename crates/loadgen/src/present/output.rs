@@ -541,6 +541,7 @@ mod tests {
                 p999: 0,
                 max: 0,
             }),
+            runtime: None,
         });
         r.config.rate = Some(60_000.0);
         t.open_loop = Some(OpenLoop {

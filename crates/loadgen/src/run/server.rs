@@ -26,7 +26,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server that exited with [`EXIT_UNAVAILABLE`] before listening: its runtime cannot run on
-/// this machine, and it said why on stderr (which it shares with loadgen).
+/// this machine, or it does not do the `--work` asked of it (Go has nothing to offload to), and
+/// it said why on stderr (which it shares with loadgen).
 #[derive(Debug)]
 pub struct Unavailable(pub &'static str);
 
@@ -34,7 +35,7 @@ impl std::fmt::Display for Unavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "skipped: the {} server cannot run on this machine (its reason is above)",
+            "skipped, not measured: the {} server cannot run here as asked (its reason is above)",
             self.0
         )
     }

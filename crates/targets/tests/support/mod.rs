@@ -642,6 +642,39 @@ impl Process {
     }
 }
 
+/// Runs `echo-server TARGET --addr 127.0.0.1:0 ARGS...` expecting it to refuse to start: returns
+/// its exit status, stdout and stderr. Panics if it is still running after [`HANG_GUARD`] (it
+/// started serving instead), killing it first.
+pub fn refusal(target: &Target, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .arg(target.name)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echo-server");
+    let deadline = Instant::now() + HANG_GUARD;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} {args:?} did not refuse: still running after {HANG_GUARD:?}",
+                target.name
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("collect its output");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
