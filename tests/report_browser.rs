@@ -29,7 +29,7 @@ const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// The folders whose committed report is checked.
-const REPORTS: [&str; 4] = ["sweep", "pitfall", "capacity", "python"];
+const REPORTS: [&str; 5] = ["sweep", "pitfall", "capacity", "python", "third-way"];
 
 /// The browser binary, or `None` after saying why the test is skipped (a failure under
 /// [`REQUIRE_ALL`]).
