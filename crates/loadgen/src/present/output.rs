@@ -11,6 +11,7 @@ use echo_report::{
 
 use crate::cli::Format;
 use crate::present::compare::{self, TIE_MARK};
+use crate::present::stdout;
 use crate::warnings::Warning;
 
 /// Results to print: each run, with a label naming where it came from when there are several.
@@ -34,26 +35,23 @@ pub fn print(sources: &[Source], format: Format) -> Result<()> {
             table
                 .notes
                 .extend(warnings.iter().map(|w| format!("WARNING: {w}")));
-            print!("{}", table.text());
+            stdout::write(&table.text())?;
             return Ok(());
         }
         Format::Json => match sources {
             [one] if one.label.is_none() => {
-                println!("{}", serde_json::to_string_pretty(one.run)?)
+                stdout::write(&format!("{}\n", serde_json::to_string_pretty(one.run)?))?
             }
             _ => {
                 let runs: Vec<&RunResult> = sources.iter().map(|s| s.run).collect();
-                println!("{}", serde_json::to_string_pretty(&runs)?)
+                stdout::write(&format!("{}\n", serde_json::to_string_pretty(&runs)?))?
             }
         },
-        Format::Markdown => print!(
-            "{}",
-            markdown_rows(
-                sources
-                    .iter()
-                    .flat_map(|s| s.run.targets.iter().map(move |t| (s.run, t)))
-            )
-        ),
+        Format::Markdown => stdout::write(&markdown_rows(
+            sources
+                .iter()
+                .flat_map(|s| s.run.targets.iter().map(move |t| (s.run, t))),
+        ))?,
     }
     if let Some(w) = warnings {
         eprintln!("Warning: {w}");
@@ -247,13 +245,16 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
     let lat =
         |l: Option<Latency>, f: fn(&Latency) -> u64| l.filter(|l| l.count > 0).map(|l| ns(f(&l)));
     let all = Some(r.latency_ns);
+    // A run stopped before its window opened has no rate and no starved count to show.
+    let opened = r.window_ns > 0;
     let lag = r
         .server_summary
         .as_ref()
         .and_then(|s| s.loop_lag_ns)
         .filter(|l| l.samples > 0 && run.config.work != "none");
     let flags: Vec<&str> = [
-        ("partial", r.partial || run.partial),
+        // The target's own mark: a run cut short in its second target leaves the first whole.
+        ("partial", r.partial),
         ("client saturated", r.client.saturated),
         (TIE_MARK, tied),
         ("noisy", noisy),
@@ -283,14 +284,16 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         r.capacity
             .as_ref()
             .map(|_| compare::cell(Figure::Capacity, r)),
-        spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
-        full.then(|| format!("{:.1}", r.mb_per_sec)),
+        spread(Figure::MsgsPerSec).or_else(|| opened.then(|| format!("{:.0}", r.msgs_per_sec))),
+        full.then(|| format!("{:.1}", r.mb_per_sec))
+            .filter(|_| opened),
         spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
         lat(all, |l| l.p90).filter(|_| full),
         spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
         lat(all, |l| l.p999).filter(|_| full),
         lat(all, |l| l.max),
-        spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
+        // One run's own value, or the median and interval of several.
+        Some(compare::cell(Figure::ServerCpuPerMsg, r)).filter(|c| c != "-"),
         lat(r.bystander_latency_ns, |l| l.p99),
         lat(r.working_latency_ns, |l| l.p99),
         lag.map(|l| ns(l.p99)),
@@ -298,7 +301,7 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         lat(r.latency_uncorrected_ns, |l| l.p99),
         r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
         Some(r.errors.total().to_string()),
-        Some(r.starved_clients.to_string()),
+        opened.then(|| r.starved_clients.to_string()),
         (!flags.is_empty()).then(|| flags.join(", ")),
     ]
 }
@@ -428,14 +431,21 @@ fn notes(t: &TargetResult) -> Vec<String> {
             t.starved_clients
         ));
     }
-    if let Some(s) = &t.server {
-        notes.push(format!(
+    match &t.server {
+        // No message, no cost per message: a window that never opened has none to divide by.
+        Some(s) if t.messages == 0 => notes.push(format!(
+            "server: peak RSS {:.1} MiB, {} threads",
+            s.peak_rss_bytes as f64 / (1 << 20) as f64,
+            s.threads,
+        )),
+        Some(s) => notes.push(format!(
             "server: {:.0} ns CPU/msg, peak RSS {:.1} MiB, {} threads; client: {:.0} ns CPU/msg",
             s.cpu_ns_per_msg,
             s.peak_rss_bytes as f64 / (1 << 20) as f64,
             s.threads,
             t.client.cpu_ns_per_msg
-        ));
+        )),
+        None => {}
     }
     notes
 }
