@@ -113,6 +113,10 @@ pub struct RunConfig {
     /// `--repeat`: runs of each target asked for, in interleaved rounds (1 in v1 files).
     #[serde(default = "one")]
     pub repeat: usize,
+    /// `--bind`: the source addresses the clients connected from, as given (absent: the
+    /// kernel's choice). A merged result lists every host's, in the order of its hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind: Vec<String>,
 }
 
 fn one() -> usize {
