@@ -36,6 +36,7 @@ use crate::cli::{Cli, Command, CompareArgs, RunArgs, StatusArgs, TableArgs};
 use crate::drive::rounds;
 use crate::exit::Exit;
 use crate::plan::{Plan, PlanError};
+use crate::present::compare::CompareError;
 use crate::present::files::{self, ResultFiles, TableError};
 use crate::present::output::{self, Source};
 use crate::present::{compare, merge, stdout};
@@ -177,7 +178,11 @@ fn status(args: StatusArgs) -> Result<Exit> {
 /// a path or file that is no result, files that cannot be merged) makes it a usage error.
 fn exit_of_error(e: &anyhow::Error) -> Exit {
     if e.chain().any(|c| {
-        c.is::<PlanError>() || c.is::<TableError>() || c.is::<ReadError>() || c.is::<MergeError>()
+        c.is::<PlanError>()
+            || c.is::<TableError>()
+            || c.is::<ReadError>()
+            || c.is::<MergeError>()
+            || c.is::<CompareError>()
     }) {
         Exit::Usage
     } else {

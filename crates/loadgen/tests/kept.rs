@@ -352,3 +352,74 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert!(!stderr.contains("panicked"), "{cmd:?}: {stderr}");
     }
 }
+
+/// Copies of the fixture result `point` in `dir`, as `name`, with `edit` applied to its JSON.
+fn edited(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let point = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../charts/tests/fixtures/results/sweep/64B-100c.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(point).unwrap()).unwrap();
+    edit(&mut value);
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path
+}
+
+fn compare(a: &Path, b: &Path) -> std::process::Output {
+    run(Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("compare")
+        .args([a, b])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped()))
+}
+
+#[test]
+fn compare_gives_single_runs_a_plain_ratio_and_refuses_different_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = edited(dir.path(), "a.json", |v| {
+        v["targets"][1]["msgs_per_sec"] = 200_000.0.into();
+    });
+    let b = edited(dir.path(), "b.json", |v| {
+        v["targets"][1]["msgs_per_sec"] = 100_000.0.into();
+        // One noisy window: steal far over any limit.
+        v["targets"][1]["noise"] = serde_json::json!({"cpus": [0, 1], "steal": 0.5});
+    });
+    let out = compare(&a, &b);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("msgs/s") && l.contains("tokio (a.json)"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("2.00×") && line.contains("one run against one"),
+        "{line}"
+    );
+    assert!(
+        line.contains("(noisy windows: 0 of 1 runs and 1 of 1)"),
+        "{line}"
+    );
+
+    for (setting, edit) in [
+        (
+            "clients",
+            (|v: &mut serde_json::Value| v["config"]["clients"] = 1000.into()) as fn(&mut _),
+        ),
+        ("message sizes", |v| v["config"]["msg_size"] = 1024.into()),
+        ("work", |v| v["config"]["work"] = "block:1ms".into()),
+        ("loops", |v| v["config"]["rate"] = 5000.0.into()),
+        ("connection modes", |v| {
+            v["config"]["connection_mode"] = "per-message".into()
+        }),
+    ] {
+        let other = edited(dir.path(), "other.json", edit);
+        let out = compare(&a, &other);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{setting}: {stderr}");
+        assert!(
+            stderr.contains(&format!("different {setting} (")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no verdict: {}", text(&out.stdout));
+    }
+}
