@@ -423,3 +423,23 @@ fn compare_gives_single_runs_a_plain_ratio_and_refuses_different_settings() {
         assert!(out.stdout.is_empty(), "no verdict: {}", text(&out.stdout));
     }
 }
+
+#[test]
+fn a_ramp_that_cannot_reach_its_top_rate_is_refused_with_the_window_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(loadgen(dir.path()).args([
+        "--target",
+        "tokio",
+        "--rate-ramp",
+        "10k..50k/3s",
+        "--duration",
+        "2s",
+    ]));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs a --duration of at least 6.00s"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("server pid"), "nothing started: {stderr}");
+}

@@ -209,11 +209,7 @@ impl Shared {
             " {} messages, work {}, {}.",
             self.size.as_deref().unwrap_or("various"),
             self.work.as_deref().unwrap_or("various"),
-            match self.rate.as_deref() {
-                None => "closed and open loops".to_owned(),
-                Some("closed loop") => "closed loop".to_owned(),
-                Some(r) => format!("open loop at {r} msgs/s"),
-            }
+            self.rate.as_deref().unwrap_or("closed and open loops")
         ));
         caption
     }
@@ -231,10 +227,30 @@ fn size_of(r: &RunResult) -> String {
     format_bytes(r.config.msg_size as u64)
 }
 
+/// The loop a run drove, as its caption says it: a ramp by its rates, and a capacity search as
+/// a search (its `rate` is only where the search started).
 fn rate_of(r: &RunResult) -> String {
-    r.config
-        .rate
-        .map_or_else(|| "closed loop".into(), |x| format!("{x:.0}"))
+    let c = &r.config;
+    let ramp = c.rate_ramp.as_deref().and_then(|ramp| {
+        let (rates, step) = ramp.split_once('/')?;
+        let (from, to) = rates.split_once("..")?;
+        Some(format!(
+            "open loop, ramp {from}→{to} msgs/s in steps of {step}"
+        ))
+    });
+    if let Some(ramp) = ramp {
+        ramp
+    } else if r.targets.iter().any(|t| t.capacity.is_some()) {
+        format!(
+            "open loop, a capacity search from {:.0} msgs/s (each step's rate is its own)",
+            c.rate.unwrap_or_default()
+        )
+    } else {
+        c.rate.map_or_else(
+            || "closed loop".into(),
+            |x| format!("open loop at {x:.0} msgs/s"),
+        )
+    }
 }
 
 /// One row's cells, in [`COLUMNS`]' order. Earlier runs side by side say only that a window
@@ -686,6 +702,48 @@ mod tests {
             text.contains("capacity over 3 searches: 150000, none kept, 160000"),
             "{text}"
         );
+    }
+
+    /// The caption says the loop that ran: a ramp by its rates, a capacity search as a search
+    /// (its `rate` is only where it started), a steady rate as that rate.
+    #[test]
+    fn the_caption_names_a_ramp_and_a_search_for_what_they_are() {
+        let caption = |r: &RunResult| {
+            let text = table(&[Source {
+                run: r,
+                label: None,
+            }])
+            .text();
+            text.lines().next().unwrap().to_owned()
+        };
+        let mut r = run("none", 64, &["tokio"]);
+        r.config.rate_ramp = Some("5000..40000/500ms".into());
+        let said = caption(&r);
+        assert!(
+            said.ends_with("open loop, ramp 5000→40000 msgs/s in steps of 500ms."),
+            "{said}"
+        );
+        let mut r = run("none", 64, &["tokio"]);
+        r.config.rate = Some(10_000.0);
+        r.targets[0].capacity = Some(echo_report::CapacitySearch {
+            slo: "p99=10ms".into(),
+            percentile: 99.0,
+            limit_ns: 10_000_000,
+            precision: 0.05,
+            steps: vec![],
+            answer: "found".into(),
+            kept: Some(162.0),
+            broke: Some(170.0),
+        });
+        let said = caption(&r);
+        assert!(
+            said.ends_with(
+                "open loop, a capacity search from 10000 msgs/s (each step's rate is its own)."
+            ) && !said.contains("open loop at 10000"),
+            "{said}"
+        );
+        r.targets[0].capacity = None;
+        assert!(caption(&r).ends_with("open loop at 10000 msgs/s."));
     }
 
     #[test]
