@@ -242,8 +242,8 @@ pub struct CapacitySearch {
     pub precision: f64,
     /// Every step, in the order measured.
     pub steps: Vec<CapacityStep>,
-    /// `found`, `imprecise` (the steps ran out first), `below` (every rate broke the promise),
-    /// `at-least` (no rate did), or `unknown` (nothing measured).
+    /// `found`, `imprecise` (the steps ran out first), `stopped` (Ctrl-C came first), `below`
+    /// (every rate broke the promise), `at-least` (no rate did), or `unknown` (nothing measured).
     pub answer: String,
     /// The highest rate that kept the promise, messages per second: the capacity.
     pub kept: Option<f64>,
