@@ -409,6 +409,14 @@ fn notes(t: &TargetResult) -> Vec<String> {
             c.slo,
             c.steps.len()
         ));
+        // Near the knee a noisy window moves the answer: said where the capacity is read.
+        if !noise_notes(t).is_empty() {
+            notes.push(
+                "CAVEAT: that capacity comes from a noisy window (see NOISE below): take it as \
+                 rough, and search again on a quiet machine"
+                    .into(),
+            );
+        }
         if t.runs().len() > 1 {
             let each: Vec<String> = Figure::Capacity
                 .values(t)
@@ -707,7 +715,7 @@ mod tests {
     /// The caption says the loop that ran: a ramp by its rates, a capacity search as a search
     /// (its `rate` is only where it started), a steady rate as that rate.
     #[test]
-    fn the_caption_names_a_ramp_and_a_search_for_what_they_are() {
+    fn the_caption_names_a_ramp_and_a_search_for_what_they_are_and_noise_is_a_caveat() {
         let caption = |r: &RunResult| {
             let text = table(&[Source {
                 run: r,
@@ -741,6 +749,30 @@ mod tests {
                 "open loop, a capacity search from 10000 msgs/s (each step's rate is its own)."
             ) && !said.contains("open loop at 10000"),
             "{said}"
+        );
+        let quiet = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        assert!(!quiet.contains("CAVEAT"), "{quiet}");
+        r.targets[0].noise = Some(echo_report::Noise {
+            cpus: vec![0, 1],
+            steal: 0.5,
+            others: None,
+        });
+        let noisy = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        let caveat = noisy
+            .lines()
+            .find(|l| l.contains("CAVEAT"))
+            .unwrap_or_else(|| panic!("{noisy}"));
+        assert!(
+            caveat.contains("capacity comes from a noisy window"),
+            "on its own line: {noisy}"
         );
         r.targets[0].capacity = None;
         assert!(caption(&r).ends_with("open loop at 10000 msgs/s."));
