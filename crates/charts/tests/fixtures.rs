@@ -287,6 +287,7 @@ fn run(
             rate_ramp: None,
             connection_mode: None,
             repeat: 1,
+            bind: Vec::new(),
             start_at: None,
         },
         targets: models

@@ -314,7 +314,7 @@ fn after_help() -> String {
          loadgen --addr HOST:PORT --start-at +30s --output host1.json   (one of several hosts)\n  \
          loadgen merge host1.json host2.json --output merged.json\n\n\
          Each run writes results/<time>-<targets>-c<clients>-m<size>[-<work>][-r<rate>].json \
-         (schema echo-bench/result/v2; rewritten after every run, marked partial until the \
+         (-2, -3... if that name is taken; schema echo-bench/result/v2; rewritten after every run, marked partial until the \
          run ends) and one .hgrm percentile file per target (per run with --repeat) beside it, \
          in microseconds.\n\n{}",
         crate::exit::EXIT_STATUS_HELP

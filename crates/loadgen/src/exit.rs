@@ -23,7 +23,8 @@ pub enum Exit {
 /// The exit statuses, as `--help` and the README list them.
 pub const EXIT_STATUS_HELP: &str = "Exit status: 0 ok; 1 the run failed (a server died, nothing \
     was measured, a file could not be written); 2 refused before anything ran (a bad flag or \
-    value, an unknown target, a limit of this machine, a results path that cannot be written); \
+    value, an unknown target, a limit of this machine, a results path that cannot be written, a \
+    file that is no result); \
     3 an echo came back corrupt; 130 interrupted by Ctrl-C (results so far are written, marked \
     partial).";
 

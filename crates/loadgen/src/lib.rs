@@ -30,14 +30,16 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use echo_report::status::{Status, Wanted};
+use echo_report::{MergeError, ReadError};
 
 use crate::cli::{Cli, Command, CompareArgs, RunArgs, StatusArgs, TableArgs};
 use crate::drive::rounds;
 use crate::exit::Exit;
 use crate::plan::{Plan, PlanError};
+use crate::present::compare::CompareError;
 use crate::present::files::{self, ResultFiles, TableError};
 use crate::present::output::{self, Source};
-use crate::present::{compare, merge};
+use crate::present::{compare, merge, stdout};
 use crate::run::server;
 
 /// Runs loadgen with this process's arguments and returns its exit status; errors are said here,
@@ -60,7 +62,7 @@ pub fn main() -> ExitCode {
         Some(Command::Table(args)) => table(args),
         Some(Command::Compare(args)) => compare_files(args),
         Some(Command::Merge(args)) => merge::merge(args),
-        Some(Command::Status(args)) => Ok(status(args)),
+        Some(Command::Status(args)) => status(args),
         None => load(cli.run),
     };
     match outcome {
@@ -77,9 +79,11 @@ fn load(args: RunArgs) -> Result<Exit> {
     if args.list_targets {
         // What `--target all` would run, so scripts can loop over it; the rest are said on stderr.
         let (targets, skipped) = echo_targets::available();
-        targets
+        let list: String = targets
             .iter()
-            .for_each(|t| println!("{:<14} {}", t.name, t.about));
+            .map(|t| format!("{:<14} {}\n", t.name, t.about))
+            .collect();
+        stdout::write(&list)?;
         skipped.iter().for_each(|line| eprintln!("Skipped {line}"));
         return Ok(Exit::Success);
     }
@@ -91,8 +95,13 @@ fn load(args: RunArgs) -> Result<Exit> {
     let run = rounds::new_run(&plan);
     let files = ResultFiles::prepare(&plan, &run)?;
     let finished = rounds::drive(&plan, run, |run, histograms| files.save(run, histograms))?;
-    if let Some(path) = files.json().filter(|_| !finished.run.targets.is_empty()) {
+    if let Some(path) = files.written() {
         eprintln!("results written to {}", path.display());
+    } else if let Some(path) = files.kept() {
+        eprintln!(
+            "{} left as it was: this run measured nothing to replace it with",
+            path.display()
+        );
     }
     let source = Source {
         run: &finished.run,
@@ -104,7 +113,7 @@ fn load(args: RunArgs) -> Result<Exit> {
         && plan.repeat > 1
         && let Ok(verdicts) = compare::against_baseline(&finished.run, &plan.baseline)
     {
-        print!("{verdicts}");
+        stdout::write(&verdicts.to_string())?;
     }
     Ok(finished.conclude())
 }
@@ -138,12 +147,12 @@ fn compare_files(args: CompareArgs) -> Result<Exit> {
         )
     };
     let text = compare::compare(&a, &label(&args.a), &b, &label(&args.b))?;
-    print!("{text}");
+    stdout::write(&text)?;
     Ok(Exit::Success)
 }
 
 /// `loadgen status FILE`: whether a sweep has this point already, or must measure it (again).
-fn status(args: StatusArgs) -> Exit {
+fn status(args: StatusArgs) -> Result<Exit> {
     let wanted = Wanted {
         targets: args.targets,
         clients: args.clients,
@@ -156,20 +165,25 @@ fn status(args: StatusArgs) -> Exit {
         repeat: args.repeat,
         connection_mode: args.connection_mode,
     };
-    match echo_report::status::status(&args.file, &wanted) {
-        Status::Missing => println!("missing"),
-        Status::Done(summary) => println!("done: {summary}"),
-        Status::Redo(why) => println!("redo: {why}"),
-    }
-    Exit::Success
+    let said = match echo_report::status::status(&args.file, &wanted) {
+        Status::Missing => "missing\n".to_owned(),
+        Status::Done(summary) => format!("done: {summary}\n"),
+        Status::Redo(why) => format!("redo: {why}\n"),
+    };
+    stdout::write(&said)?;
+    Ok(Exit::Success)
 }
 
-/// The status of an error that ended loadgen: a refused command line anywhere in its chain makes
-/// it a usage error.
+/// The status of an error that ended loadgen: a refusal anywhere in its chain (a command line,
+/// a path or file that is no result, files that cannot be merged) makes it a usage error.
 fn exit_of_error(e: &anyhow::Error) -> Exit {
-    if e.chain()
-        .any(|c| c.is::<PlanError>() || c.is::<TableError>())
-    {
+    if e.chain().any(|c| {
+        c.is::<PlanError>()
+            || c.is::<TableError>()
+            || c.is::<ReadError>()
+            || c.is::<MergeError>()
+            || c.is::<CompareError>()
+    }) {
         Exit::Usage
     } else {
         Exit::Failed

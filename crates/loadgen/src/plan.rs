@@ -174,6 +174,20 @@ pub enum PlanError {
          again); drop --rate, --rate-ramp and --find-capacity, or use --connection-mode persistent"
     )]
     ChurnIsClosedLoop(ConnectionMode),
+    /// `--rate-ramp` whose steps do not fit the window: its TO rate would never be asked.
+    #[error(
+        "--rate-ramp {ramp} needs a --duration of at least {needs} (a step at FROM, then one at \
+         TO); the window of {window} would never reach TO. Give a longer --duration or a shorter \
+         step"
+    )]
+    RampTooLong {
+        /// The ramp as given.
+        ramp: String,
+        /// The window asked for.
+        window: String,
+        /// The shortest window that reaches TO.
+        needs: String,
+    },
     /// A CPU the machine does not have.
     #[error("CPU {cpu} does not exist: this machine has CPUs 0-{last}")]
     NoSuchCpu {
@@ -362,6 +376,18 @@ fn check_mode(args: &RunArgs) -> Result<(), PlanError> {
     let open_loop = args.rate.is_some() || args.rate_ramp.is_some() || args.find_capacity;
     if args.connection_mode != ConnectionMode::Persistent && open_loop {
         return Err(PlanError::ChurnIsClosedLoop(args.connection_mode));
+    }
+    // Two whole steps: the rates are spread from FROM to TO over the steps the window holds, so
+    // a window of one step (or less) would ask FROM throughout.
+    if let Some(ramp) = &args.rate_ramp
+        && args.duration < ramp.step * 2
+    {
+        let d = echo_common::units::format_duration;
+        return Err(PlanError::RampTooLong {
+            ramp: ramp.to_string(),
+            window: d(args.duration),
+            needs: d(ramp.step * 2),
+        });
     }
     if let Some(output) = &args.output
         && output.file_stem().is_none()

@@ -17,6 +17,14 @@ pub enum Warning {
         /// Why it was skipped.
         reason: String,
     },
+    /// `loadgen table` found the committed reference results inside a folder it was given,
+    /// and left them out: they are another machine's, and were not asked for by name.
+    ReferencesLeftOut {
+        /// The reference folder.
+        folder: PathBuf,
+        /// How many result files it holds.
+        files: usize,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -38,6 +46,12 @@ impl fmt::Display for Warning {
             Warning::NotAResult { path, reason } => {
                 write!(f, "skipped {}: {reason}", path.display())
             }
+            Warning::ReferencesLeftOut { folder, files } => write!(
+                f,
+                "left out the {files} reference results in {} (another machine's); name that \
+                 folder to include them",
+                folder.display()
+            ),
         }
     }
 }

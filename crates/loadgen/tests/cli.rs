@@ -6,29 +6,13 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use echo_report::{RunResult, read_result};
 use serde_json::Value;
 
-use support::{HANG_GUARD, finish, text};
-
-/// loadgen with a short run and its results in `dir`.
-fn loadgen(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
-    cmd.args(["--duration", "1s", "--warmup", "200ms", "--timeout", "1s"])
-        .arg("--results-dir")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    finish(cmd.spawn().expect("loadgen starts"))
-}
+use support::{HANG_GUARD, finish, loadgen, loadgen_table, read_until, run, text};
 
 /// The one result file a run wrote into `dir`.
 fn result_in(dir: &Path) -> RunResult {
@@ -149,15 +133,6 @@ fn the_main_job_starts_a_server_drives_it_and_prints_a_table() {
     );
 }
 
-fn loadgen_table() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
-    cmd.arg("table")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
 #[test]
 fn a_path_that_cannot_be_read_is_one_clear_error() {
     let out = run(loadgen_table().arg("/no/such/results"));
@@ -176,7 +151,11 @@ fn a_path_that_cannot_be_read_is_one_clear_error() {
     std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
     let out = run(loadgen_table().arg(&binary));
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a file that is no result is refused: {stderr}"
+    );
     assert_eq!(
         stderr.matches("valid UTF-8").count(),
         1,
@@ -580,22 +559,6 @@ fn the_open_loop_reports_corrected_and_uncorrected_latency() {
         })
         .count();
     assert_eq!(hgrm, 1);
-}
-
-/// Reads `stderr` until a line contains `what`; returns everything read. Fails if it ends first.
-fn read_until(stderr: &mut impl BufRead, what: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "loadgen ended before saying '{what}': {seen}"
-        );
-        seen.push_str(&line);
-        if line.contains(what) {
-            return seen;
-        }
-    }
 }
 
 /// The pid in a `[target] server pid N listening on ...` line.

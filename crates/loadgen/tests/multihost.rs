@@ -741,6 +741,11 @@ fn bind_spreads_connections_over_source_addresses() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let result: RunResult = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result.config.bind,
+        ["127.0.0.2", "127.0.0.3"],
+        "the result says where its clients came from"
+    );
     let t = &result.targets[0];
     assert_eq!((t.connected, t.errors.total()), (6, 0));
     assert!(t.messages > 0);

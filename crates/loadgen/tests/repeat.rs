@@ -101,10 +101,11 @@ fn repeated_runs_land_in_one_file_with_intervals_and_a_verdict() {
     assert!(compared.contains("tokio ("), "{compared}");
     let verdicts: Vec<&str> = compared.lines().filter(|l| l.contains('×')).collect();
     assert!(!verdicts.is_empty(), "{compared}");
+    // A noisy window is said at the end of the line (a shared machine makes some).
     assert!(
         verdicts
             .iter()
-            .all(|l| l.ends_with("no difference this run can show")),
+            .all(|l| l.contains("no difference this run can show")),
         "{compared}"
     );
 }

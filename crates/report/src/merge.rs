@@ -99,6 +99,18 @@ pub enum MergeError {
     },
 }
 
+/// Every host's `--bind` addresses, once each, in host order. Each host's own stay in its result
+/// under `hosts`.
+fn every_source(runs: &[&RunResult]) -> Vec<String> {
+    let mut every: Vec<String> = Vec::new();
+    for address in runs.iter().flat_map(|r| &r.config.bind) {
+        if !every.contains(address) {
+            every.push(address.clone());
+        }
+    }
+    every
+}
+
 /// Merges the results of one run made on several hosts at once (see the module's docs).
 /// Targets are matched by position and must be the same on every host.
 pub fn merge(hosts: Vec<HostRun>) -> Result<Merged, MergeError> {
@@ -138,6 +150,7 @@ pub fn merge(hosts: Vec<HostRun>) -> Result<Merged, MergeError> {
     let mut config = first.result.config.clone();
     config.clients = runs.iter().map(|r| r.config.clients).sum();
     config.client_threads = runs.iter().map(|r| r.config.client_threads).sum();
+    config.bind = every_source(&runs);
     config.rate = config
         .rate
         .map(|_| runs.iter().filter_map(|r| r.config.rate).sum());
@@ -713,6 +726,20 @@ mod tests {
             "{:?}",
             merged.warnings
         );
+    }
+
+    #[test]
+    fn each_hosts_source_addresses_are_kept_and_the_merge_names_them_all() {
+        let mut hosts = three_hosts([T0; 3]);
+        hosts[0].result.config.bind = vec!["192.0.2.1".into(), "192.0.2.101".into()];
+        hosts[1].result.config.bind = vec!["192.0.2.2".into()];
+        let merged = merge(hosts).unwrap().result;
+        assert_eq!(
+            merged.config.bind,
+            ["192.0.2.1", "192.0.2.101", "192.0.2.2"]
+        );
+        assert_eq!(merged.hosts[1].result.config.bind, ["192.0.2.2"]);
+        assert!(merged.hosts[2].result.config.bind.is_empty());
     }
 
     #[test]

@@ -113,6 +113,10 @@ pub struct RunConfig {
     /// `--repeat`: runs of each target asked for, in interleaved rounds (1 in v1 files).
     #[serde(default = "one")]
     pub repeat: usize,
+    /// `--bind`: the source addresses the clients connected from, as given (absent: the
+    /// kernel's choice). A merged result lists every host's, in the order of its hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bind: Vec<String>,
 }
 
 fn one() -> usize {
@@ -238,8 +242,8 @@ pub struct CapacitySearch {
     pub precision: f64,
     /// Every step, in the order measured.
     pub steps: Vec<CapacityStep>,
-    /// `found`, `imprecise` (the steps ran out first), `below` (every rate broke the promise),
-    /// `at-least` (no rate did), or `unknown` (nothing measured).
+    /// `found`, `imprecise` (the steps ran out first), `stopped` (Ctrl-C came first), `below`
+    /// (every rate broke the promise), `at-least` (no rate did), or `unknown` (nothing measured).
     pub answer: String,
     /// The highest rate that kept the promise, messages per second: the capacity.
     pub kept: Option<f64>,

@@ -34,6 +34,7 @@ pub fn config(clients: usize, msg_size: usize, work: &str) -> RunConfig {
         rate_ramp: None,
         connection_mode: None,
         repeat: 1,
+        bind: Vec::new(),
         start_at: None,
     }
 }

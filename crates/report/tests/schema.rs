@@ -66,6 +66,7 @@ fn host_result() -> RunResult {
             rate_ramp: Some("10..20/1s".into()),
             connection_mode: Some("per-message".into()),
             repeat: 2,
+            bind: vec!["192.0.2.1".into(), "192.0.2.101".into()],
         },
         targets: vec![TargetResult {
             target: "tokio".into(),
@@ -237,6 +238,7 @@ fn pinned_keys() -> Vec<String> {
         "config.rate_ramp",
         "config.connection_mode",
         "config.repeat",
+        "config.bind",
         "targets",
         "targets[].target",
         "targets[].partial",
@@ -416,7 +418,7 @@ fn a_result_file_reads_back_as_written() {
 fn a_result_from_before_the_scenarios_still_reads() {
     let dir = tempfile::tempdir().unwrap();
     let mut value = serde_json::to_value(full_result()).unwrap();
-    for key in ["rate_ramp", "connection_mode"] {
+    for key in ["rate_ramp", "connection_mode", "bind"] {
         value["config"].as_object_mut().unwrap().remove(key);
     }
     let target = value["targets"][0].as_object_mut().unwrap();
@@ -436,6 +438,7 @@ fn a_result_from_before_the_scenarios_still_reads() {
     assert!(t.capacity.is_none() && t.churn.is_none() && t.timeline[0].asked_rate.is_none());
     assert_eq!(t.errors.port_exhausted, 0);
     assert!(run.config.rate_ramp.is_none() && run.config.connection_mode.is_none());
+    assert!(run.config.bind.is_empty(), "no --bind: the kernel chose");
 }
 
 #[test]

@@ -205,6 +205,8 @@ pub enum Answer {
     Found { kept: f64, broke: f64 },
     /// As `Found`, but the steps ran out first: the bracket is wider than the precision.
     Imprecise { kept: f64, broke: f64 },
+    /// As `Imprecise`, but Ctrl-C stopped the search, not its bound on steps.
+    Stopped { kept: f64, broke: f64 },
     /// Every rate broke the promise, the lowest at `broke` (halving ran out of steps or
     /// reached [`MIN_RATE`]).
     Below { broke: f64 },
@@ -222,6 +224,7 @@ impl Answer {
         match *self {
             Answer::Found { kept, .. }
             | Answer::Imprecise { kept, .. }
+            | Answer::Stopped { kept, .. }
             | Answer::AtLeast { kept }
             | Answer::ClientLimited { kept, .. } => Some(kept),
             Answer::Unknown | Answer::Below { .. } => None,
@@ -243,6 +246,11 @@ impl fmt::Display for Answer {
                 f,
                 "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0}; \
                  steps ran out before the precision was reached)"
+            ),
+            Answer::Stopped { kept, broke } => write!(
+                f,
+                "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0}; \
+                 stopped by Ctrl-C before the precision was reached)"
             ),
             Answer::Below { broke } => {
                 write!(f, "below {broke:.0} msgs/s (every rate measured broke it)")
@@ -266,6 +274,8 @@ pub struct Capacity {
     search: Search,
     slo: Slo,
     steps: Vec<Step>,
+    /// Ctrl-C ended the search: an imprecise bracket is the user's doing, not the steps'.
+    stopped: bool,
 }
 
 impl Capacity {
@@ -274,7 +284,13 @@ impl Capacity {
             search,
             slo,
             steps: Vec::new(),
+            stopped: false,
         }
+    }
+
+    /// Ctrl-C (or SIGTERM) ended the search before its next step.
+    pub fn stop(&mut self) {
+        self.stopped = true;
     }
 
     /// Every step so far, in the order measured.
@@ -360,6 +376,7 @@ impl Capacity {
             (Some(kept), Some(broke)) if self.precise_enough(kept, broke) => {
                 Answer::Found { kept, broke }
             }
+            (Some(kept), Some(broke)) if self.stopped => Answer::Stopped { kept, broke },
             (Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
         }
     }
@@ -379,6 +396,7 @@ impl Answer {
         match (c.answer.as_str(), c.kept, c.broke) {
             ("client-limited", Some(kept), Some(broke)) => Answer::ClientLimited { kept, broke },
             ("imprecise", Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
+            ("stopped", Some(kept), Some(broke)) => Answer::Stopped { kept, broke },
             (_, Some(kept), Some(broke)) => Answer::Found { kept, broke },
             (_, Some(kept), None) => Answer::AtLeast { kept },
             (_, None, Some(broke)) => Answer::Below { broke },
@@ -392,6 +410,7 @@ impl Answer {
             Answer::Unknown => "unknown",
             Answer::Found { .. } => "found",
             Answer::Imprecise { .. } => "imprecise",
+            Answer::Stopped { .. } => "stopped",
             Answer::Below { .. } => "below",
             Answer::AtLeast { .. } => "at-least",
             Answer::ClientLimited { .. } => "client-limited",
@@ -408,6 +427,7 @@ impl Capacity {
             Answer::Unknown => (None, None),
             Answer::Found { kept, broke }
             | Answer::Imprecise { kept, broke }
+            | Answer::Stopped { kept, broke }
             | Answer::ClientLimited { kept, broke } => (Some(kept), Some(broke)),
             Answer::Below { broke } => (None, Some(broke)),
             Answer::AtLeast { kept } => (Some(kept), None),
@@ -638,6 +658,19 @@ mod tests {
             }
         );
         assert!(c.answer().to_string().contains("steps ran out"));
+
+        // The same bracket, cut short by Ctrl-C, says so, in the file and read back from it.
+        let mut c = c;
+        c.stop();
+        let said = c.answer().to_string();
+        assert!(
+            said.contains("stopped by Ctrl-C before the precision was reached")
+                && !said.contains("steps ran out"),
+            "{said}"
+        );
+        let file = c.to_result(&[]);
+        assert_eq!(file.answer, "stopped");
+        assert_eq!(Answer::of(&file), c.answer());
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub fn new_run(plan: &Plan) -> RunResult {
             connection_mode: (plan.connection_mode != ConnectionMode::Persistent)
                 .then(|| plan.connection_mode.to_string()),
             repeat: plan.repeat,
+            bind: plan.sources.iter().map(|a| a.to_string()).collect(),
             start_at: plan
                 .start_at
                 .map(|t| humantime::format_rfc3339(t).to_string()),

@@ -40,6 +40,7 @@ pub fn search(
         let outcome = run::run(&step, drive, interrupted, progress)?;
         if interrupted.load(Relaxed) {
             // A window cut short says nothing about the rate: the search ends before it.
+            capacity.stop();
             break;
         }
         let step = capacity.record(rate, measurement(&outcome, &slo));

@@ -180,6 +180,104 @@ pub enum CompareError {
         /// Its targets.
         b_targets: String,
     },
+    /// Two files measured under a setting that changes what is measured: a ratio of them would
+    /// compare the settings, not the servers.
+    #[error(
+        "{a} and {b} were measured with different {what} ({a_value} against {b_value}): a ratio \
+         would compare the settings, not the servers. Compare runs made with the same settings"
+    )]
+    DifferentSettings {
+        /// The first file's label.
+        a: String,
+        /// The second file's label.
+        b: String,
+        /// The setting that differs.
+        what: &'static str,
+        /// Its value in the first file.
+        a_value: String,
+        /// Its value in the second.
+        b_value: String,
+    },
+}
+
+/// The first setting that changes what is measured and differs between `a` and `b`: its name,
+/// and its value in each. The window's length and the machine may differ: they change how
+/// precisely a figure is known, not which figure it is.
+fn differing_setting(a: &RunResult, b: &RunResult) -> Option<(&'static str, String, String)> {
+    let settings = |r: &RunResult| -> [(&'static str, String); 6] {
+        let c = &r.config;
+        [
+            ("clients", c.clients.to_string()),
+            ("message sizes", format!("{} bytes", c.msg_size)),
+            ("work", format!("{} every {}", c.work, c.work_every)),
+            (
+                "loops",
+                (if c.rate.is_some() { "open" } else { "closed" }).to_owned(),
+            ),
+            (
+                "rates",
+                match (&c.rate_ramp, c.rate) {
+                    (Some(ramp), _) => format!("ramp {ramp}"),
+                    (None, Some(rate)) => format!("{rate:.0} msgs/s"),
+                    (None, None) => "none".into(),
+                },
+            ),
+            (
+                "connection modes",
+                c.connection_mode
+                    .clone()
+                    .unwrap_or_else(|| "persistent".into()),
+            ),
+        ]
+    };
+    settings(a)
+        .into_iter()
+        .zip(settings(b))
+        .find(|((_, x), (_, y))| x != y)
+        .map(|((what, x), (_, y))| (what, x, y))
+}
+
+/// How many of `t`'s runs had a noisy window.
+fn noisy_runs(t: &TargetResult) -> usize {
+    t.runs()
+        .iter()
+        .filter(|r| {
+            r.noise
+                .as_ref()
+                .is_some_and(|n| !crate::run::noise::warnings(n).is_empty())
+        })
+        .count()
+}
+
+/// One run a side shows no interval; the plain ratio of each figure, said to be of single runs,
+/// is still what the files hold.
+fn single_run_ratios(
+    a: &TargetResult,
+    a_name: &str,
+    b: &TargetResult,
+    b_name: &str,
+) -> Vec<String> {
+    let figures = Figure::compared(a);
+    let width = figures.iter().map(|f| f.name().len()).max().unwrap_or(0);
+    figures
+        .iter()
+        .filter_map(|&f| {
+            let (x, y) = (f.spread(a)?.median, f.spread(b)?.median);
+            (y > 0.0).then(|| {
+                format!(
+                    "  {:<width$}  {a_name} {:.2}× {b_name} (one run against {}: no interval; \
+                     --repeat 5 gives one)",
+                    f.name(),
+                    x / y,
+                    match (a.runs().len(), b.runs().len()) {
+                        (1, 1) => "one".to_owned(),
+                        (1, n) | (n, 1) => format!("the median of {n}"),
+                        _ => unreachable!("verdicts are given when both sides ran twice"),
+                    }
+                )
+            })
+        })
+        .collect()
 }
 
 /// A heading and [`verdicts`] for every target of `run` against `baseline`; empty if the run
@@ -213,6 +311,15 @@ pub fn compare(
     b: &RunResult,
     b_label: &str,
 ) -> Result<String, CompareError> {
+    if let Some((what, a_value, b_value)) = differing_setting(a, b) {
+        return Err(CompareError::DifferentSettings {
+            a: a_label.to_owned(),
+            b: b_label.to_owned(),
+            what,
+            a_value,
+            b_value,
+        });
+    }
     let mut pairs: Vec<(&TargetResult, &TargetResult)> = a
         .targets
         .iter()
@@ -247,15 +354,21 @@ pub fn compare(
             ta.runs().len(),
             tb.runs().len()
         );
-        let lines = verdicts(ta, &na, tb, &nb);
+        let mut lines = verdicts(ta, &na, tb, &nb);
         if lines.is_empty() {
-            let _ = writeln!(
-                out,
-                "  one run on a side shows no interval: repeat them (--repeat 5)"
-            );
+            lines = single_run_ratios(ta, &na, tb, &nb);
         }
+        // A verdict from noisy windows says so on its own line, where it is read.
+        let (qa, qb) = (noisy_runs(ta), noisy_runs(tb));
+        let noisy = (qa + qb > 0).then(|| {
+            format!(
+                " (noisy windows: {qa} of {} runs and {qb} of {})",
+                ta.runs().len(),
+                tb.runs().len()
+            )
+        });
         for line in lines {
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{line}{}", noisy.as_deref().unwrap_or(""));
         }
     }
     Ok(out)
@@ -386,10 +499,10 @@ mod tests {
             "{err}"
         );
         let once = result(vec![run("tokio", 1.0, 1)]);
+        let out = compare(&a, "a", &once, "b").unwrap();
         assert!(
-            compare(&a, "a", &once, "b")
-                .unwrap()
-                .contains("one run on a side")
+            out.contains("(one run against the median of 5: no interval"),
+            "the plain ratio, said to be of one run: {out}"
         );
     }
 

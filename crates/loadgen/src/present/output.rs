@@ -11,6 +11,7 @@ use echo_report::{
 
 use crate::cli::Format;
 use crate::present::compare::{self, TIE_MARK};
+use crate::present::stdout;
 use crate::warnings::Warning;
 
 /// Results to print: each run, with a label naming where it came from when there are several.
@@ -34,26 +35,23 @@ pub fn print(sources: &[Source], format: Format) -> Result<()> {
             table
                 .notes
                 .extend(warnings.iter().map(|w| format!("WARNING: {w}")));
-            print!("{}", table.text());
+            stdout::write(&table.text())?;
             return Ok(());
         }
         Format::Json => match sources {
             [one] if one.label.is_none() => {
-                println!("{}", serde_json::to_string_pretty(one.run)?)
+                stdout::write(&format!("{}\n", serde_json::to_string_pretty(one.run)?))?
             }
             _ => {
                 let runs: Vec<&RunResult> = sources.iter().map(|s| s.run).collect();
-                println!("{}", serde_json::to_string_pretty(&runs)?)
+                stdout::write(&format!("{}\n", serde_json::to_string_pretty(&runs)?))?
             }
         },
-        Format::Markdown => print!(
-            "{}",
-            markdown_rows(
-                sources
-                    .iter()
-                    .flat_map(|s| s.run.targets.iter().map(move |t| (s.run, t)))
-            )
-        ),
+        Format::Markdown => stdout::write(&markdown_rows(
+            sources
+                .iter()
+                .flat_map(|s| s.run.targets.iter().map(move |t| (s.run, t))),
+        ))?,
     }
     if let Some(w) = warnings {
         eprintln!("Warning: {w}");
@@ -211,11 +209,7 @@ impl Shared {
             " {} messages, work {}, {}.",
             self.size.as_deref().unwrap_or("various"),
             self.work.as_deref().unwrap_or("various"),
-            match self.rate.as_deref() {
-                None => "closed and open loops".to_owned(),
-                Some("closed loop") => "closed loop".to_owned(),
-                Some(r) => format!("open loop at {r} msgs/s"),
-            }
+            self.rate.as_deref().unwrap_or("closed and open loops")
         ));
         caption
     }
@@ -233,10 +227,30 @@ fn size_of(r: &RunResult) -> String {
     format_bytes(r.config.msg_size as u64)
 }
 
+/// The loop a run drove, as its caption says it: a ramp by its rates, and a capacity search as
+/// a search (its `rate` is only where the search started).
 fn rate_of(r: &RunResult) -> String {
-    r.config
-        .rate
-        .map_or_else(|| "closed loop".into(), |x| format!("{x:.0}"))
+    let c = &r.config;
+    let ramp = c.rate_ramp.as_deref().and_then(|ramp| {
+        let (rates, step) = ramp.split_once('/')?;
+        let (from, to) = rates.split_once("..")?;
+        Some(format!(
+            "open loop, ramp {from}→{to} msgs/s in steps of {step}"
+        ))
+    });
+    if let Some(ramp) = ramp {
+        ramp
+    } else if r.targets.iter().any(|t| t.capacity.is_some()) {
+        format!(
+            "open loop, a capacity search from {:.0} msgs/s (each step's rate is its own)",
+            c.rate.unwrap_or_default()
+        )
+    } else {
+        c.rate.map_or_else(
+            || "closed loop".into(),
+            |x| format!("open loop at {x:.0} msgs/s"),
+        )
+    }
 }
 
 /// One row's cells, in [`COLUMNS`]' order. Earlier runs side by side say only that a window
@@ -247,13 +261,16 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
     let lat =
         |l: Option<Latency>, f: fn(&Latency) -> u64| l.filter(|l| l.count > 0).map(|l| ns(f(&l)));
     let all = Some(r.latency_ns);
+    // A run stopped before its window opened has no rate and no starved count to show.
+    let opened = r.window_ns > 0;
     let lag = r
         .server_summary
         .as_ref()
         .and_then(|s| s.loop_lag_ns)
         .filter(|l| l.samples > 0 && run.config.work != "none");
     let flags: Vec<&str> = [
-        ("partial", r.partial || run.partial),
+        // The target's own mark: a run cut short in its second target leaves the first whole.
+        ("partial", r.partial),
         ("client saturated", r.client.saturated),
         (TIE_MARK, tied),
         ("noisy", noisy),
@@ -283,14 +300,16 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         r.capacity
             .as_ref()
             .map(|_| compare::cell(Figure::Capacity, r)),
-        spread(Figure::MsgsPerSec).or_else(|| Some(format!("{:.0}", r.msgs_per_sec))),
-        full.then(|| format!("{:.1}", r.mb_per_sec)),
+        spread(Figure::MsgsPerSec).or_else(|| opened.then(|| format!("{:.0}", r.msgs_per_sec))),
+        full.then(|| format!("{:.1}", r.mb_per_sec))
+            .filter(|_| opened),
         spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
         lat(all, |l| l.p90).filter(|_| full),
         spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
         lat(all, |l| l.p999).filter(|_| full),
         lat(all, |l| l.max),
-        spread(Figure::ServerCpuPerMsg).filter(|c| c != "-"),
+        // One run's own value, or the median and interval of several.
+        Some(compare::cell(Figure::ServerCpuPerMsg, r)).filter(|c| c != "-"),
         lat(r.bystander_latency_ns, |l| l.p99),
         lat(r.working_latency_ns, |l| l.p99),
         lag.map(|l| ns(l.p99)),
@@ -298,7 +317,7 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         lat(r.latency_uncorrected_ns, |l| l.p99),
         r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
         Some(r.errors.total().to_string()),
-        Some(r.starved_clients.to_string()),
+        opened.then(|| r.starved_clients.to_string()),
         (!flags.is_empty()).then(|| flags.join(", ")),
     ]
 }
@@ -390,6 +409,14 @@ fn notes(t: &TargetResult) -> Vec<String> {
             c.slo,
             c.steps.len()
         ));
+        // Near the knee a noisy window moves the answer: said where the capacity is read.
+        if !noise_notes(t).is_empty() {
+            notes.push(
+                "CAVEAT: that capacity comes from a noisy window (see NOISE below): take it as \
+                 rough, and search again on a quiet machine"
+                    .into(),
+            );
+        }
         if t.runs().len() > 1 {
             let each: Vec<String> = Figure::Capacity
                 .values(t)
@@ -428,14 +455,21 @@ fn notes(t: &TargetResult) -> Vec<String> {
             t.starved_clients
         ));
     }
-    if let Some(s) = &t.server {
-        notes.push(format!(
+    match &t.server {
+        // No message, no cost per message: a window that never opened has none to divide by.
+        Some(s) if t.messages == 0 => notes.push(format!(
+            "server: peak RSS {:.1} MiB, {} threads",
+            s.peak_rss_bytes as f64 / (1 << 20) as f64,
+            s.threads,
+        )),
+        Some(s) => notes.push(format!(
             "server: {:.0} ns CPU/msg, peak RSS {:.1} MiB, {} threads; client: {:.0} ns CPU/msg",
             s.cpu_ns_per_msg,
             s.peak_rss_bytes as f64 / (1 << 20) as f64,
             s.threads,
             t.client.cpu_ns_per_msg
-        ));
+        )),
+        None => {}
     }
     notes
 }
@@ -677,6 +711,72 @@ mod tests {
             text.contains("capacity over 3 searches: 150000, none kept, 160000"),
             "{text}"
         );
+    }
+
+    /// The caption says the loop that ran: a ramp by its rates, a capacity search as a search
+    /// (its `rate` is only where it started), a steady rate as that rate.
+    #[test]
+    fn the_caption_names_a_ramp_and_a_search_for_what_they_are_and_noise_is_a_caveat() {
+        let caption = |r: &RunResult| {
+            let text = table(&[Source {
+                run: r,
+                label: None,
+            }])
+            .text();
+            text.lines().next().unwrap().to_owned()
+        };
+        let mut r = run("none", 64, &["tokio"]);
+        r.config.rate_ramp = Some("5000..40000/500ms".into());
+        let said = caption(&r);
+        assert!(
+            said.ends_with("open loop, ramp 5000→40000 msgs/s in steps of 500ms."),
+            "{said}"
+        );
+        let mut r = run("none", 64, &["tokio"]);
+        r.config.rate = Some(10_000.0);
+        r.targets[0].capacity = Some(echo_report::CapacitySearch {
+            slo: "p99=10ms".into(),
+            percentile: 99.0,
+            limit_ns: 10_000_000,
+            precision: 0.05,
+            steps: vec![],
+            answer: "found".into(),
+            kept: Some(162.0),
+            broke: Some(170.0),
+        });
+        let said = caption(&r);
+        assert!(
+            said.ends_with(
+                "open loop, a capacity search from 10000 msgs/s (each step's rate is its own)."
+            ) && !said.contains("open loop at 10000"),
+            "{said}"
+        );
+        let quiet = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        assert!(!quiet.contains("CAVEAT"), "{quiet}");
+        r.targets[0].noise = Some(echo_report::Noise {
+            cpus: vec![0, 1],
+            steal: 0.5,
+            others: None,
+        });
+        let noisy = table(&[Source {
+            run: &r,
+            label: None,
+        }])
+        .text();
+        let caveat = noisy
+            .lines()
+            .find(|l| l.contains("CAVEAT"))
+            .unwrap_or_else(|| panic!("{noisy}"));
+        assert!(
+            caveat.contains("capacity comes from a noisy window"),
+            "on its own line: {noisy}"
+        );
+        r.targets[0].capacity = None;
+        assert!(caption(&r).ends_with("open loop at 10000 msgs/s."));
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub fn summarize(m: Measured) -> Summary {
         bystander_latency_ns: record.bystander.as_ref().map(Latency::of),
         working_latency_ns: record.working.as_ref().map(Latency::of),
         errors: record.errors,
-        starved_clients: record.starved,
+        // Starved means no reply in the window: with no window, no client can be said to be.
+        starved_clients: if w.seconds > 0.0 { record.starved } else { 0 },
         timeline: timeline(&mut record.ticks, w.seconds, asked),
         server: m.server.as_ref().map(|s| server_cost(s, w, m.connected)),
         client: ClientCost {
