@@ -10,6 +10,7 @@
 
 use std::io;
 use std::net::TcpListener as StdListener;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::thread;
 
@@ -28,6 +29,16 @@ pub const TARGET: Target = Target::new(
     Serves::EventLoop,
 )
 .available_if(available);
+
+/// Accepts each runtime keeps in flight on the listener. An io_uring accept yields one
+/// connection, and the task that issued it runs again only on the runtime's next turn, after
+/// every connection whose I/O completed meanwhile. With thousands of busy connections a turn is
+/// long, so a single accept in flight takes one connection per long turn while a burst of new
+/// ones waits in the kernel's queue past the clients' patience. Each accept in flight takes one
+/// more per turn; 64 drain the default 4096-long backlog in 64 turns, while costing only an
+/// idle submission each when nobody connects. (Readiness-based runtimes get the same effect by
+/// accepting until the queue is empty.)
+const ACCEPTS_IN_FLIGHT: usize = 64;
 
 /// Whether an io_uring runtime can be built here.
 fn available() -> Result<(), String> {
@@ -74,24 +85,44 @@ fn run(listener: StdListener, context: Arc<Context>, pool: BlockingPool) -> io::
 }
 
 async fn accept_loop(listener: StdListener, context: Arc<Context>) -> io::Result<()> {
-    let listener = TcpListener::from_std(listener)?;
+    let listener = Rc::new(TcpListener::from_std(listener)?);
     // A probe per core: each core's loop can be blocked on its own.
     monoio::spawn(Arc::clone(&context).lag_probe());
+    let acceptors: Vec<_> = (0..ACCEPTS_IN_FLIGHT)
+        .map(|_| monoio::spawn(accept(Rc::clone(&listener), Arc::clone(&context))))
+        .collect();
+    let mut result = Ok(());
+    for acceptor in acceptors {
+        result = result.and(acceptor.await);
+    }
+    drop(listener);
+    result?;
+    context.drained().await;
+    Ok(())
+}
+
+/// One of the accepts in flight: accepts and spawns connections until shutdown. One that fails
+/// shuts the server down, so that its siblings stop too.
+async fn accept(listener: Rc<TcpListener>, context: Arc<Context>) -> io::Result<()> {
     while let Some(accepted) = context.shutdown().until(listener.accept()).await {
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
-            Err(e) => {
-                monoio::time::sleep(context.accept_failed(e)?).await;
-                continue;
-            }
+            Err(e) => match context.accept_failed(e) {
+                Ok(pause) => {
+                    monoio::time::sleep(pause).await;
+                    continue;
+                }
+                Err(e) => {
+                    context.shutdown().trigger();
+                    return Err(e);
+                }
+            },
         };
         let Some(conn) = context.admit(peer) else {
             continue;
         };
         monoio::spawn(connection(stream, conn));
     }
-    drop(listener);
-    context.drained().await;
     Ok(())
 }
 
