@@ -24,8 +24,8 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use echo_common::Target;
 use echo_common::pattern::Pattern;
+use echo_common::{LAG_PERIOD, Target};
 use nix::sys::signal::Signal;
 use support::{
     Client, HANG_GUARD, InProcess, Process, SocketKind, TICKER_THREAD, eventually,
@@ -590,6 +590,10 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
     // throughout, sending too little (64 B at a time, 11 times) to ever complete a working KiB.
     let mut bystander = Client::connect(server.addr());
     bystander.echo(MSG, 1);
+    // A probe timed from the loop (Node's monitorEventLoopDelay) measures each tick from the one
+    // before: its first tick after the connection only sets that base. Blocks that begin before
+    // it would be seen by no tick at all, so the loop gets a few periods to take it first.
+    thread::sleep(3 * LAG_PERIOD);
     // Three working messages that arrive together are worked on back to back, inside one turn
     // of the loop: three blocking sleeps with no chance for the probe to run between them.
     let mut worker = Client::connect(server.addr());
