@@ -197,26 +197,16 @@ fn server(loadgen: &Path) -> Server {
     Server { child, addr }
 }
 
-/// Set to `1` to make a command that cannot run here a failure rather than a skip.
-const REQUIRE_ALL: &str = "ECHO_BENCH_REQUIRE_ALL";
-
-/// Why a command cannot run on this machine: it names a Python server and the Python
-/// environment (`scripts/python-setup.sh`) is not there.
+/// Why a command cannot run on this machine: it names a target whose set-up has not run here
+/// (`scripts/setup.sh`), as `--target all` would skip it.
 fn cannot_run_here(args: &[String]) -> Option<String> {
-    let python = args.iter().any(|a| a.contains("python-"));
-    let env =
-        std::env::var_os("ECHO_BENCH_PYTHON").is_some() || root().join(".venv/bin/python").exists();
-    (python && !env).then(|| "no Python environment: run scripts/python-setup.sh".into())
-}
-
-/// Says that `place` was skipped, where the test harness does not hide it, or fails under
-/// [`REQUIRE_ALL`].
-fn skip(place: &str, why: &str) {
-    use std::io::Write as _;
-    if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v == "1") {
-        panic!("{place} cannot run here and {REQUIRE_ALL}=1: {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED {place}: {why}");
+    let named = args
+        .windows(2)
+        .filter(|w| w[0] == "--target")
+        .flat_map(|w| w[1].split(','));
+    named
+        .filter_map(echo_targets::find)
+        .find_map(|t| echo_targets::unavailable(t).map(|why| format!("{}: {why}", t.name)))
 }
 
 #[test]
@@ -243,7 +233,7 @@ fn the_documented_loadgen_commands_run() {
     for c in &all {
         let args = small(&c.args, &server.addr);
         if let Some(why) = cannot_run_here(&args) {
-            skip(&c.place, &why);
+            echo_testkit::skip(&c.place, &why);
             continue;
         }
         let outputs: Vec<Output> = if args.iter().any(|a| a == "--start-at") {

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,9 +16,6 @@ use support::root;
 
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
-
-/// Set to `1` to make a missing browser a failure rather than a skip.
-const REQUIRE_ALL: &str = "ECHO_BENCH_REQUIRE_ALL";
 
 /// The browser's names on Debian and elsewhere, tried in order.
 const BROWSERS: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
@@ -31,8 +27,8 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 /// The folders whose committed report is checked.
 const REPORTS: [&str; 5] = ["sweep", "pitfall", "capacity", "python", "third-way"];
 
-/// The browser binary, or `None` after saying why the test is skipped (a failure under
-/// [`REQUIRE_ALL`]).
+/// The browser binary, or `None` after saying why the test is skipped (the skip rule of
+/// `echo_testkit`: a failure under `ECHO_BENCH_REQUIRE_ALL=1`).
 fn browser() -> Option<PathBuf> {
     let found = BROWSERS.iter().find_map(|name| {
         std::env::var_os("PATH").and_then(|paths| {
@@ -42,12 +38,10 @@ fn browser() -> Option<PathBuf> {
         })
     });
     if found.is_none() {
-        let why = "no chromium on PATH (Debian: apt-get install chromium)";
-        if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v == "1") {
-            panic!("the browser tests cannot run and {REQUIRE_ALL}=1: {why}");
-        }
-        // Straight to stderr, which the test harness does not capture: a skip must be seen.
-        let _ = writeln!(std::io::stderr(), "SKIPPED the reports in a browser: {why}");
+        echo_testkit::skip(
+            "the reports in a browser",
+            "no chromium on PATH (Debian: apt-get install chromium)",
+        );
     }
     found
 }
