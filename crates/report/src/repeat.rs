@@ -78,7 +78,8 @@ impl Figure {
             Figure::Capacity => t
                 .capacity
                 .as_ref()
-                .filter(|c| c.kept.is_some() || c.answer == "below")
+                // Every rate measured broke it (`below`, or `stopped` with no rate kept): none kept.
+                .filter(|c| c.kept.is_some() || c.broke.is_some())
                 .map(|c| c.kept.unwrap_or(0.0)),
         }
     }

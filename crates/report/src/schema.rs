@@ -294,9 +294,14 @@ pub struct WallWindow {
 
 impl CapacitySearch {
     /// Whether `kept` is only a lower bound on the capacity: no rate broke the promise
-    /// (`at-least`), or only the load generator's CPU did (`client-limited`).
+    /// (`at-least`, or `stopped` by Ctrl-C before one did), or only the load generator's CPU
+    /// did (`client-limited`).
     pub fn is_lower_bound(&self) -> bool {
-        matches!(self.answer.as_str(), "at-least" | "client-limited")
+        match self.answer.as_str() {
+            "at-least" | "client-limited" => true,
+            "stopped" => self.kept.is_some() && self.broke.is_none(),
+            _ => false,
+        }
     }
 }
 

@@ -205,8 +205,12 @@ pub enum Answer {
     Found { kept: f64, broke: f64 },
     /// As `Found`, but the steps ran out first: the bracket is wider than the precision.
     Imprecise { kept: f64, broke: f64 },
-    /// As `Imprecise`, but Ctrl-C stopped the search, not its bound on steps.
-    Stopped { kept: f64, broke: f64 },
+    /// Ctrl-C stopped the search before it was done: whatever bracket it had (a rate that
+    /// kept the promise, one that broke it, or both), which says so wherever it is shown.
+    Stopped {
+        kept: Option<f64>,
+        broke: Option<f64>,
+    },
     /// Every rate broke the promise, the lowest at `broke` (halving ran out of steps or
     /// reached [`MIN_RATE`]).
     Below { broke: f64 },
@@ -224,9 +228,9 @@ impl Answer {
         match *self {
             Answer::Found { kept, .. }
             | Answer::Imprecise { kept, .. }
-            | Answer::Stopped { kept, .. }
             | Answer::AtLeast { kept }
             | Answer::ClientLimited { kept, .. } => Some(kept),
+            Answer::Stopped { kept, .. } => kept,
             Answer::Unknown | Answer::Below { .. } => None,
         }
     }
@@ -247,11 +251,34 @@ impl fmt::Display for Answer {
                 "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0}; \
                  steps ran out before the precision was reached)"
             ),
-            Answer::Stopped { kept, broke } => write!(
+            Answer::Stopped {
+                kept: Some(kept),
+                broke: Some(broke),
+            } => write!(
                 f,
                 "{kept:.0} msgs/s (kept at {kept:.0}, broken at {broke:.0}; \
                  stopped by Ctrl-C before the precision was reached)"
             ),
+            Answer::Stopped {
+                kept: Some(kept),
+                broke: None,
+            } => write!(
+                f,
+                "at least {kept:.0} msgs/s (no rate measured broke it; \
+                 stopped by Ctrl-C before a higher rate was measured)"
+            ),
+            Answer::Stopped {
+                kept: None,
+                broke: Some(broke),
+            } => write!(
+                f,
+                "below {broke:.0} msgs/s (every rate measured broke it; \
+                 stopped by Ctrl-C before a lower rate was measured)"
+            ),
+            Answer::Stopped {
+                kept: None,
+                broke: None,
+            } => write!(f, "not measured (stopped by Ctrl-C before the first step)"),
             Answer::Below { broke } => {
                 write!(f, "below {broke:.0} msgs/s (every rate measured broke it)")
             }
@@ -367,6 +394,11 @@ impl Capacity {
     /// Where the capacity lies, from the steps so far.
     pub fn answer(&self) -> Answer {
         match self.bracket() {
+            // Cut short, a one-sided answer is where the user stopped, not where the search
+            // ended (no rate above broke it, or none below kept it): it says so.
+            (kept, broke) if self.stopped && (kept.is_none() || broke.is_none()) => {
+                Answer::Stopped { kept, broke }
+            }
             (None, None) => Answer::Unknown,
             (Some(kept), None) => Answer::AtLeast { kept },
             (None, Some(broke)) => Answer::Below { broke },
@@ -376,7 +408,10 @@ impl Capacity {
             (Some(kept), Some(broke)) if self.precise_enough(kept, broke) => {
                 Answer::Found { kept, broke }
             }
-            (Some(kept), Some(broke)) if self.stopped => Answer::Stopped { kept, broke },
+            (Some(kept), Some(broke)) if self.stopped => Answer::Stopped {
+                kept: Some(kept),
+                broke: Some(broke),
+            },
             (Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
         }
     }
@@ -396,7 +431,7 @@ impl Answer {
         match (c.answer.as_str(), c.kept, c.broke) {
             ("client-limited", Some(kept), Some(broke)) => Answer::ClientLimited { kept, broke },
             ("imprecise", Some(kept), Some(broke)) => Answer::Imprecise { kept, broke },
-            ("stopped", Some(kept), Some(broke)) => Answer::Stopped { kept, broke },
+            ("stopped", kept, broke) => Answer::Stopped { kept, broke },
             (_, Some(kept), Some(broke)) => Answer::Found { kept, broke },
             (_, Some(kept), None) => Answer::AtLeast { kept },
             (_, None, Some(broke)) => Answer::Below { broke },
@@ -427,8 +462,8 @@ impl Capacity {
             Answer::Unknown => (None, None),
             Answer::Found { kept, broke }
             | Answer::Imprecise { kept, broke }
-            | Answer::Stopped { kept, broke }
             | Answer::ClientLimited { kept, broke } => (Some(kept), Some(broke)),
+            Answer::Stopped { kept, broke } => (kept, broke),
             Answer::Below { broke } => (None, Some(broke)),
             Answer::AtLeast { kept } => (Some(kept), None),
         };
@@ -896,6 +931,32 @@ mod tests {
         });
         assert_eq!(c.steps().len(), 3);
         assert_eq!(c.answer(), Answer::AtLeast { kept: 4000.0 });
+    }
+
+    #[test]
+    fn a_one_sided_search_stopped_by_ctrl_c_says_it_was_stopped() {
+        // Cut after rates that all kept the promise, or all broke it: the answer is where the
+        // user stopped, not a bound the search reached, and the live line, the file and the
+        // table read back from it all say so.
+        for (knee, kept, broke) in [(1e9, Some(4000.0), None), (1.0, None, Some(500.0))] {
+            let mut measure = knee_at(knee);
+            let mut left = 4;
+            let mut c = find(Search::from(1000.0), slo("p99=1ms"), |rate| {
+                left -= 1;
+                (left > 0).then(|| measure(rate)).flatten()
+            });
+            c.stop();
+            assert_eq!(c.answer(), Answer::Stopped { kept, broke });
+            let said = c.answer().to_string();
+            assert!(said.contains("stopped by Ctrl-C"), "{said}");
+            let file = c.to_result(&[]);
+            assert_eq!(file.answer, "stopped");
+            assert_eq!((file.kept, file.broke), (kept, broke));
+            assert_eq!(Answer::of(&file), c.answer());
+            assert_eq!(c.answer().rate(), kept);
+            // Still only a lower bound when nothing broke it, as an uncut `at-least` is.
+            assert_eq!(file.is_lower_bound(), kept.is_some());
+        }
     }
 
     #[test]
