@@ -457,15 +457,7 @@ pub struct Process {
 impl Process {
     /// Runs `echo-server TARGET --addr 127.0.0.1:0 ARGS...` and waits until it listens.
     pub fn start(target: &Target, args: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
-            .arg(target.name)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo-server");
+        let mut child = spawn_server(target, args);
         let (tx, stdout) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         thread::spawn(move || {
@@ -642,11 +634,9 @@ impl Process {
     }
 }
 
-/// Runs `echo-server TARGET --addr 127.0.0.1:0 ARGS...` expecting it to refuse to start: returns
-/// its exit status, stdout and stderr. Panics if it is still running after [`HANG_GUARD`] (it
-/// started serving instead), killing it first.
-pub fn refusal(target: &Target, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+/// `echo-server TARGET --addr 127.0.0.1:0 ARGS...`, started with its output piped to the test.
+fn spawn_server(target: &Target, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_echo-server"))
         .arg(target.name)
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
@@ -654,7 +644,14 @@ pub fn refusal(target: &Target, args: &[&str]) -> (ExitStatus, String, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn echo-server");
+        .expect("spawn echo-server")
+}
+
+/// Runs `echo-server TARGET --addr 127.0.0.1:0 ARGS...` expecting it to refuse to start: returns
+/// its exit status, stdout and stderr. Panics if it is still running after [`HANG_GUARD`] (it
+/// started serving instead), killing it first.
+pub fn refusal(target: &Target, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = spawn_server(target, args);
     let deadline = Instant::now() + HANG_GUARD;
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() >= deadline {
