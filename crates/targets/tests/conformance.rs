@@ -25,7 +25,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use echo_common::pattern::Pattern;
-use echo_common::{LAG_PERIOD, Target};
+use echo_common::{LAG_PERIOD, LagSummary, Target};
 use nix::sys::signal::Signal;
 use support::{
     Client, HANG_GUARD, InProcess, Process, SocketKind, TICKER_THREAD, eventually,
@@ -647,15 +647,7 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
         );
         thread::sleep(Duration::from_millis(1));
     }
-    worker.expect_echo();
-    // Round trips on the freed loop, which runs the probe's overdue turn along the way.
-    for _ in 0..10 {
-        bystander.echo(MSG, 1);
-    }
-    let lag = server
-        .stop()
-        .loop_lag_ns
-        .expect("an event loop reports its loop lag");
+    let lag = lag_after_the_block(server, &mut bystander, &mut worker);
     let blocked_after_tick = seen_blocked - tick_due;
     assert!(
         lag.max >= blocked_after_tick.as_nanos() as u64,
@@ -663,6 +655,19 @@ fn block_work_shows_as_loop_lag(target: &'static Target) {
          largest lag recorded was {} ns",
         lag.max
     );
+}
+
+/// Once the worker's echo is back: round trips on the freed loop, which runs the probe's overdue
+/// turn along the way, then the server's summary of its loop lag.
+fn lag_after_the_block(server: Process, bystander: &mut Client, worker: &mut Client) -> LagSummary {
+    worker.expect_echo();
+    for _ in 0..10 {
+        bystander.echo(MSG, 1);
+    }
+    server
+        .stop()
+        .loop_lag_ns
+        .expect("an event loop reports its loop lag")
 }
 
 /// The rest of [`block_work_shows_as_loop_lag`] for a loop that times itself from a timer on the
@@ -679,14 +684,7 @@ fn lag_probed_from_the_loop(server: Process, mut bystander: Client, mut worker: 
         worker.has_unread_bytes(),
         "the bystander was answered while the loop was still in the working messages' blocks"
     );
-    worker.expect_echo();
-    for _ in 0..10 {
-        bystander.echo(MSG, 1);
-    }
-    let lag = server
-        .stop()
-        .loop_lag_ns
-        .expect("an event loop reports its loop lag");
+    let lag = lag_after_the_block(server, &mut bystander, &mut worker);
     // The loop's timer fell due during the blocks and ran only after them, so it recorded most of
     // what the bystander waited; half leaves room for the machine's own scheduling.
     assert!(
