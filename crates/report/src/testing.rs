@@ -3,7 +3,7 @@
 //! `testing` feature (other crates' tests turn it on as a dev-dependency) and in this crate's
 //! own tests.
 
-use crate::{Machine, RunConfig, RunResult, SCHEMA, TargetResult};
+use crate::{CapacitySearch, Machine, RunConfig, RunResult, SCHEMA, TargetResult};
 
 /// The machine hand-made results claim: "Test CPU", 2 cores, host `box`.
 pub fn machine() -> Machine {
@@ -52,5 +52,20 @@ pub fn run(config: RunConfig, targets: Vec<TargetResult>) -> RunResult {
         partial: false,
         clock: None,
         hosts: Vec::new(),
+    }
+}
+
+/// A capacity search for p99 within 10 ms (precision 5%) that kept `kept`, broken 5% above it;
+/// with no rate kept, answered `below`, broken at 100 msgs/s.
+pub fn capacity_search(kept: Option<f64>) -> CapacitySearch {
+    CapacitySearch {
+        slo: "p99=10ms".into(),
+        percentile: 99.0,
+        limit_ns: 10_000_000,
+        precision: 0.05,
+        steps: vec![],
+        answer: if kept.is_some() { "found" } else { "below" }.into(),
+        kept,
+        broke: Some(kept.map_or(100.0, |k| k * 1.05)),
     }
 }

@@ -513,16 +513,9 @@ mod tests {
             .iter()
             .map(|&k| {
                 let mut t = run(name, if k > 0.0 { k } else { 1e6 }, 1);
-                t.capacity = Some(echo_report::CapacitySearch {
-                    slo: "p99=10ms".into(),
-                    percentile: 99.0,
-                    limit_ns: 10_000_000,
-                    precision: 0.05,
-                    steps: vec![],
-                    answer: if k > 0.0 { "found" } else { "below" }.into(),
-                    kept: (k > 0.0).then_some(k),
-                    broke: Some(if k > 0.0 { k * 1.05 } else { 100.0 }),
-                });
+                t.capacity = Some(echo_report::testing::capacity_search(
+                    (k > 0.0).then_some(k),
+                ));
                 t
             })
             .collect();

@@ -679,16 +679,7 @@ mod tests {
         r.config.rate = Some(20_000.0);
         let search = |kept: Option<f64>| {
             let mut t = r.targets[0].clone();
-            t.capacity = Some(echo_report::CapacitySearch {
-                slo: "p99=10ms".into(),
-                percentile: 99.0,
-                limit_ns: 10_000_000,
-                precision: 0.05,
-                steps: vec![],
-                answer: if kept.is_some() { "found" } else { "below" }.into(),
-                kept,
-                broke: Some(kept.map_or(100.0, |k| k * 1.05)),
-            });
+            t.capacity = Some(echo_report::testing::capacity_search(kept));
             t
         };
         let runs = vec![
@@ -735,14 +726,8 @@ mod tests {
         let mut r = run("none", 64, &["tokio"]);
         r.config.rate = Some(10_000.0);
         r.targets[0].capacity = Some(echo_report::CapacitySearch {
-            slo: "p99=10ms".into(),
-            percentile: 99.0,
-            limit_ns: 10_000_000,
-            precision: 0.05,
-            steps: vec![],
-            answer: "found".into(),
-            kept: Some(162.0),
             broke: Some(170.0),
+            ..echo_report::testing::capacity_search(Some(162.0))
         });
         let said = caption(&r);
         assert!(
