@@ -134,10 +134,19 @@ fn as_swept(clients: usize, warmup: Duration) -> Wanted {
     }
 }
 
-#[test]
-fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path();
+/// What one Ctrl-C into a sweep left behind.
+struct Interrupted {
+    exit: ExitStatus,
+    /// Points begun once Ctrl-C came, and in the end.
+    begun: usize,
+    after: usize,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the sweep over [`POINTS`] into `out` and sends Ctrl-C to its process group once the
+/// first point is measured.
+fn interrupt_sweep(out: &Path) -> Interrupted {
     let clients = POINTS.join(" ");
     let args = [
         "--clients",
@@ -149,7 +158,6 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     ];
     let mut script = sweep(out, &args);
     let guard = KillOnDrop(script.id());
-
     wait_until("the first point is measured", || {
         point(out, POINTS[0]).exists()
     });
@@ -159,9 +167,49 @@ fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
     let begun = POINTS.iter().filter(|c| started(out, c)).count();
     let exit = wait_for_exit(&mut script);
     drop(guard);
-    let (stdout, stderr) = output(out);
-    assert_eq!(exit.code(), Some(130), "{stdout}\n{stderr}");
     let after = POINTS.iter().filter(|c| started(out, c)).count();
+    let (stdout, stderr) = output(out);
+    Interrupted {
+        exit,
+        begun,
+        after,
+        stdout,
+        stderr,
+    }
+}
+
+/// bash 5.2's own failure: a SIGINT that lands while bash is expanding a command substitution
+/// can make it parse the INT trap with the substitution's parser state ("interrupt trap: line 2:
+/// unexpected EOF while looking for matching `)'"), so the trap never runs and the script ends
+/// with status 2. No script can guard against it; the test tries again rather than pass it.
+fn bash_lost_the_trap(run: &Interrupted) -> bool {
+    run.exit.code() == Some(2) && run.stderr.contains("interrupt trap: ")
+}
+
+#[test]
+fn ctrl_c_stops_the_sweep_keeps_what_was_measured_and_it_resumes() {
+    let mut dir = tempfile::tempdir().unwrap();
+    let mut run = interrupt_sweep(dir.path());
+    for _ in 0..2 {
+        if !bash_lost_the_trap(&run) {
+            break;
+        }
+        eprintln!(
+            "bash lost the INT trap (a bash 5.2 bug); Ctrl-C again:\n{}",
+            run.stderr
+        );
+        dir = tempfile::tempdir().unwrap();
+        run = interrupt_sweep(dir.path());
+    }
+    let out = dir.path();
+    let Interrupted {
+        exit,
+        begun,
+        after,
+        stdout,
+        stderr,
+    } = run;
+    assert_eq!(exit.code(), Some(130), "{stdout}\n{stderr}");
     assert!(
         after <= begun + 1,
         "the sweep went on after Ctrl-C ({begun} points begun by then, {after} in the end):\n{stdout}"
