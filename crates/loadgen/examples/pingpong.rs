@@ -1,6 +1,7 @@
 //! The yardstick: the leanest closed-loop echo client we know how to write. One thread, one
 //! epoll instance (mio), one `epoll_wait` for up to 1024 events per turn; on each event, read
-//! until the socket would block and send the next message when a whole echo is in. No
+//! until nothing more can be there (a short read, or the whole echo: one `read` per message
+//! when the echo comes in one piece) and send the next message when a whole echo is in. No
 //! verification, no histogram, no clock per message, no timeouts. It answers one question: does
 //! loadgen draw as many round trips from a server, for as little CPU, as the leanest
 //! event-driven client can? If loadgen falls short of this, loadgen is the bottleneck.
@@ -109,16 +110,25 @@ fn main() -> std::io::Result<()> {
             if c.written < size {
                 send(c, &message, &poll, i)?;
             }
+            // Reads stop once nothing more can be there: after a short read (the socket is
+            // empty) or a whole echo (the one message in flight is the one just sent). Later
+            // data is a new edge. A closed or failed peer is read until its end shows.
+            let closing = event.is_read_closed() || event.is_error();
             loop {
-                match c.stream.read(&mut sink[..size - c.got]) {
+                let asked = size - c.got;
+                match c.stream.read(&mut sink[..asked]) {
                     Ok(0) => return Err(std::io::Error::other("server closed a connection")),
                     Ok(n) => {
                         c.got += n;
-                        if c.got == size {
+                        let whole = c.got == size;
+                        if whole {
                             c.got = 0;
                             trips += 1;
                             c.written = 0;
                             send(c, &message, &poll, i)?;
+                        }
+                        if !closing && (whole || n < asked) {
+                            break;
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,

@@ -252,18 +252,27 @@ impl Conn {
         }
     }
 
-    /// Reads until the socket would block, checking each piece as it comes and accounting each
+    /// Reads what the socket holds, checking each piece as it comes and accounting each
     /// complete echo; in the closed loop each reply sends the next message at once.
+    ///
+    /// It stops reading as soon as nothing more can be there, rather than asking once more to
+    /// hear "would block": after a short read (the socket gave less than was asked, so it is
+    /// empty), and in the closed loop after a complete echo (the only message in flight is the
+    /// one just sent). Whatever arrives later is a new edge for the event loop. Once the peer
+    /// has closed or failed (`closing`), that end may already be in the socket with no edge to
+    /// come, so it reads on until it meets it.
     pub fn on_readable<S: AsFd>(
         &mut self,
         stream: &S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
+        closing: bool,
     ) -> Result<(), Failure> {
         loop {
             let got = self.got as usize;
             let piece = &mut common.back[..(common.size as usize - got).min(CHUNK)];
+            let asked = piece.len();
             match raw::recv(stream, piece) {
                 Ok(0) => return Err(Failure::Eof),
                 Ok(n) => {
@@ -295,12 +304,20 @@ impl Conn {
                             .get_or_insert_with(|| format!("client {}: {mismatch}", self.id));
                         return Err(Failure::Corrupt);
                     }
-                    match echo {
+                    let drained = match echo {
                         Some((message, done, sent)) => {
                             self.replied |= reply::on_reply(record, rules, message, seq, done);
                             sent?;
+                            // Closed loop: the one message in flight is the one just sent.
+                            !rules.open_loop && self.in_flight > 0
                         }
-                        None => self.got += n as u32,
+                        None => {
+                            self.got += n as u32;
+                            false
+                        }
+                    };
+                    if !closing && (drained || n < asked) {
+                        return Ok(());
                     }
                 }
                 Err(Errno::AGAIN) => return Ok(()),
@@ -379,6 +396,11 @@ mod tests {
         assert!(!events.is_empty(), "no readiness within 10 s");
     }
 
+    /// Whether the last turn saw the peer close or fail, as the event loop tells the connection.
+    fn closing(events: &Events) -> bool {
+        events.iter().any(|e| e.is_read_closed() || e.is_error())
+    }
+
     /// What client `id` sends as message `seq` of `size` bytes.
     fn message(id: u64, seq: u64, size: usize) -> Vec<u8> {
         let mut m = vec![0; size];
@@ -404,7 +426,7 @@ mod tests {
             // Wait until this byte has been read, so each read sees exactly one byte.
             while conn.got as usize != (i + 1) % 64 && !(i == 63 && record.messages() == 1) {
                 wait(&mut poll, &mut events);
-                conn.on_readable(&client, &mut common, &rules, &mut record)
+                conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
                     .unwrap();
             }
             assert_eq!(record.messages(), u64::from(i == 63), "after byte {i}");
@@ -413,6 +435,47 @@ mod tests {
         // The closed loop sent message 1 the moment message 0 came back.
         server.read_exact(&mut got).unwrap();
         assert_eq!(got[..], message(7, 1, 64)[..]);
+    }
+
+    #[test]
+    fn the_closed_loop_reads_no_further_than_its_echo_and_a_stray_byte_is_caught_later() {
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (client, mut server) = pair(&poll);
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        let mut common = Common::new(64, clock());
+        let mut conn = Conn::new(5, &common);
+        conn.send(&client, &mut common, &rules, &mut record, 1, 1)
+            .unwrap();
+        let mut got = [0; 64];
+        server.read_exact(&mut got).unwrap();
+        // The echo and one byte too many, in one write: both are in the socket at once.
+        let mut reply = got.to_vec();
+        reply.push(got[0] ^ 0xff);
+        server.write_all(&reply).unwrap();
+        while record.messages() == 0 {
+            wait(&mut poll, &mut events);
+            conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
+                .expect("the stray byte is not read with the echo it follows");
+        }
+        // The next message went out on the echo; its echo brings the stray byte to light.
+        server.read_exact(&mut got).unwrap();
+        assert_eq!(got[..], message(5, 1, 64)[..]);
+        server.write_all(&got).unwrap();
+        let failure = loop {
+            wait(&mut poll, &mut events);
+            if let Err(f) =
+                conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
+            {
+                break f;
+            }
+        };
+        assert_eq!(failure, Failure::Corrupt);
+        assert_eq!(
+            record.messages(),
+            1,
+            "the echo before the stray byte counts"
+        );
     }
 
     #[test]
@@ -459,7 +522,7 @@ mod tests {
             assert!(turns < 100_000, "no progress");
             wait(&mut poll, &mut events);
             conn.flush(&client, &mut common).unwrap();
-            conn.on_readable(&client, &mut common, &rules, &mut record)
+            conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
                 .unwrap();
         }
         // Two whole round trips; the third message is under way. Stop it by closing.
@@ -483,7 +546,7 @@ mod tests {
         server.write_all(&got[..10]).unwrap();
         while conn.got < 10 {
             wait(&mut poll, &mut events);
-            conn.on_readable(&client, &mut common, &rules, &mut record)
+            conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
                 .unwrap();
         }
         // Linger 0: closing sends a reset rather than a clean end.
@@ -493,7 +556,9 @@ mod tests {
         drop(server);
         let failure = loop {
             wait(&mut poll, &mut events);
-            if let Err(f) = conn.on_readable(&client, &mut common, &rules, &mut record) {
+            if let Err(f) =
+                conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
+            {
                 break f;
             }
         };
@@ -519,7 +584,9 @@ mod tests {
             drop(server);
             let failure = loop {
                 wait(&mut poll, &mut events);
-                if let Err(f) = conn.on_readable(&client, &mut common, &rules, &mut record) {
+                if let Err(f) =
+                    conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events))
+                {
                     break f;
                 }
             };

@@ -339,10 +339,12 @@ impl Conns {
         if event.is_writable() && slot.conn.writing(&self.common) {
             result = slot.conn.flush(&slot.stream, &mut self.common);
         }
-        if result.is_ok() && (event.is_readable() || event.is_read_closed() || event.is_error()) {
+        let closing = event.is_read_closed() || event.is_error();
+        if result.is_ok() && (event.is_readable() || closing) {
+            let (stream, common) = (&slot.stream, &mut self.common);
             result = slot
                 .conn
-                .on_readable(&slot.stream, &mut self.common, &self.rules, record);
+                .on_readable(stream, common, &self.rules, record, closing);
         }
         let complete = !self.cycles.is_empty() && slot.conn.complete(&self.common);
         self.settle(i, result, shared, record);
