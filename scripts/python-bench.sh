@@ -81,18 +81,23 @@ for path in sorted(glob.glob(f"{folder}/*.json")):
     for t in json.load(open(path))["targets"]:
         rows.setdefault(t["target"], []).append(t)
 def cell(runs, get, fmt):
-    values = sorted(get(r) for r in runs)
+    # A run cut before its window has no rate or cost per message: left out, not taken as 0.
+    values = sorted(v for v in map(get, runs) if v is not None)
+    if not values:
+        return "—"
     return f"{fmt(statistics.median(values))} [{fmt(values[0])}–{fmt(values[-1])}]"
+# No reply, no latency.
+latency = lambda q: lambda r: r["latency_ns"][q] if r["latency_ns"]["count"] else None
 us = lambda ns: f"{ns / 1e3:,.0f}" if ns >= 10e3 else f"{ns / 1e3:.1f}"
 ms = lambda ns: f"{ns / 1e6:.2f}"
 if kind == "echo":
     print("| target | msgs/s | p50 µs | p99 µs | server CPU µs/msg | RSS/conn KiB |")
     print("|---|---|---|---|---|---|")
     for name, runs in rows.items():
-        print(f"| {name} | {cell(runs, lambda r: r['msgs_per_sec'], lambda v: f'{v:,.0f}')} "
-              f"| {cell(runs, lambda r: r['latency_ns']['p50'], us)} "
-              f"| {cell(runs, lambda r: r['latency_ns']['p99'], us)} "
-              f"| {cell(runs, lambda r: r['server']['cpu_ns_per_msg'], us)} "
+        print(f"| {name} | {cell(runs, lambda r: r.get('msgs_per_sec'), lambda v: f'{v:,.0f}')} "
+              f"| {cell(runs, latency('p50'), us)} "
+              f"| {cell(runs, latency('p99'), us)} "
+              f"| {cell(runs, lambda r: r['server'].get('cpu_ns_per_msg'), us)} "
               f"| {cell(runs, lambda r: r['server']['rss_per_conn_bytes'], lambda v: f'{v / 1024:.1f}')} |")
 else:
     lag = lambda r, q: (r["server_summary"] or {}).get("loop_lag_ns") or {q: float("nan")}
@@ -101,7 +106,7 @@ else:
     print("|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         by = lambda q: lambda r: (r["bystander_latency_ns"] or r["latency_ns"])[q]
-        print(f"| {name} | {cell(runs, lambda r: r['msgs_per_sec'], lambda v: f'{v:,.0f}')} "
+        print(f"| {name} | {cell(runs, lambda r: r.get('msgs_per_sec'), lambda v: f'{v:,.0f}')} "
               f"| {cell(runs, by('p50'), ms)} | {cell(runs, by('p99'), ms)} "
               f"| {cell(runs, lambda r: r['working_latency_ns']['p99'], ms)} "
               f"| {cell(runs, lambda r: lag(r, 'p99')['p99'], ms)} "

@@ -100,14 +100,14 @@ fn parse_number(s: &str) -> Result<(f64, f64, String), String> {
 fn metric(name: &str, t: &TargetResult) -> Result<Option<f64>, String> {
     let latency = |ns: u64| (t.latency_ns.count > 0).then_some(ns as f64);
     Ok(match name {
-        "msgs/s" => Some(t.msgs_per_sec),
+        "msgs/s" => t.msgs_per_sec,
         "p50" => latency(t.latency_ns.p50),
         "p99" => latency(t.latency_ns.p99),
-        "cpu" => t.server.map(|s| s.cpu_ns_per_msg),
+        "cpu" => t.server.and_then(|s| s.cpu_ns_per_msg),
         "capacity" => echo_report::Figure::Capacity.of(t),
         "conn/s" => t.churn.as_ref().map(|c| c.connections_per_sec),
         "bystander-p99" => t.bystander_latency_ns.map(|l| l.p99 as f64),
-        "starved" => Some(t.starved_clients as f64),
+        "starved" => t.starved_clients.map(|n| n as f64),
         other => return Err(format!("unknown figure '{other}'")),
     })
 }

@@ -50,7 +50,7 @@ impl Point {
     /// Whether some of its clients never got a reply in the window (the table's `starved`
     /// column): its latency figures then leave those clients out, so charts show it as failed.
     pub fn starved(&self) -> bool {
-        self.target().starved_clients > 0
+        self.target().starved_clients.is_some_and(|n| n > 0)
     }
 
     /// Whether the load generator's CPUs were saturated (the table's `†`): its figures may

@@ -227,10 +227,10 @@ fn noisy_runs(dir: &Path, p: &Point) -> Vec<String> {
 fn failure(dir: &Path, partial: bool, p: &Point) -> Option<String> {
     let t = p.target();
     let mut what = Vec::new();
-    if t.starved_clients > 0 {
+    if let Some(starved) = t.starved_clients.filter(|&n| n > 0) {
         what.push(format!(
-            "{} of {} clients starved (no reply in the window)",
-            t.starved_clients, t.clients
+            "{starved} of {} clients starved (no reply in the window)",
+            t.clients
         ));
     }
     let errors: Vec<String> = t
@@ -378,7 +378,9 @@ fn table(dir: &Path, points: &[&Point]) -> String {
             out,
             "<td>{}</td><td>{}</td></tr>",
             t.errors.total(),
+            // No window, no starved count: the dash of a figure not measured.
             t.starved_clients
+                .map_or_else(|| "–".into(), |n| n.to_string())
         );
     }
     out.push_str("</table>\n<p class=\"muted\">With several runs: the median and, in brackets, its exact confidence interval (95%, or min…max for 5 runs or fewer).</p>\n");

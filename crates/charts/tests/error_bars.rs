@@ -46,7 +46,7 @@ fn repeat(t: TargetResult) -> TargetResult {
         .zip(LATENCY_SCALES)
         .map(|(&rate, latency)| {
             let mut r = t.clone();
-            r.msgs_per_sec *= rate;
+            r.msgs_per_sec = r.msgs_per_sec.map(|x| x * rate);
             let scale = |ns: &mut u64| *ns = (*ns as f64 * latency) as u64;
             scale(&mut r.latency_ns.p99);
             for l in [&mut r.bystander_latency_ns, &mut r.working_latency_ns]

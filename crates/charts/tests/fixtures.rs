@@ -359,8 +359,8 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
         window_ns: SECONDS * 1_000_000_000,
         wall_window: None,
         messages,
-        msgs_per_sec: messages as f64 / SECONDS as f64,
-        mb_per_sec: messages as f64 * msg_size as f64 / SECONDS as f64 / 1e6,
+        msgs_per_sec: Some(messages as f64 / SECONDS as f64),
+        mb_per_sec: Some(messages as f64 * msg_size as f64 / SECONDS as f64 / 1e6),
         latency_ns: latency,
         latency_uncorrected_ns: None,
         bystander_latency_ns: (work != Work::None).then(|| Latency::of(&bystanders)),
@@ -373,7 +373,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             },
             ..Errors::default()
         },
-        starved_clients: starved,
+        starved_clients: Some(starved),
         timeline: timeline(
             &mut rng,
             messages,
@@ -384,7 +384,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             cpu_user_ns: (messages as f64 * m.cpu_ns * 0.4) as u64,
             cpu_sys_ns: (messages as f64 * m.cpu_ns * 0.6) as u64,
             // Per-message cost falls a little as batching grows with load.
-            cpu_ns_per_msg: m.cpu_ns * (1.0 - 0.05 * c.log10()),
+            cpu_ns_per_msg: Some(m.cpu_ns * (1.0 - 0.05 * c.log10())),
             peak_rss_bytes: (2048.0 + c * m.kib_per_conn) as u64 * 1024,
             // Fixed costs spread over few connections look large.
             rss_per_conn_bytes: (m.kib_per_conn + 24.0 / c) * 1024.0,
@@ -395,7 +395,7 @@ fn target(m: &Model, msg_size: usize, clients: usize, work: Work, seed: u64) -> 
             },
         }),
         client: ClientCost {
-            cpu_ns_per_msg: 3_100.0,
+            cpu_ns_per_msg: Some(3_100.0),
             rss_per_conn_bytes: 4_096.0,
             saturated: clients >= m.saturates_client_at,
         },

@@ -73,7 +73,7 @@ fn capacity_results(dir: &Path) {
                 let mut t = target(&closed, name);
                 t.capacity = Some(search(slo, limit, kept, kept.unwrap_or(200.0) * 1.05));
                 // Its figures are those of the step the answer names.
-                t.msgs_per_sec = kept.unwrap_or(200.0);
+                t.msgs_per_sec = Some(kept.unwrap_or(200.0));
                 t
             })
             .collect();
@@ -125,7 +125,7 @@ fn capacity_has_a_bar_per_promise_and_the_closed_loop_beside_them() {
     let ctx = Context::new(&loaded, Options::default());
     let f = ChartKind::Capacity.build(&ctx).unwrap().remove(0);
     let closed = base();
-    let closed_rate = |name: &str| target(&closed, name).msgs_per_sec;
+    let closed_rate = |name: &str| target(&closed, name).msgs_per_sec.unwrap();
     // Targets in the order the searches list them: tokio (three bars), threads (two: it kept no
     // 1 ms promise, which is a note instead).
     let heights: Vec<f64> = bars(&f).iter().map(|b| b.1).collect();
@@ -181,7 +181,7 @@ fn repeated_searches_draw_the_median_capacity_with_its_interval() {
         .map(|kept| {
             let mut t = tokio.clone();
             t.capacity = Some(search("p99=10ms", 10_000_000, Some(kept), kept * 1.05));
-            t.msgs_per_sec = kept;
+            t.msgs_per_sec = Some(kept);
             t
         })
         .to_vec();

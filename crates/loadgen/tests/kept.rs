@@ -164,26 +164,73 @@ fn a_result_never_takes_the_name_of_another() {
     assert_eq!(json_in(other.path()).len(), 2);
 }
 
+/// The keys of a result file's target that only a measured window gives meaning to: a run cut
+/// before its window leaves them out rather than write 0s that read as measurements.
+const WINDOW_KEYS: [&str; 3] = ["msgs_per_sec", "mb_per_sec", "starved_clients"];
+
 #[test]
-fn ctrl_c_in_the_warm_up_shows_no_rate_starved_count_or_cost_per_message() {
+fn ctrl_c_in_the_warm_up_writes_and_shows_no_rate_starved_count_or_cost_per_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = loadgen(dir.path());
-    cmd.args(["--target", "tokio", "--clients", "5", "--warmup", "60s"]);
-    let (out, stderr) = ctrl_c_at(cmd, "warm-up");
+    // A warm-up far longer than the test: the signal comes once every client is connected and
+    // the warm-up has begun, a condition read from loadgen's own progress lines.
+    cmd.args(["--target", "tokio", "--clients", "5", "--warmup", "30s"]);
+    let (out, stderr) = ctrl_c_at(cmd, "warm-up for");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("5 of 5 connected"), "{stderr}");
     assert!(
-        stderr.contains("interrupted before the measured window opened"),
+        stderr.contains("cut during warm-up: no window measured"),
         "{stderr}"
     );
-    let t = &read_result(&json_in(dir.path())[0]).unwrap().targets[0];
-    assert_eq!((t.window_ns, t.messages, t.starved_clients), (0, 0, 0));
-    assert!(!stdout.contains("CPU/msg"), "{stdout}");
-    assert!(!stdout.contains("no reply"), "{stdout}");
+
+    // The file: marked partial, and without the figures a window would have given.
+    let file = &json_in(dir.path())[0];
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(value["partial"], true, "{value:#}");
+    let target = &value["targets"][0];
+    assert_eq!(
+        (&target["partial"], &target["window_ns"]),
+        (&true.into(), &0.into())
+    );
+    for key in WINDOW_KEYS {
+        assert!(target.get(key).is_none(), "{key}: {target:#}");
+    }
+    for side in ["server", "client"] {
+        assert!(target[side].is_object(), "{side}: {target:#}");
+        assert!(
+            target[side].get("cpu_ns_per_msg").is_none(),
+            "{side}: {target:#}"
+        );
+    }
+    let t = &read_result(file).unwrap().targets[0];
+    assert_eq!((t.msgs_per_sec, t.starved_clients), (None, None));
+
+    // What was printed says what happened, and no figure that was not measured.
+    for printed in [&stdout, &stderr] {
+        assert!(!printed.contains("0 msgs/s"), "{printed}");
+        assert!(!printed.contains("CPU/msg"), "{printed}");
+        assert!(!printed.contains("no reply"), "{printed}");
+    }
+    assert!(
+        stdout.contains("tokio: cut before its measured window opened: no window measured"),
+        "{stdout}"
+    );
     let header = stdout.lines().find(|l| l.starts_with("target")).unwrap();
     for column in ["msgs/s", "MB/s", "starved"] {
         assert!(!header.contains(column), "{column}: {stdout}");
     }
+
+    // Read back from the file, it shows no rate or starved count either.
+    let out = run(loadgen_table().arg(file));
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let header = table.lines().find(|l| l.contains("target")).unwrap();
+    for column in ["msgs/s", "starved", "CPU/msg"] {
+        assert!(!header.contains(column), "{column}: {table}");
+    }
+    assert!(table.contains("partial"), "{table}");
 }
 
 #[test]

@@ -82,7 +82,42 @@ pub fn read_result(path: &Path) -> Result<RunResult, ReadError> {
         }
         None => return Err(invalid("no 'schema' field".into())),
     }
-    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    let run: RunResult = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    match missing_window_figure(&run) {
+        Some(why) => Err(invalid(why)),
+        None => Ok(run),
+    }
+}
+
+/// Which target of `run` (or of its repetitions, or of a merged host's result) measured a
+/// window but lacks a figure every window has, if one does. Those figures may be absent only
+/// where no window opened; without this check, a file whose `msgs_per_sec` was renamed or lost
+/// would read as a run cut before its window instead of being refused.
+fn missing_window_figure(run: &RunResult) -> Option<String> {
+    let mut every = run
+        .targets
+        .iter()
+        .flat_map(|t| std::iter::once(t).chain(t.repeats.iter().flat_map(|r| &r.runs)));
+    let own = every.find_map(|t| {
+        let figures = [
+            ("msgs_per_sec", t.msgs_per_sec.is_some()),
+            ("mb_per_sec", t.mb_per_sec.is_some()),
+            ("starved_clients", t.starved_clients.is_some()),
+        ];
+        let (missing, _) = figures
+            .into_iter()
+            .find(|&(_, present)| !present)
+            .filter(|_| t.window_ns > 0)?;
+        Some(format!(
+            "target {} measured a window of {} ns but has no '{missing}'",
+            t.target, t.window_ns
+        ))
+    });
+    own.or_else(|| {
+        run.hosts
+            .iter()
+            .find_map(|h| missing_window_figure(&h.result))
+    })
 }
 
 #[cfg(test)]
@@ -117,7 +152,7 @@ mod tests {
         assert_eq!((&tokio.noise, &tokio.repeats), (&None, &None));
         assert_eq!(
             crate::Figure::MsgsPerSec.values(tokio),
-            [tokio.msgs_per_sec]
+            [tokio.msgs_per_sec.unwrap()]
         );
     }
 

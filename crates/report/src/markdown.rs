@@ -172,6 +172,9 @@ fn cells((run, t): Row, shown: Shown, marks: &mut Marks) -> Vec<Option<String>> 
         ))
     };
     let us = |x: f64| format_us(x.round() as u64);
+    // A run cut before its window has no rate or starved count, and one without a reply no
+    // latency: an empty cell, not a 0 that reads as measured.
+    let latency = |ns: u64| (l.count > 0).then(|| format_us(ns));
     marks.repeated |= t.runs().len() > 1;
     vec![
         Some(name),
@@ -179,13 +182,13 @@ fn cells((run, t): Row, shown: Shown, marks: &mut Marks) -> Vec<Option<String>> 
         Some(format_bytes(run.config.msg_size as u64)),
         work,
         rate,
-        repeated(Figure::MsgsPerSec, format_count).or(Some(format_count(t.msgs_per_sec))),
-        repeated(Figure::P50, us).or(Some(format_us(l.p50))),
-        repeated(Figure::P99, us).or(Some(format_us(l.p99))),
-        Some(format_us(l.p999)),
-        Some(format_us(l.max)),
+        repeated(Figure::MsgsPerSec, format_count).or(t.msgs_per_sec.map(format_count)),
+        repeated(Figure::P50, us).or(latency(l.p50)),
+        repeated(Figure::P99, us).or(latency(l.p99)),
+        latency(l.p999),
+        latency(l.max),
         Some(t.errors.total().to_string()),
-        Some(t.starved_clients.to_string()),
+        t.starved_clients.map(|n| n.to_string()),
     ]
 }
 
@@ -257,7 +260,7 @@ mod tests {
                 connected: clients,
                 window_ns: 1_000_000_000,
                 messages: rate as u64,
-                msgs_per_sec: rate,
+                msgs_per_sec: Some(rate),
                 latency_ns: Latency {
                     count: 1,
                     p50: 19_300,
@@ -270,7 +273,7 @@ mod tests {
                     timeout: 2,
                     ..Errors::default()
                 },
-                starved_clients: 3,
+                starved_clients: Some(3),
                 server: None,
                 ..TargetResult::default()
             })
@@ -283,7 +286,7 @@ mod tests {
         let mut r = run(64, "none", &[("tokio", 100, 100_000.0)]);
         let one = r.targets[0].clone();
         let runs = [90_000.0, 100_000.0, 110_000.0, 104_000.0, 98_000.0].map(|rate| TargetResult {
-            msgs_per_sec: rate,
+            msgs_per_sec: Some(rate),
             ..one.clone()
         });
         r.targets = vec![TargetResult::from_runs(runs.to_vec()).unwrap()];
@@ -360,6 +363,28 @@ mod tests {
         assert!(table.contains("\n* The run was cut short"), "{table}");
         assert!(table.contains("\n† The load generator"), "{table}");
         assert_eq!(markdown_table(&[]), "No results.\n");
+    }
+
+    #[test]
+    fn a_run_cut_before_its_window_shows_no_figure_it_did_not_measure() {
+        let mut cut = run(64, "none", &[("tokio", 100, 0.0)]);
+        cut.partial = true;
+        let t = &mut cut.targets[0];
+        (t.window_ns, t.messages, t.latency_ns) = (0, 0, Latency::default());
+        (t.msgs_per_sec, t.starved_clients, t.partial) = (None, None, true);
+        let table = markdown_table(std::slice::from_ref(&cut));
+        // Alone, it leaves every column of figures out; beside a whole run, its cells are empty.
+        assert!(
+            table.contains("| target | clients | msg size | errors |\n"),
+            "{table}"
+        );
+        assert!(table.contains("| tokio* | 100 | 64B | 2 |"), "{table}");
+        let whole = run(64, "none", &[("threads", 100, 5_000.0)]);
+        let table = markdown_table(&[whole, cut]);
+        assert!(
+            table.contains("| tokio* | 100 | 64B | — | — | — | — | — | 2 | — |"),
+            "{table}"
+        );
     }
 
     #[test]

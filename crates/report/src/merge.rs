@@ -277,22 +277,25 @@ fn merge_target(
         .iter()
         .map(|p| messages_between(p.target, p.window, overlap))
         .sum();
-    let msgs_per_sec = if seconds > 0.0 {
-        in_overlap / seconds
-    } else {
-        0.0
-    };
+    // Windows that never overlap share no time to take a rate over.
+    let msgs_per_sec = (seconds > 0.0).then(|| in_overlap / seconds);
     let sum = |f: fn(&TargetResult) -> usize| parts.iter().map(|p| f(p.target)).sum::<usize>();
     let connected = sum(|t| t.connected);
     let server = server_cost(&parts, connected, &name, warnings);
     warn_unmerged(first.target, &name, warnings);
 
-    let weighted = |f: fn(&TargetResult) -> (f64, f64)| {
-        let (num, den) = parts.iter().fold((0.0, 0.0), |(n, d), p| {
-            let (value, weight) = f(p.target);
-            (n + value * weight, d + weight)
-        });
-        if den > 0.0 { num / den } else { 0.0 }
+    // The weighted mean of a figure over the hosts that have it; `None` if none does.
+    let weighted = |f: fn(&TargetResult) -> (Option<f64>, f64)| {
+        let (num, den) = parts
+            .iter()
+            .filter_map(|p| match f(p.target) {
+                (Some(value), weight) => Some((value, weight)),
+                (None, _) => None,
+            })
+            .fold((0.0, 0.0), |(n, d), (value, weight)| {
+                (n + value * weight, d + weight)
+            });
+        (den > 0.0).then(|| num / den)
     };
     let open_loop_sum = |f: fn(&OpenLoop) -> f64| {
         parts
@@ -311,7 +314,7 @@ fn merge_target(
         wall_window: (overlap.len_ns() > 0).then_some(overlap),
         messages: parts.iter().map(|p| p.target.messages).sum(),
         msgs_per_sec,
-        mb_per_sec: msgs_per_sec * first.host.result.config.msg_size as f64 / 1e6,
+        mb_per_sec: msgs_per_sec.map(|r| r * first.host.result.config.msg_size as f64 / 1e6),
         latency_ns: Latency::of(&all),
         latency_uncorrected_ns: None,
         bystander_latency_ns: None,
@@ -320,14 +323,20 @@ fn merge_target(
             e += p.target.errors;
             e
         }),
-        starved_clients: sum(|t| t.starved_clients),
+        starved_clients: parts
+            .iter()
+            .filter_map(|p| p.target.starved_clients)
+            .reduce(|a, b| a + b),
         // Seconds of different hosts' windows do not line up exactly, and a second's p99
         // cannot be merged from p99s: each host's timeline stays in its own result.
         timeline: Vec::new(),
         server,
         client: ClientCost {
             cpu_ns_per_msg: weighted(|t| (t.client.cpu_ns_per_msg, t.messages as f64)),
-            rss_per_conn_bytes: weighted(|t| (t.client.rss_per_conn_bytes, t.connected as f64)),
+            rss_per_conn_bytes: weighted(|t| {
+                (Some(t.client.rss_per_conn_bytes), t.connected as f64)
+            })
+            .unwrap_or(0.0),
             saturated: parts.iter().any(|p| p.target.client.saturated),
         },
         open_loop: first.target.open_loop.map(|_| OpenLoop {
@@ -448,11 +457,7 @@ fn server_cost(
             .map(|u| messages_between(u.target, u.window, w))
             .sum();
         ServerCost {
-            cpu_ns_per_msg: if served > 0.0 {
-                (s.cpu_user_ns + s.cpu_sys_ns) as f64 / served
-            } else {
-                0.0
-            },
+            cpu_ns_per_msg: (served > 0.0).then(|| (s.cpu_user_ns + s.cpu_sys_ns) as f64 / served),
             rss_per_conn_bytes: s.rss_per_conn_bytes * t.connected.max(1) as f64
                 / connected.max(1) as f64,
             ..s
@@ -562,8 +567,8 @@ mod tests {
                 end_unix_ns: start + seconds * SECOND,
             }),
             messages,
-            msgs_per_sec: messages as f64 / seconds as f64,
-            mb_per_sec: 0.0,
+            msgs_per_sec: Some(messages as f64 / seconds as f64),
+            mb_per_sec: Some(0.0),
             latency_ns: Latency::of(&h),
             latency_uncorrected_ns: None,
             bystander_latency_ns: None,
@@ -572,11 +577,11 @@ mod tests {
                 timeout: 1,
                 ..Errors::default()
             },
-            starved_clients: 0,
+            starved_clients: Some(0),
             timeline,
             server: None,
             client: ClientCost {
-                cpu_ns_per_msg: 5000.0,
+                cpu_ns_per_msg: Some(5000.0),
                 rss_per_conn_bytes: 1000.0,
                 saturated: false,
             },
@@ -676,7 +681,10 @@ mod tests {
     fn windows_that_coincide_give_the_summed_rate() {
         let t = &merge(three_hosts([T0; 3])).unwrap().result.targets[0];
         assert_eq!(t.window_ns, 10 * SECOND);
-        assert!((t.msgs_per_sec - 37_000.0 / 10.0).abs() < 1e-9, "{t:?}");
+        assert!(
+            (t.msgs_per_sec.unwrap() - 37_000.0 / 10.0).abs() < 1e-9,
+            "{t:?}"
+        );
     }
 
     #[test]
@@ -697,11 +705,8 @@ mod tests {
         let t = &merged.result.targets[0];
         assert_eq!(t.window_ns, 6 * SECOND);
         let expected = (12_000.0 + 4_000.0 + 7_200.0) / 6.0;
-        assert!(
-            (t.msgs_per_sec - expected).abs() < 1e-6,
-            "{}",
-            t.msgs_per_sec
-        );
+        let rate = t.msgs_per_sec.unwrap();
+        assert!((rate - expected).abs() < 1e-6, "{rate}");
         assert_eq!(t.messages, 37_000, "the histogram still holds every sample");
         assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
         assert!(
@@ -719,7 +724,7 @@ mod tests {
     fn windows_that_never_overlapped_warn_and_give_no_rate() {
         let merged = merge(three_hosts([T0, T0 + 20 * SECOND, T0 + 40 * SECOND])).unwrap();
         let t = &merged.result.targets[0];
-        assert_eq!((t.window_ns, t.msgs_per_sec), (0, 0.0));
+        assert_eq!((t.window_ns, t.msgs_per_sec, t.mb_per_sec), (0, None, None));
         assert!(t.wall_window.is_none());
         assert!(
             merged.warnings[0].contains("overlap for 0.0%"),
@@ -793,18 +798,44 @@ mod tests {
     }
 
     #[test]
+    fn a_cost_per_message_a_host_lacks_is_left_out_not_taken_as_zero() {
+        let mut hosts = three_hosts([T0; 3]);
+        hosts[0].result.targets[0].client.cpu_ns_per_msg = Some(2_000.0);
+        hosts[1].result.targets[0].client.cpu_ns_per_msg = None;
+        hosts[2].result.targets[0].client.cpu_ns_per_msg = Some(6_000.0);
+        hosts[2].result.targets[0].starved_clients = Some(4);
+        let t = &merge(hosts).unwrap().result.targets[0];
+        // a has 20,000 messages, c 12,000: weighted by them, b (5,000) left out.
+        let expected = (2_000.0 * 20_000.0 + 6_000.0 * 12_000.0) / 32_000.0;
+        assert!(
+            (t.client.cpu_ns_per_msg.unwrap() - expected).abs() < 1e-9,
+            "{t:?}"
+        );
+        assert_eq!(t.starved_clients, Some(4));
+
+        let mut none = three_hosts([T0; 3]);
+        for h in &mut none {
+            h.result.targets[0].client.cpu_ns_per_msg = None;
+        }
+        assert_eq!(
+            merge(none).unwrap().result.targets[0].client.cpu_ns_per_msg,
+            None
+        );
+    }
+
+    #[test]
     fn the_server_cost_comes_from_the_host_that_measured_it() {
         let mut hosts = three_hosts([T0; 3]);
         hosts[1].result.targets[0].server = Some(ServerCost {
             cpu_user_ns: 37_000 * 3_000,
             cpu_sys_ns: 37_000 * 1_000,
-            cpu_ns_per_msg: 4_000.0 * 37.0 / 5.0,
+            cpu_ns_per_msg: Some(4_000.0 * 37.0 / 5.0),
             peak_rss_bytes: 1 << 20,
             rss_per_conn_bytes: 30_000.0,
             threads: 2,
         });
         let s = merge(hosts).unwrap().result.targets[0].server.unwrap();
-        assert!((s.cpu_ns_per_msg - 4_000.0).abs() < 1e-9, "{s:?}");
+        assert!((s.cpu_ns_per_msg.unwrap() - 4_000.0).abs() < 1e-9, "{s:?}");
         assert!((s.rss_per_conn_bytes - 10_000.0).abs() < 1e-9, "{s:?}");
         assert_eq!((s.peak_rss_bytes, s.threads), (1 << 20, 2));
     }

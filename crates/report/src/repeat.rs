@@ -63,17 +63,17 @@ impl Figure {
         matches!(self, Figure::MsgsPerSec | Figure::Capacity)
     }
 
-    /// Its value in one run; `None` if that run did not measure it (no server CPU for a server
-    /// loadgen did not start, no latency without a message).
+    /// Its value in one run; `None` if that run did not measure it (no rate without a window,
+    /// no server CPU for a server loadgen did not start, no latency or cost without a message).
     pub fn of(self, t: &TargetResult) -> Option<f64> {
         let latency = |ns: u64| (t.latency_ns.count > 0).then_some(ns as f64);
         match self {
-            Figure::MsgsPerSec => Some(t.msgs_per_sec).filter(|x| x.is_finite()),
+            Figure::MsgsPerSec => t.msgs_per_sec.filter(|x| x.is_finite()),
             Figure::P50 => latency(t.latency_ns.p50),
             Figure::P99 => latency(t.latency_ns.p99),
             Figure::ServerCpuPerMsg => t
                 .server
-                .map(|s| s.cpu_ns_per_msg)
+                .and_then(|s| s.cpu_ns_per_msg)
                 .filter(|c| c.is_finite() && *c > 0.0),
             Figure::Capacity => t
                 .capacity
@@ -154,7 +154,7 @@ mod tests {
             connected: 100,
             window_ns: 1_000_000_000,
             messages: msgs_per_sec as u64,
-            msgs_per_sec,
+            msgs_per_sec: Some(msgs_per_sec),
             latency_ns: Latency {
                 count: 10,
                 p50: p99 / 2,
@@ -164,7 +164,7 @@ mod tests {
             server: Some(ServerCost {
                 cpu_user_ns: 0,
                 cpu_sys_ns: 0,
-                cpu_ns_per_msg: 1e9 / msgs_per_sec,
+                cpu_ns_per_msg: Some(1e9 / msgs_per_sec),
                 peak_rss_bytes: 0,
                 rss_per_conn_bytes: 0.0,
                 threads: 1,
@@ -178,7 +178,7 @@ mod tests {
         let runs = vec![run(120.0, 7), run(100.0, 9), run(90.0, 11), run(110.0, 8)];
         let folded = TargetResult::from_runs(runs.clone()).unwrap();
         // Sorted rates 90 100 110 120: the lower middle is 100, the second run.
-        assert_eq!(folded.msgs_per_sec, 100.0);
+        assert_eq!(folded.msgs_per_sec, Some(100.0));
         assert_eq!(folded.latency_ns.p99, 9);
         let repeats = folded.repeats.as_ref().unwrap();
         assert_eq!((repeats.representative, &repeats.runs), (1, &runs));
@@ -197,7 +197,7 @@ mod tests {
     fn one_run_stays_as_it_is_and_a_partial_run_marks_the_whole() {
         assert_eq!(TargetResult::from_runs(vec![]), None);
         let one = TargetResult::from_runs(vec![run(5.0, 1)]).unwrap();
-        assert_eq!((one.repeats, one.msgs_per_sec), (None, 5.0));
+        assert_eq!((one.repeats, one.msgs_per_sec), (None, Some(5.0)));
         let mut cut = run(50.0, 1);
         cut.partial = true;
         let folded = TargetResult::from_runs(vec![run(60.0, 1), cut, run(70.0, 1)]).unwrap();
@@ -205,7 +205,7 @@ mod tests {
             folded.partial,
             "a run cut short makes the folded result partial"
         );
-        assert_eq!(folded.msgs_per_sec, 60.0);
+        assert_eq!(folded.msgs_per_sec, Some(60.0));
     }
 
     #[test]
@@ -217,6 +217,21 @@ mod tests {
         assert_eq!(Figure::P99.values(&folded), [4.0, 6.0]);
         assert_eq!(Figure::ServerCpuPerMsg.values(&folded).len(), 2);
         assert_eq!(Figure::MsgsPerSec.values(&folded), [100.0, 0.0, 80.0]);
+    }
+
+    #[test]
+    fn a_run_cut_before_its_window_is_left_out_of_every_spread() {
+        let mut cut = run(0.0, 0);
+        (cut.window_ns, cut.messages, cut.latency_ns.count) = (0, 0, 0);
+        (cut.msgs_per_sec, cut.partial) = (None, true);
+        cut.server.as_mut().unwrap().cpu_ns_per_msg = None;
+        let folded = TargetResult::from_runs(vec![run(100.0, 4), cut, run(80.0, 6)]).unwrap();
+        for figure in Figure::ALL {
+            assert_eq!(figure.values(&folded).len(), 2, "{figure:?}");
+        }
+        let rate = folded.repeats.as_ref().unwrap().msgs_per_sec.unwrap();
+        assert_eq!((rate.n, rate.median), (2, 90.0));
+        assert!(folded.partial);
     }
 
     #[test]

@@ -9,6 +9,12 @@ use crate::stats::Spread;
 /// The layout written by this version. A change that renames or removes a field, or changes what
 /// one means, bumps it. v2 added repetitions (`--repeat`): a target's figures may then stand for
 /// several runs, kept in [`TargetResult::repeats`], which a v1 reader would not know to look at.
+///
+/// A target whose window never opened leaves out its rates, starved count and costs per message
+/// (`msgs_per_sec`, `mb_per_sec`, `starved_clients`, `*.cpu_ns_per_msg`) rather than write 0s
+/// that read as measurements. That is no new version: every file with a window has them as
+/// before, and every file written before reads them as present; only a file of a run cut before
+/// its window (partial, and empty of figures) is new to older readers, which refuse it by name.
 pub const SCHEMA: &str = "echo-bench/result/v2";
 
 /// Layouts this version reads: v1 files are v2 files run once, without a noise reading.
@@ -144,10 +150,13 @@ pub struct TargetResult {
     pub wall_window: Option<WallWindow>,
     /// Round trips completed and verified in the window.
     pub messages: u64,
-    /// Messages per second over the window.
-    pub msgs_per_sec: f64,
-    /// Echoed payload, megabytes (10^6) per second, one direction.
-    pub mb_per_sec: f64,
+    /// Messages per second over the window; absent if the window never opened (a run cut in
+    /// its connect phase or warm-up): a rate over no time is no rate, not zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgs_per_sec: Option<f64>,
+    /// Echoed payload, megabytes (10^6) per second, one direction; absent as `msgs_per_sec` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mb_per_sec: Option<f64>,
     /// Round-trip latency of every message in the window (open loop: from its intended send
     /// time, corrected for coordinated omission).
     pub latency_ns: Latency,
@@ -159,8 +168,10 @@ pub struct TargetResult {
     pub working_latency_ns: Option<Latency>,
     /// Errors by kind.
     pub errors: Errors,
-    /// Connected clients that never got a single reply in the window.
-    pub starved_clients: usize,
+    /// Connected clients that never got a single reply in the window; absent if the window
+    /// never opened (no client can be said to have waited in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starved_clients: Option<usize>,
     /// Throughput and tail latency second by second over the window.
     pub timeline: Vec<Tick>,
     /// What the server cost (when loadgen started it, or got `--server-pid`).
@@ -401,8 +412,9 @@ pub struct ServerCost {
     pub cpu_user_ns: u64,
     /// System CPU time, nanoseconds.
     pub cpu_sys_ns: u64,
-    /// (user + system) / messages.
-    pub cpu_ns_per_msg: f64,
+    /// (user + system) / messages; absent when the window held no message to divide by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns_per_msg: Option<f64>,
     /// Peak resident set size over its life (VmHWM).
     pub peak_rss_bytes: u64,
     /// Resident set size at the end of the window, minus at start-up, per connected client.
@@ -414,8 +426,9 @@ pub struct ServerCost {
 /// The load generator over the measured window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientCost {
-    /// (user + system) CPU / messages, nanoseconds.
-    pub cpu_ns_per_msg: f64,
+    /// (user + system) CPU / messages, nanoseconds; absent when the window held no message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns_per_msg: Option<f64>,
     /// Resident memory per connection, bytes.
     pub rss_per_conn_bytes: f64,
     /// True if the client was the limit: its CPUs were nearly always busy while the server's were

@@ -127,17 +127,17 @@ fn summary(run: &RunResult) -> String {
         .targets
         .iter()
         .map(|t| {
+            let Some(rate) = t.msgs_per_sec else {
+                return format!("{} no window measured", t.target);
+            };
             let mut s = format!(
                 "{} {} msgs/s p99 {}",
                 t.target,
-                format_count(t.msgs_per_sec),
+                format_count(rate),
                 format_duration(Duration::from_nanos(t.latency_ns.p99))
             );
-            if t.starved_clients > 0 {
-                s += &format!(
-                    " ({} of {} clients starved)",
-                    t.starved_clients, t.connected
-                );
+            if let Some(starved) = t.starved_clients.filter(|&n| n > 0) {
+                s += &format!(" ({starved} of {} clients starved)", t.connected);
             }
             if t.errors.total() > 0 {
                 s += &format!(" ({} errors)", t.errors.total());

@@ -80,14 +80,14 @@ fn host_result() -> RunResult {
                 end_unix_ns: 2,
             }),
             messages: 3,
-            msgs_per_sec: 3.0,
-            mb_per_sec: 0.1,
+            msgs_per_sec: Some(3.0),
+            mb_per_sec: Some(0.1),
             latency_ns: latency,
             latency_uncorrected_ns: Some(latency),
             bystander_latency_ns: Some(latency),
             working_latency_ns: Some(latency),
             errors: Errors::default(),
-            starved_clients: 0,
+            starved_clients: Some(0),
             timeline: vec![Tick {
                 t_s: 1.0,
                 msgs: 3,
@@ -97,13 +97,13 @@ fn host_result() -> RunResult {
             server: Some(ServerCost {
                 cpu_user_ns: 1,
                 cpu_sys_ns: 1,
-                cpu_ns_per_msg: 1.0,
+                cpu_ns_per_msg: Some(1.0),
                 peak_rss_bytes: 1,
                 rss_per_conn_bytes: 1.0,
                 threads: 1,
             }),
             client: ClientCost {
-                cpu_ns_per_msg: 1.0,
+                cpu_ns_per_msg: Some(1.0),
                 rss_per_conn_bytes: 1.0,
                 saturated: false,
             },
@@ -171,7 +171,7 @@ fn host_result() -> RunResult {
     // Two runs of it, so that the repetitions and their spreads appear too.
     let one = run.targets[0].clone();
     let mut other = one.clone();
-    other.msgs_per_sec = 4.0;
+    other.msgs_per_sec = Some(4.0);
     run.targets = vec![TargetResult::from_runs(vec![one, other]).unwrap()];
     run
 }
@@ -519,12 +519,116 @@ fn a_file_of_another_layout_version_is_refused() {
 
 #[test]
 fn a_file_with_a_renamed_key_is_refused_and_says_which() {
+    // `messages` is required; `msgs_per_sec` may be absent, and is refused by the check below.
+    for key in ["messages", "msgs_per_sec"] {
+        let mut value = serde_json::to_value(full_result()).unwrap();
+        let target = value["targets"][0].as_object_mut().unwrap();
+        let p = target.remove(key).unwrap();
+        target.insert(format!("{key}_renamed"), p);
+        let why = refusal(&value);
+        assert!(
+            why.contains(&format!("`{key}`")) || why.contains(&format!("'{key}'")),
+            "{why}"
+        );
+    }
+}
+
+/// The figures a window always has may be absent (a run cut before its window), so serde alone
+/// would read a file that renamed or lost one as such a run: the reader checks them against the
+/// window, in a target, in its repetitions and in a merged host's result.
+#[test]
+fn a_window_without_its_rate_or_starved_count_is_refused_and_says_which() {
+    for key in ["msgs_per_sec", "mb_per_sec", "starved_clients"] {
+        let mut value = serde_json::to_value(full_result()).unwrap();
+        let target = value["targets"][0].as_object_mut().unwrap();
+        let p = target.remove(key).unwrap();
+        target.insert(format!("{key}_renamed"), p);
+        let why = refusal(&value);
+        assert!(
+            why.contains(&format!(
+                "target tokio measured a window of 1 ns but has no '{key}'"
+            )),
+            "{why}"
+        );
+    }
     let mut value = serde_json::to_value(full_result()).unwrap();
-    let target = value["targets"][0].as_object_mut().unwrap();
-    let p = target.remove("msgs_per_sec").unwrap();
-    target.insert("msgs_per_second".into(), p);
-    let why = refusal(&value);
-    assert!(why.contains("msgs_per_sec"), "{why}");
+    value["targets"][0]["repeats"]["runs"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("msgs_per_sec");
+    assert!(refusal(&value).contains("no 'msgs_per_sec'"));
+    let mut value = serde_json::to_value(full_result()).unwrap();
+    value["hosts"][0]["result"]["targets"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("starved_clients");
+    assert!(refusal(&value).contains("no 'starved_clients'"));
+}
+
+/// One target of a run cut before its window opened, as loadgen leaves it.
+fn cut_before_its_window() -> RunResult {
+    let mut run = host_result();
+    run.partial = true;
+    let t = &mut run.targets[0];
+    t.repeats = None;
+    (t.partial, t.window_ns, t.wall_window, t.messages) = (true, 0, None, 0);
+    (t.msgs_per_sec, t.mb_per_sec, t.starved_clients) = (None, None, None);
+    t.latency_ns = Latency::default();
+    t.timeline.clear();
+    t.server.as_mut().unwrap().cpu_ns_per_msg = None;
+    t.client.cpu_ns_per_msg = None;
+    run
+}
+
+#[test]
+fn a_run_cut_before_its_window_has_no_rate_starved_count_or_cost_per_message() {
+    let run = cut_before_its_window();
+    let value = serde_json::to_value(&run).unwrap();
+    let target = &value["targets"][0];
+    for key in ["msgs_per_sec", "mb_per_sec", "starved_clients"] {
+        assert!(target.get(key).is_none(), "{key}: {target:#}");
+    }
+    for side in ["server", "client"] {
+        assert!(target[side].get("cpu_ns_per_msg").is_none(), "{target:#}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_json(dir.path(), "cut.json", &value);
+    assert_eq!(read_result(&path).unwrap(), run);
+}
+
+/// Every result file committed under `results/reference/` (and the charts' fixtures) was written when
+/// these figures were always there: each still reads, with every one of them present.
+#[test]
+fn every_committed_result_reads_its_figures_as_present() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let found = echo_report::find_result_files(&[
+        root.join("results/reference"),
+        root.join("crates/charts/tests/fixtures"),
+    ])
+    .unwrap();
+    assert!(found.len() > 100, "{} files", found.len());
+    fn check(run: &RunResult, file: &Path) {
+        for t in run
+            .targets
+            .iter()
+            .flat_map(|t| std::iter::once(t).chain(t.runs()))
+        {
+            let what = format!("{} {}", file.display(), t.target);
+            assert!(t.msgs_per_sec.is_some() && t.mb_per_sec.is_some(), "{what}");
+            assert!(t.starved_clients.is_some(), "{what}");
+            assert!(t.client.cpu_ns_per_msg.is_some(), "{what}");
+            assert!(
+                t.server.is_none_or(|s| s.cpu_ns_per_msg.is_some()),
+                "{what}"
+            );
+        }
+        for h in &run.hosts {
+            check(&h.result, file);
+        }
+    }
+    for f in found {
+        check(&read_result(&f.path).unwrap(), &f.path);
+    }
 }
 
 #[test]

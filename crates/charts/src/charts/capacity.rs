@@ -127,9 +127,11 @@ pub fn capacity(ctx: &Context) -> Result<Figure, NoData> {
                 }
             }
         }
-        if let Some(p) = latest(closed.iter().copied().filter(|p| p.name() == *name)) {
+        // A closed-loop run cut before its window has no rate: no bar.
+        let closed_rate = latest(closed.iter().copied().filter(|p| p.name() == *name))
+            .and_then(|p| Some((p, p.target().msgs_per_sec?)));
+        if let Some((p, rate)) = closed_rate {
             let x = x0(promises.len());
-            let rate = p.target().msgs_per_sec;
             marks.push(Mark::Bar {
                 x: x..x + bar_w * 0.92,
                 y: rate,

@@ -26,7 +26,8 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
         .filter(|p| {
             p.target()
                 .server
-                .is_some_and(|s| s.cpu_ns_per_msg.is_finite())
+                .and_then(|s| s.cpu_ns_per_msg)
+                .is_some_and(f64::is_finite)
         })
         .filter(|p| p.target().messages > 0)
         .collect();
@@ -42,7 +43,12 @@ pub fn cpu(ctx: &Context) -> Result<Vec<Figure>, NoData> {
         clients.sort_unstable();
         clients.dedup();
 
-        let cost = |p: &&crate::load::Point| p.target().server.map_or(0.0, |s| s.cpu_ns_per_msg);
+        let cost = |p: &&crate::load::Point| {
+            p.target()
+                .server
+                .and_then(|s| s.cpu_ns_per_msg)
+                .unwrap_or(0.0)
+        };
         // Starved points draw no bar, so their cost must not stretch the axis.
         let max_ns = members
             .iter()

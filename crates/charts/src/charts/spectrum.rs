@@ -87,7 +87,7 @@ pub fn spectrum(ctx: &Context) -> Result<Figure, NoData> {
             label: format!(
                 "{}: {} of {} clients starved",
                 p.name(),
-                t.starved_clients,
+                t.starved_clients.unwrap_or_default(),
                 t.connected
             ),
             color: ctx.palette.color(p.name()),

@@ -84,7 +84,8 @@ pub fn timeline(ctx: &Context) -> Result<Figure, NoData> {
             legend.push(LegendEntry {
                 label: format!(
                     "{name}: {} of {} clients starved",
-                    t.starved_clients, t.connected
+                    t.starved_clients.unwrap_or_default(),
+                    t.connected
                 ),
                 color,
                 swatch: Swatch::Cross,

@@ -45,7 +45,7 @@ mod tests {
         let template = echo_report::read_result(&path).unwrap().targets.remove(0);
         let make = |name: &str, rate: f64| TargetResult {
             target: name.into(),
-            msgs_per_sec: rate,
+            msgs_per_sec: Some(rate),
             ..template.clone()
         };
         let runs = vec![
@@ -57,7 +57,12 @@ mod tests {
         ];
         let gathered = gather(3, runs);
         assert_eq!(gathered.len(), 2, "the third target never ran");
-        let rates = |t: &TargetResult| t.runs().iter().map(|r| r.msgs_per_sec).collect::<Vec<_>>();
+        let rates = |t: &TargetResult| {
+            t.runs()
+                .iter()
+                .filter_map(|r| r.msgs_per_sec)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
             (gathered[0].target.as_str(), rates(&gathered[0])),
             ("a", vec![1.0, 2.0, 3.0])

@@ -97,7 +97,8 @@ fn measurement(outcome: &Outcome, slo: &Slo) -> Measurement {
             }
         });
     Measurement {
-        achieved: r.msgs_per_sec,
+        // A step whose window never opened (its server died in the warm-up) had no reply.
+        achieved: r.msgs_per_sec.unwrap_or(0.0),
         latency_ns,
         errors: r.errors.total(),
         client_limited: r.client.saturated,
@@ -138,7 +139,7 @@ mod tests {
             let o = outcome(saturated);
             let m = measurement(&o, &slo);
             assert_eq!(m.client_limited, saturated, "the run's own saturation flag");
-            assert_eq!(m.achieved, o.result.msgs_per_sec);
+            assert_eq!(Some(m.achieved), o.result.msgs_per_sec);
             assert_eq!(m.errors, o.result.errors.total());
             assert_eq!(
                 m.latency_ns,

@@ -358,6 +358,16 @@ pub fn compare(
         if lines.is_empty() {
             lines = single_run_ratios(ta, &na, tb, &nb);
         }
+        if lines.is_empty() {
+            // No ratio: say why rather than print a heading alone.
+            for (t, name) in [(ta, &na), (tb, &nb)] {
+                if t.runs().iter().all(|r| r.window_ns == 0) {
+                    lines.push(format!(
+                        "  {name}: no window measured (cut before it opened): nothing to compare"
+                    ));
+                }
+            }
+        }
         // A verdict from noisy windows says so on its own line, where it is read.
         let (qa, qb) = (noisy_runs(ta), noisy_runs(tb));
         let noisy = (qa + qb > 0).then(|| {
@@ -399,7 +409,7 @@ mod tests {
             .join("../../results/reference/runs/20261125T143739Z-6-targets-c100-m64.json");
         let mut t = echo_report::read_result(&path).unwrap().targets.remove(0);
         t.target = name.into();
-        t.msgs_per_sec = msgs_per_sec;
+        t.msgs_per_sec = Some(msgs_per_sec);
         t.latency_ns.p99 = p99_us * 1000;
         t
     }
@@ -504,6 +514,25 @@ mod tests {
             out.contains("(one run against the median of 5: no interval"),
             "the plain ratio, said to be of one run: {out}"
         );
+    }
+
+    #[test]
+    fn a_run_cut_before_its_window_is_said_to_have_nothing_to_compare() {
+        let mut cut = run("tokio", 1.0, 1);
+        (cut.window_ns, cut.msgs_per_sec, cut.latency_ns.count) = (0, None, 0);
+        cut.server.as_mut().unwrap().cpu_ns_per_msg = None;
+        let out = compare(
+            &result(vec![cut]),
+            "cut.json",
+            &result(vec![run("tokio", 100.0, 1)]),
+            "whole.json",
+        )
+        .unwrap();
+        assert!(
+            out.contains("  tokio (cut.json): no window measured (cut before it opened)"),
+            "{out}"
+        );
+        assert!(!out.contains("×") && !out.contains("whole.json):"), "{out}");
     }
 
     /// A capacity search's runs: each found `kept` (or, for 0, kept no rate, its last step

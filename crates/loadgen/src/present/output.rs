@@ -261,7 +261,8 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
     let lat =
         |l: Option<Latency>, f: fn(&Latency) -> u64| l.filter(|l| l.count > 0).map(|l| ns(f(&l)));
     let all = Some(r.latency_ns);
-    // A run stopped before its window opened has no rate and no starved count to show.
+    // A run stopped before its window opened has no rate, starved count or rate sent: its file
+    // leaves the first two out, and the open loop's achieved rate over no time says nothing.
     let opened = r.window_ns > 0;
     let lag = r
         .server_summary
@@ -300,9 +301,8 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         r.capacity
             .as_ref()
             .map(|_| compare::cell(Figure::Capacity, r)),
-        spread(Figure::MsgsPerSec).or_else(|| opened.then(|| format!("{:.0}", r.msgs_per_sec))),
-        full.then(|| format!("{:.1}", r.mb_per_sec))
-            .filter(|_| opened),
+        spread(Figure::MsgsPerSec).or_else(|| r.msgs_per_sec.map(|x| format!("{x:.0}"))),
+        r.mb_per_sec.filter(|_| full).map(|x| format!("{x:.1}")),
         spread(Figure::P50).or_else(|| lat(all, |l| l.p50)),
         lat(all, |l| l.p90).filter(|_| full),
         spread(Figure::P99).or_else(|| lat(all, |l| l.p99)),
@@ -315,9 +315,11 @@ fn cells((s, r): Row, tied: bool, shared: &Shared, noisy: bool) -> Vec<Option<St
         lag.map(|l| ns(l.p99)),
         lat(r.latency_uncorrected_ns, |l| l.p50),
         lat(r.latency_uncorrected_ns, |l| l.p99),
-        r.open_loop.map(|o| format!("{:.0}", o.achieved_rate)),
+        r.open_loop
+            .filter(|_| opened)
+            .map(|o| format!("{:.0}", o.achieved_rate)),
         Some(r.errors.total().to_string()),
-        opened.then(|| r.starved_clients.to_string()),
+        r.starved_clients.map(|n| n.to_string()),
         (!flags.is_empty()).then(|| flags.join(", ")),
     ]
 }
@@ -393,7 +395,21 @@ fn time(rfc3339: &str, one_day: bool) -> String {
 
 fn notes(t: &TargetResult) -> Vec<String> {
     let mut notes = Vec::new();
+    let opened = t.window_ns > 0;
+    if !opened {
+        // Said in words, where a 0 msgs/s would have read as a measurement. (A merge of hosts
+        // whose windows never overlapped has no window either, without being cut.)
+        let cut = if t.partial {
+            "cut before its measured window opened: "
+        } else {
+            ""
+        };
+        notes.push(format!(
+            "{cut}no window measured, so no rate or cost per message"
+        ));
+    }
     if let Some(o) = t.open_loop
+        && opened
         && o.achieved_rate < o.target_rate * RATE_SHORTFALL
     {
         notes.push(format!(
@@ -403,40 +419,9 @@ fn notes(t: &TargetResult) -> Vec<String> {
         ));
     }
     if let Some(c) = &t.capacity {
-        let answer = crate::drive::capacity::Answer::of(c);
-        notes.push(format!(
-            "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
-            c.slo,
-            c.steps.len()
-        ));
-        // Near the knee a noisy window moves the answer: said where the capacity is read.
-        if !noise_notes(t).is_empty() {
-            notes.push(
-                "CAVEAT: that capacity comes from a noisy window (see NOISE below): take it as \
-                 rough, and search again on a quiet machine"
-                    .into(),
-            );
-        }
-        if t.runs().len() > 1 {
-            let each: Vec<String> = Figure::Capacity
-                .values(t)
-                .iter()
-                .map(|&k| {
-                    if k > 0.0 {
-                        format!("{k:.0}")
-                    } else {
-                        "none kept".into()
-                    }
-                })
-                .collect();
-            notes.push(format!(
-                "capacity over {} searches: {} (the median search's figures are shown)",
-                each.len(),
-                each.join(", ")
-            ));
-        }
+        notes.extend(capacity_notes(t, c));
     }
-    if let Some(c) = &t.churn {
+    if let Some(c) = t.churn.as_ref().filter(|_| opened) {
         notes.push(format!(
             "{}: {:.0} connections/s; connect p99 {}, exchange p99 {}; latency above counts \
              each connection's first message from its connect",
@@ -449,29 +434,71 @@ fn notes(t: &TargetResult) -> Vec<String> {
     if t.errors.total() > 0 {
         notes.push(format!("errors: {}", t.errors));
     }
-    if t.starved_clients > 0 {
+    if let Some(starved) = t.starved_clients.filter(|&n| n > 0) {
         notes.push(format!(
-            "{} clients got no reply at all in the window",
-            t.starved_clients
+            "{starved} clients got no reply at all in the window"
         ));
     }
-    match &t.server {
-        // No message, no cost per message: a window that never opened has none to divide by.
-        Some(s) if t.messages == 0 => notes.push(format!(
-            "server: peak RSS {:.1} MiB, {} threads",
-            s.peak_rss_bytes as f64 / (1 << 20) as f64,
-            s.threads,
-        )),
-        Some(s) => notes.push(format!(
-            "server: {:.0} ns CPU/msg, peak RSS {:.1} MiB, {} threads; client: {:.0} ns CPU/msg",
-            s.cpu_ns_per_msg,
-            s.peak_rss_bytes as f64 / (1 << 20) as f64,
-            s.threads,
-            t.client.cpu_ns_per_msg
-        )),
-        None => {}
+    notes.extend(cost_note(t));
+    notes
+}
+
+/// What a capacity search came to: its answer, a caveat if its window was noisy, and every
+/// search's capacity under `--repeat`.
+fn capacity_notes(t: &TargetResult, c: &echo_report::CapacitySearch) -> Vec<String> {
+    let mut notes = Vec::new();
+    let answer = crate::drive::capacity::Answer::of(c);
+    notes.push(format!(
+        "capacity at {}: {answer}, {} steps; the figures above are the step that found it",
+        c.slo,
+        c.steps.len()
+    ));
+    // Near the knee a noisy window moves the answer: said where the capacity is read.
+    if !noise_notes(t).is_empty() {
+        notes.push(
+            "CAVEAT: that capacity comes from a noisy window (see NOISE below): take it as \
+             rough, and search again on a quiet machine"
+                .into(),
+        );
+    }
+    if t.runs().len() > 1 {
+        let each: Vec<String> = Figure::Capacity
+            .values(t)
+            .iter()
+            .map(|&k| {
+                if k > 0.0 {
+                    format!("{k:.0}")
+                } else {
+                    "none kept".into()
+                }
+            })
+            .collect();
+        notes.push(format!(
+            "capacity over {} searches: {} (the median search's figures are shown)",
+            each.len(),
+            each.join(", ")
+        ));
     }
     notes
+}
+
+/// What the server cost (per message only if the window held one: the file leaves it out
+/// otherwise, and so does the note), and the client's cost per message beside it.
+fn cost_note(t: &TargetResult) -> Option<String> {
+    let s = t.server.as_ref()?;
+    let per_msg = s
+        .cpu_ns_per_msg
+        .map(|ns| format!("{ns:.0} ns CPU/msg, "))
+        .unwrap_or_default();
+    let mut note = format!(
+        "server: {per_msg}peak RSS {:.1} MiB, {} threads",
+        s.peak_rss_bytes as f64 / (1 << 20) as f64,
+        s.threads,
+    );
+    if let Some(client) = t.client.cpu_ns_per_msg {
+        note.push_str(&format!("; client: {client:.0} ns CPU/msg"));
+    }
+    Some(note)
 }
 
 #[cfg(test)]
@@ -490,8 +517,9 @@ mod tests {
                 connected: 100,
                 window_ns: 1_000_000_000,
                 messages: 50_000,
-                msgs_per_sec: 50_000.0,
-                mb_per_sec: 3.2,
+                msgs_per_sec: Some(50_000.0),
+                mb_per_sec: Some(3.2),
+                starved_clients: Some(0),
                 latency_ns: Latency {
                     count: 50_000,
                     p50: 1_500_000,
@@ -583,7 +611,7 @@ mod tests {
             achieved_rate: 40_000.0,
         });
         t.errors.timeout = 3;
-        t.starved_clients = 2;
+        t.starved_clients = Some(2);
         let text = table(&[Source {
             run: &r,
             label: None,

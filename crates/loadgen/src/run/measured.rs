@@ -139,16 +139,23 @@ pub fn summarize(m: Measured) -> Summary {
         window_ns: m.window.as_nanos() as u64,
         wall_window: m.wall_window,
         messages: w.messages,
-        msgs_per_sec: w.per_sec(w.messages as f64),
-        mb_per_sec: w.per_sec(w.messages as f64 * m.msg_size as f64) / 1e6,
+        // A window that never opened has no rate and no starved count: absent, not 0.
+        msgs_per_sec: w.opened().then(|| w.per_sec(w.messages as f64)),
+        mb_per_sec: w
+            .opened()
+            .then(|| w.per_sec(w.messages as f64 * m.msg_size as f64) / 1e6),
         latency_ns: Latency::of(&record.all),
         latency_uncorrected_ns: record.uncorrected.as_ref().map(Latency::of),
         bystander_latency_ns: record.bystander.as_ref().map(Latency::of),
         working_latency_ns: record.working.as_ref().map(Latency::of),
         errors: record.errors,
         // Starved means no reply in the window: with no window, no client can be said to be.
-        starved_clients: if w.seconds > 0.0 { record.starved } else { 0 },
-        timeline: timeline(&mut record.ticks, w.seconds, asked),
+        starved_clients: w.opened().then_some(record.starved),
+        timeline: if w.opened() {
+            timeline(&mut record.ticks, w.seconds, asked)
+        } else {
+            Vec::new()
+        },
         server: m.server.as_ref().map(|s| server_cost(s, w, m.connected)),
         client: ClientCost {
             cpu_ns_per_msg: w.per_msg(m.client.cpu()),
@@ -194,6 +201,11 @@ impl Window {
         Window { seconds, messages }
     }
 
+    /// Whether the window opened at all (a run cut in its connect phase or warm-up did not).
+    fn opened(self) -> bool {
+        self.seconds > 0.0
+    }
+
     /// `n` events in the window, per second.
     fn per_sec(self, n: f64) -> f64 {
         if self.seconds > 0.0 {
@@ -203,13 +215,10 @@ impl Window {
         }
     }
 
-    /// `cpu` time in the window, in nanoseconds per message.
-    fn per_msg(self, cpu: Duration) -> f64 {
-        if self.messages == 0 {
-            0.0
-        } else {
-            cpu.as_nanos() as f64 / self.messages as f64
-        }
+    /// `cpu` time in the window, in nanoseconds per message; `None` without a message to
+    /// divide by.
+    fn per_msg(self, cpu: Duration) -> Option<f64> {
+        (self.messages > 0).then(|| cpu.as_nanos() as f64 / self.messages as f64)
     }
 }
 
@@ -342,15 +351,16 @@ mod tests {
     fn rates_and_costs_are_per_second_of_window_and_per_message() {
         let s = summarize(measured(thousand_messages())).result;
         assert_eq!(s.messages, 1000);
-        assert_eq!(s.msgs_per_sec, 500.0);
-        assert_eq!(s.mb_per_sec, 500.0 * 64.0 / 1e6);
+        assert_eq!(s.msgs_per_sec, Some(500.0));
+        assert_eq!(s.mb_per_sec, Some(500.0 * 64.0 / 1e6));
         assert_eq!(
-            s.client.cpu_ns_per_msg, 1e6,
+            s.client.cpu_ns_per_msg,
+            Some(1e6),
             "1 s of CPU over 1000 messages"
         );
         assert_eq!(s.client.rss_per_conn_bytes, 1000.0);
         let server = s.server.unwrap();
-        assert_eq!(server.cpu_ns_per_msg, 0.5e6);
+        assert_eq!(server.cpu_ns_per_msg, Some(0.5e6));
         assert_eq!(server.cpu_user_ns + server.cpu_sys_ns, 500_000_000);
         assert_eq!((s.window_ns, s.connect_ns), (2_000_000_000, 100_000_000));
         assert_eq!(
@@ -405,11 +415,28 @@ mod tests {
             panic!("{:?}", s.problem);
         };
         assert!(why.contains("10 of 10 connected clients starved"), "{why}");
+        // The window opened: its rate is a measured 0 and its clients starved, but no message
+        // means no cost per message.
+        let r = &s.result;
+        assert_eq!((r.msgs_per_sec, r.starved_clients), (Some(0.0), Some(10)));
+        assert_eq!(r.client.cpu_ns_per_msg, None);
+        assert_eq!(r.server.unwrap().cpu_ns_per_msg, None);
 
         let mut never = measured(thousand_messages());
         never.window = Duration::ZERO;
         let s = summarize(never);
-        assert_eq!((s.result.messages, s.result.msgs_per_sec), (0, 0.0));
+        let r = &s.result;
+        assert_eq!(r.messages, 0);
+        assert_eq!(
+            (r.msgs_per_sec, r.mb_per_sec, r.starved_clients),
+            (None, None, None)
+        );
+        assert_eq!(r.client.cpu_ns_per_msg, None);
+        assert_eq!(r.server.unwrap().cpu_ns_per_msg, None);
+        assert!(
+            r.timeline.is_empty(),
+            "no second of a window that never opened"
+        );
         assert_eq!(
             s.problem, None,
             "the caller says why the window never opened"

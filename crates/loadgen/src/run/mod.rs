@@ -105,6 +105,9 @@ struct Coordinator<'a> {
     /// Taken before the threads start: the connect phase's time includes starting them.
     connect_start: Instant,
     problem: Option<Problem>,
+    /// The phase under way before the window opens (`the connect phase`, `the wait for
+    /// --start-at`, `warm-up`): what a run cut before its window says it was cut in.
+    before_window: &'static str,
 }
 
 /// What the connect phase came to.
@@ -225,6 +228,7 @@ impl<'a> Coordinator<'a> {
             threads,
             connect_start,
             problem: None,
+            before_window: "the connect phase",
         })
     }
 
@@ -305,6 +309,7 @@ impl<'a> Coordinator<'a> {
         }
         let mut warmup = plan.warmup;
         if let Some(at) = plan.start_at {
+            self.before_window = "the wait for --start-at";
             (warmup, self.problem) = wait_for_start(
                 &self.name,
                 at,
@@ -321,6 +326,7 @@ impl<'a> Coordinator<'a> {
         }
         if self.problem.is_none() {
             self.shared.set_phase(Phase::Warmup);
+            self.before_window = "warm-up";
             self.progress.phase(&self.name, "warm-up", warmup);
             self.problem = wait(
                 warmup,
@@ -401,7 +407,7 @@ impl<'a> Coordinator<'a> {
             .and_then(|m| m.stop(server_cpus, client_cpus, own));
         if window.length.is_none() && self.problem == Some(Problem::Interrupted) {
             self.problem = Some(Problem::NothingMeasured {
-                why: "interrupted before the measured window opened".into(),
+                why: format!("cut during {}: no window measured", self.before_window),
             });
         }
         Ok(Ended {
