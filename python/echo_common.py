@@ -431,11 +431,15 @@ def print_summary(stats, target, lag):
         print(stats.summary(target, lag), flush=True)
 
 
-def start_watchdog(stats, target, lag):
-    """Called at the shutdown signal: exits SHUTDOWN_GRACE later if connections are still open,
-    so a connection stuck in long work cannot keep the process alive forever."""
+def start_watchdog(stats, target, lag, armed_by=None):
+    """Exits SHUTDOWN_GRACE after the shutdown signal if connections are still open, so a
+    connection stuck in long work cannot keep the process alive forever. Called at the signal,
+    or beforehand with the event the signal sets (`armed_by`): a server with thousands of threads
+    waiting for the interpreter lock takes a second to start one more."""
 
     def expire():
+        if armed_by is not None:
+            armed_by.wait()
         time.sleep(SHUTDOWN_GRACE)
         print(f"{stats.active} connections still open {SHUTDOWN_GRACE:.0f}s after the shutdown "
               f"signal; exiting anyway", file=sys.stderr, flush=True)

@@ -120,8 +120,6 @@ class HubSignals:
     def wait(self):
         self.stop.wait()
 
-    def on_second(self):
-        pass  # _on already handles it.
 
 
 def main():
