@@ -157,9 +157,17 @@ _next_temp = itertools.count()
 
 
 def temp_path(kind):
-    """A fresh path in the temporary directory, named as crates/common/src/work.rs names it."""
+    """A fresh path in the temporary directory, named as crates/common/src/work/mod.rs names it.
+    Whatever an earlier process with the same id left there (killed before it could remove its
+    files: a database, or its journal) is removed first, so the work starts from nothing."""
     name = f"echo-bench-{os.getpid()}-{kind}-{next(_next_temp)}"
-    return os.path.join(tempfile.gettempdir(), name)
+    path = os.path.join(tempfile.gettempdir(), name)
+    for stale in (path, path + "-journal"):
+        try:
+            os.remove(stale)
+        except FileNotFoundError:
+            pass
+    return path
 
 
 class DataFile:

@@ -15,7 +15,7 @@ mod file;
 mod sqlite;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,12 +113,28 @@ fn spin(d: Duration) {
     }
 }
 
-/// A fresh path in the temporary directory, unique to this process and call.
+/// A fresh path in the temporary directory, unique to this process and call. Whatever an earlier
+/// process with the same id left there (killed before it could remove its files: a database, or
+/// its journal) is removed first, so the work starts from nothing.
 fn temp_path(kind: &str) -> io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    Ok(std::env::temp_dir().join(format!("echo-bench-{}-{kind}-{n}", std::process::id())))
+    let name = format!("echo-bench-{}-{kind}-{n}", std::process::id());
+    cleared(std::env::temp_dir().join(name))
+}
+
+/// `path`, with any file there and its SQLite journal removed.
+fn cleared(path: PathBuf) -> io::Result<PathBuf> {
+    let mut journal = path.clone().into_os_string();
+    journal.push("-journal");
+    for stale in [path.as_path(), Path::new(&journal)] {
+        match std::fs::remove_file(stale) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(path)
 }
 
 /// Counts a connection's bytes into messages, to find the ones that get work.
@@ -151,6 +167,20 @@ impl Framer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_left_by_an_earlier_process_with_the_same_id_is_cleared() {
+        let dir = std::env::temp_dir().join(format!("echo-bench-cleared-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("echo-bench-1-sqlite-0");
+        std::fs::write(&path, "a database with its table already made").unwrap();
+        std::fs::write(dir.join("echo-bench-1-sqlite-0-journal"), "hot").unwrap();
+        let fresh = cleared(path.clone()).unwrap();
+        assert_eq!(fresh, path);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        cleared(path).expect("nothing there is no error");
+        std::fs::remove_dir(&dir).unwrap();
+    }
 
     #[test]
     fn framer_finds_every_nth_message_across_reads() {
