@@ -21,6 +21,7 @@
 
 mod support;
 
+use std::os::unix::process::ExitStatusExt;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,7 @@ conformance! {
         leaves_no_sockets_and_sits_idle_once_clients_are_gone,
         sigint_stops_it_with_connections_open,
         sigterm_stops_it_with_connections_open,
+        a_second_signal_ends_it_at_once_while_a_message_works,
         turns_away_connections_over_the_cap,
         block_work_shows_as_loop_lag,
         keeps_answering_while_a_message_sleeps,
@@ -495,6 +497,42 @@ fn stops_on(target: &'static Target, signal: Signal) {
     assert_eq!(summary.closed, served, "every open connection was closed");
     idle.assert_closed_by_server();
     midway.assert_closed_by_server();
+}
+
+/// A second SIGTERM ends the server at once, with status 128 + the signal, for a user who will not
+/// wait: here while a message is still in work the first signal's shutdown waits for (until the
+/// server's own watchdog gives up, 5 s on). A runtime that cancels the work on the first signal
+/// (asyncio) has nothing left to wait for and ends by itself, with its summary: so may it.
+fn a_second_signal_ends_it_at_once_while_a_message_works(target: &'static Target) {
+    let work = format!("sleep:{}ms", (HANG_GUARD * 2).as_millis());
+    let mut server = Process::start(target, &["--work", &work, "--work-every", "2"]);
+    let mut client = Client::connect(server.addr());
+    client.echo(MSG, 1);
+    client.send(MSG);
+    eventually("the server reads the message that works", || {
+        match server.unread() {
+            0 => Ok(()),
+            n => Err(n),
+        }
+    });
+    server.signal(Signal::SIGTERM);
+    // The first signal is in once the server has closed the connection (Go's cuts the work short
+    // and echoes the message first).
+    client.read_until_closed();
+    if !server.exited() {
+        server.signal(Signal::SIGTERM);
+    }
+    let status = server.wait_for_status();
+    let stderr = server.stderr();
+    // Either its handler exits with 128 + the signal, or (past the point where a runtime gives
+    // the signal back to the system, as asyncio does when its loop closes) the signal kills it.
+    let at_once = status.code() == Some(128 + Signal::SIGTERM as i32)
+        || status.signal() == Some(Signal::SIGTERM as i32);
+    let by_itself = status.success() && !stderr.contains("exiting anyway");
+    assert!(
+        at_once || by_itself,
+        "exit status {status} after a second SIGTERM; stderr: {stderr}"
+    );
 }
 
 fn turns_away_connections_over_the_cap(target: &'static Target) {

@@ -284,6 +284,25 @@ impl Client {
         got
     }
 
+    /// Reads whatever the server still sends until it closes the connection (end-of-file or a
+    /// reset); panics if it leaves it open for [`HANG_GUARD`]. Returns how many bytes came.
+    pub fn read_until_closed(&mut self) -> usize {
+        let mut buf = [0; 4096];
+        let mut total = 0;
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return total,
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return total,
+                Err(e) if is_timeout(&e) => panic!(
+                    "client {}: the server left the connection open for {HANG_GUARD:?}",
+                    self.id
+                ),
+                Err(e) => panic!("client {}: expected the server to close, got {e}", self.id),
+            }
+        }
+    }
+
     /// Panics unless the server has closed this connection (end-of-file, or a reset if the
     /// server closed it with bytes unread) rather than sending anything or leaving it open.
     pub fn assert_closed_by_server(&mut self) {
@@ -523,19 +542,14 @@ impl Process {
         nix::sys::signal::kill(pid, signal).expect("kill");
     }
 
+    /// Whether it has exited (it is then reaped).
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_some()
+    }
+
     /// Waits for it to exit; returns its exit status and the summary it printed last.
     pub fn wait_for_exit(&mut self) -> (ExitStatus, Summary) {
-        let deadline = Instant::now() + HANG_GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit within {HANG_GUARD:?}"
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = self.wait_for_status();
         // Its stdout is closed now; the reader thread hands over what is left, then hangs up.
         let mut last = None;
         while let Ok(line) = self.stdout.recv_timeout(HANG_GUARD) {
@@ -557,6 +571,31 @@ impl Process {
             self.stderr()
         );
         summary
+    }
+
+    /// Bytes its connections have received and it has not read yet, from `/proc/PID/net/tcp`.
+    pub fn unread(&self) -> u64 {
+        let mine: Vec<u64> = self.sockets().iter().map(|s| s.inode).collect();
+        tcp_table(self.pid())
+            .iter()
+            .filter(|t| mine.contains(&t.inode))
+            .map(|t| t.unread)
+            .sum()
+    }
+
+    /// Waits for it to exit, whatever it printed; returns its exit status.
+    pub fn wait_for_status(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {HANG_GUARD:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The process's open sockets, from `/proc/PID/fd`.
@@ -712,6 +751,8 @@ struct TcpEntry {
     inode: u64,
     state: u8,
     addrs: String,
+    /// Bytes received and not yet read by the socket's owner.
+    unread: u64,
 }
 
 /// The TCP sockets of the process's network namespace, from `/proc/PID/net/tcp{,6}`.
@@ -730,6 +771,10 @@ fn tcp_table(pid: u32) -> Vec<TcpEntry> {
                 inode: f[9].parse().unwrap_or(0),
                 state: u8::from_str_radix(f[3], 16).unwrap_or(0),
                 addrs: format!("{} -> {}", f[1], f[2]),
+                unread: f[4]
+                    .split_once(':')
+                    .and_then(|(_, rx)| u64::from_str_radix(rx, 16).ok())
+                    .unwrap_or(0),
             });
         }
     }
