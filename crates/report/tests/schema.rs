@@ -517,15 +517,20 @@ fn a_file_of_another_layout_version_is_refused() {
     }
 }
 
+/// The full result as JSON, with its first target's `key` renamed.
+fn with_target_key_renamed(key: &str) -> serde_json::Value {
+    let mut value = serde_json::to_value(full_result()).unwrap();
+    let target = value["targets"][0].as_object_mut().unwrap();
+    let p = target.remove(key).unwrap();
+    target.insert(format!("{key}_renamed"), p);
+    value
+}
+
 #[test]
 fn a_file_with_a_renamed_key_is_refused_and_says_which() {
     // `messages` is required; `msgs_per_sec` may be absent, and is refused by the check below.
     for key in ["messages", "msgs_per_sec"] {
-        let mut value = serde_json::to_value(full_result()).unwrap();
-        let target = value["targets"][0].as_object_mut().unwrap();
-        let p = target.remove(key).unwrap();
-        target.insert(format!("{key}_renamed"), p);
-        let why = refusal(&value);
+        let why = refusal(&with_target_key_renamed(key));
         assert!(
             why.contains(&format!("`{key}`")) || why.contains(&format!("'{key}'")),
             "{why}"
@@ -539,11 +544,7 @@ fn a_file_with_a_renamed_key_is_refused_and_says_which() {
 #[test]
 fn a_window_without_its_rate_or_starved_count_is_refused_and_says_which() {
     for key in ["msgs_per_sec", "mb_per_sec", "starved_clients"] {
-        let mut value = serde_json::to_value(full_result()).unwrap();
-        let target = value["targets"][0].as_object_mut().unwrap();
-        let p = target.remove(key).unwrap();
-        target.insert(format!("{key}_renamed"), p);
-        let why = refusal(&value);
+        let why = refusal(&with_target_key_renamed(key));
         assert!(
             why.contains(&format!(
                 "target tokio measured a window of 1 ns but has no '{key}'"
