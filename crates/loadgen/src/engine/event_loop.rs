@@ -505,7 +505,7 @@ mod tests {
     /// the suite): it normally stops within milliseconds.
     const GIVE_UP: Duration = Duration::from_secs(20);
 
-    fn churn_settings(addr: SocketAddr) -> Settings {
+    fn churn_settings(addr: SocketAddr, per: u64) -> Settings {
         Settings {
             addr,
             msg_size: 64,
@@ -515,15 +515,15 @@ mod tests {
             connect_concurrency: 1,
             seconds: 1,
             open_loop: false,
-            connection_mode: ConnectionMode::Per(1),
+            connection_mode: ConnectionMode::Per(per),
             sources: Vec::new(),
         }
     }
 
-    /// Drives one churning client against `addr` with the window open until it stops on a
-    /// failure; returns its record.
-    fn churn_until_it_fails(addr: SocketAddr) -> Record {
-        let settings = churn_settings(addr);
+    /// Drives one churning client, `per` messages a connection, against `addr` with the window
+    /// open until it stops on a failure; returns its record.
+    fn churn_until_it_fails(addr: SocketAddr, per: u64) -> Record {
+        let settings = churn_settings(addr, per);
         let shared = Arc::new(Shared::default());
         let mut poll = Poll::new().unwrap();
         let first = StdStream::connect(addr).unwrap();
@@ -661,7 +661,7 @@ mod tests {
                 .map(|mut s| s.read(&mut [0; 1]).map_err(|e| e.kind()))
                 .collect::<Vec<_>>()
         });
-        let record = churn_until_it_fails(addr);
+        let record = churn_until_it_fails(addr, 1);
         assert_eq!(record.errors.refused, 1, "{:?}", record.errors);
         assert_eq!(record.errors.total(), 1, "{:?}", record.errors);
         assert_eq!(record.connections, 3, "three whole cycles");
@@ -685,6 +685,38 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_carrying_several_messages_closes_only_after_the_last_echo() {
+        const PER: u64 = 3;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            // The first connection: as many echoes as the client sends before it closes.
+            let (mut first, _) = listener.accept().unwrap();
+            let mut echoed = 0;
+            let mut m = [0; 64];
+            while echoed < PER && first.read_exact(&mut m).is_ok() {
+                first.write_all(&m).unwrap();
+                echoed += 1;
+            }
+            // The next connection is reset at its first message: the client stops there.
+            let (mut s, _) = listener.accept().unwrap();
+            s.read_exact(&mut m).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s);
+            (echoed, listener)
+        });
+        let record = churn_until_it_fails(addr, PER);
+        let (echoed, _listener) = server.join().unwrap();
+        assert_eq!(echoed, PER, "the first connection carried all its messages");
+        assert_eq!(record.connections, 1, "one whole cycle");
+        assert_eq!(record.all.len(), PER, "every echo of the cycle counted");
+        assert_eq!(record.errors.reset, 1, "{:?}", record.errors);
+        assert_eq!(record.errors.total(), 1, "{:?}", record.errors);
+    }
+
+    #[test]
     fn a_reset_mid_exchange_is_counted_as_a_reset() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -700,7 +732,7 @@ mod tests {
             drop(s);
             listener
         });
-        let record = churn_until_it_fails(addr);
+        let record = churn_until_it_fails(addr, 1);
         assert_eq!(record.errors.reset, 1, "{:?}", record.errors);
         assert_eq!(record.errors.total(), 1, "{:?}", record.errors);
         assert_eq!(record.connections, 1, "the first cycle completed");

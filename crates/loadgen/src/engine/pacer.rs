@@ -175,6 +175,66 @@ mod tests {
         );
     }
 
+    /// A hang guard, not a bound: the timers here are set for a few milliseconds.
+    const GIVE_UP: Duration = Duration::from_secs(10);
+
+    /// Waits until the pacer's timer wakes `poll`; false if it never does.
+    fn wakes(poll: &mut mio::Poll) -> bool {
+        let mut events = mio::Events::with_capacity(4);
+        let give_up = std::time::Instant::now() + GIVE_UP;
+        while let Some(left) = give_up.checked_duration_since(std::time::Instant::now()) {
+            poll.poll(&mut events, Some(left)).unwrap();
+            if events.iter().any(|e| e.token() == TIMER) {
+                return true;
+            }
+        }
+        false
+    }
+
+    const TIMER: Token = Token(7);
+
+    #[test]
+    fn the_timer_wakes_the_loop_for_the_earliest_message_each_time_it_changes() {
+        // The pacer's instants are the caller's; its timer runs in real time from each arm.
+        const MS: Nanos = 1_000_000;
+        let t0: Nanos = 1_000_000_000;
+        let mut poll = mio::Poll::new().unwrap();
+        let mut pacer = Pacer::new(poll.registry(), TIMER, 2);
+        assert!(pacer.timer.is_some(), "a timerfd is made here");
+
+        // Armed for a message ten seconds away, then one due sooner arrives: the timer is
+        // brought forward, not left for the later one.
+        pacer.push(t0 + 10_000 * MS, 1);
+        pacer.arm(t0);
+        pacer.push(t0 + MS, 0);
+        pacer.arm(t0);
+        assert!(wakes(&mut poll), "a sooner message re-arms the timer");
+
+        // The loop may find the due message before it reads the timer's event: at the instant
+        // the timer was armed for, it is spent, and the next message needs a new one.
+        assert_eq!(pacer.pop_due(t0 + MS), Some(0));
+        pacer.push(t0 + 3 * MS, 0);
+        pacer.arm(t0 + MS);
+        assert!(
+            wakes(&mut poll),
+            "a timer that fired at `now` is armed again"
+        );
+
+        // Likewise once its instant has passed.
+        assert_eq!(pacer.pop_due(t0 + 4 * MS), Some(0));
+        pacer.push(t0 + 6 * MS, 0);
+        pacer.arm(t0 + 4 * MS);
+        assert!(
+            wakes(&mut poll),
+            "a timer whose instant passed is armed again"
+        );
+
+        // After the timer's event the pacer counts on no timer, whatever the clock reads.
+        pacer.on_timer();
+        pacer.arm(t0 + 5 * MS);
+        assert!(wakes(&mut poll), "after its event the timer is armed again");
+    }
+
     #[test]
     fn sleep_is_none_when_due_and_never_shorter_than_the_minimum() {
         let t: Nanos = 1_000_000_000;

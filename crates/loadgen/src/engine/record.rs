@@ -257,7 +257,14 @@ mod tests {
         b.close_seconds(10);
         b.failure(Failure::Corrupt);
         b.starved = 2;
+        (a.sent, b.sent) = (5, 2);
+        (a.connections, b.connections) = (1, 4);
         a.merge(b);
+        assert_eq!(
+            (a.sent, a.connections),
+            (7, 5),
+            "sends and connections add up"
+        );
         assert_eq!(a.all.len(), 3);
         assert_eq!(a.bystander.as_ref().unwrap().len(), 2);
         assert_eq!(a.working.as_ref().unwrap().len(), 1);
