@@ -575,7 +575,11 @@ impl Process {
 
     /// Bytes its connections have received and it has not read yet, from `/proc/PID/net/tcp`.
     pub fn unread(&self) -> u64 {
-        let mine: Vec<u64> = self.sockets().iter().map(|s| s.inode).collect();
+        let mine: Vec<u64> = self
+            .socket_fds()
+            .into_iter()
+            .map(|(_, inode)| inode)
+            .collect();
         tcp_table(self.pid())
             .iter()
             .filter(|t| mine.contains(&t.inode))
@@ -603,21 +607,7 @@ impl Process {
         let tcp = tcp_table(self.pid());
         let unix = unix_inodes(self.pid());
         let mut sockets = Vec::new();
-        let dir = format!("/proc/{}/fd", self.pid());
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
-            let Ok(entry) = entry else { continue };
-            // An fd can close between listing and reading its link.
-            let Ok(link) = std::fs::read_link(entry.path()) else {
-                continue;
-            };
-            let link = link.to_string_lossy();
-            let Some(inode) = link
-                .strip_prefix("socket:[")
-                .and_then(|s| s.strip_suffix(']'))
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
+        for (fd, inode) in self.socket_fds() {
             let kind = match tcp.iter().find(|t| t.inode == inode) {
                 Some(t) if t.state == TCP_LISTEN => SocketKind::TcpListener,
                 Some(t) => {
@@ -628,14 +618,32 @@ impl Process {
                 // descriptor is still open: a leaked connection all the same.
                 None => SocketKind::Other,
             };
-            sockets.push(SocketFd {
-                fd: entry.file_name().to_string_lossy().into_owned(),
-                inode,
-                kind,
-            });
+            sockets.push(SocketFd { fd, inode, kind });
         }
         sockets.sort_by(|a, b| a.fd.cmp(&b.fd));
         sockets
+    }
+
+    /// Its socket descriptors and their inodes, from `/proc/PID/fd`.
+    fn socket_fds(&self) -> Vec<(String, u64)> {
+        let dir = format!("/proc/{}/fd", self.pid());
+        let mut fds = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let Ok(entry) = entry else { continue };
+            // An fd can close between listing and reading its link.
+            let Ok(link) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            let inode = link
+                .to_string_lossy()
+                .strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(inode) = inode {
+                fds.push((entry.file_name().to_string_lossy().into_owned(), inode));
+            }
+        }
+        fds
     }
 
     /// Its threads, as `/proc/PID/task` shows them now.
