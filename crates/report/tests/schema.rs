@@ -441,16 +441,21 @@ fn a_result_from_before_the_scenarios_still_reads() {
     assert!(run.config.bind.is_empty(), "no --bind: the kernel chose");
 }
 
-#[test]
-fn a_summary_from_before_resets_by_peer_still_reads() {
+/// The full result, written without its first target's server summary `key` and read back.
+fn read_without_summary_key(key: &str) -> RunResult {
     let dir = tempfile::tempdir().unwrap();
     let mut value = serde_json::to_value(full_result()).unwrap();
     value["targets"][0]["server_summary"]
         .as_object_mut()
         .unwrap()
-        .remove("resets_by_peer");
+        .remove(key);
     let path = write_json(dir.path(), "old.json", &value);
-    let run = read_result(&path).unwrap();
+    read_result(&path).unwrap()
+}
+
+#[test]
+fn a_summary_from_before_resets_by_peer_still_reads() {
+    let run = read_without_summary_key("resets_by_peer");
     assert_eq!(
         run.targets[0]
             .server_summary
@@ -463,14 +468,7 @@ fn a_summary_from_before_resets_by_peer_still_reads() {
 
 #[test]
 fn a_summary_from_before_the_runtime_was_named_still_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut value = serde_json::to_value(full_result()).unwrap();
-    value["targets"][0]["server_summary"]
-        .as_object_mut()
-        .unwrap()
-        .remove("runtime");
-    let path = write_json(dir.path(), "old.json", &value);
-    let run = read_result(&path).unwrap();
+    let run = read_without_summary_key("runtime");
     assert_eq!(
         run.targets[0].server_summary.as_ref().unwrap().runtime,
         None
