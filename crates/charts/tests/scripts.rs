@@ -405,6 +405,37 @@ fn progress_says_the_time_left_from_the_pace_so_far() {
 }
 
 #[test]
+fn ratio_ci_gives_the_median_its_90_percent_interval_and_its_side_of_the_line() {
+    let ci = |ratios: &[&str], line: &str| {
+        let out = with_lib(
+            r#"line=$1; shift; printf '%s\n' "$@" | ratio_ci "$line""#,
+            &[&[line], ratios].concat(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // 7 rounds, unsorted: the interval is min-max (the 2nd to 6th would cover only 87.5%).
+    let seven = ["0.91", "0.99", "0.93", "1.02", "0.96", "0.97", "0.94"];
+    assert_eq!(ci(&seven, "0.95"), "0.96 [0.91-1.02] crosses 0.9600\n");
+    // 9 rounds: 2nd to 8th (96%; the 3rd to 7th would cover 82%); wholly below the line.
+    let nine = [
+        "0.80", "0.90", "0.91", "0.92", "0.93", "0.93", "0.94", "0.95", "0.97",
+    ];
+    assert_eq!(ci(&nine, "0.96"), "0.93 [0.90-0.95] below 0.9300\n");
+    // 11 rounds: 3rd to 9th; wholly above the line.
+    let eleven = [
+        "1.20", "0.80", "0.90", "0.95", "0.96", "0.97", "0.98", "0.99", "1.00", "1.01", "1.05",
+    ];
+    assert_eq!(ci(&eleven, "0.94"), "0.98 [0.95-1.01] above 0.9800\n");
+    // 10 rounds (the same less 1.20): 2nd to 9th, the median the middle two's mean.
+    assert_eq!(
+        ci(&eleven[1..], "0.94"),
+        "0.97 [0.90-1.01] crosses 0.9750\n"
+    );
+}
+
+#[test]
 fn charts_sh_help_says_how_to_use_it() {
     let out = Command::new("bash")
         .arg(repo().join("scripts/charts.sh"))
