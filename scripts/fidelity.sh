@@ -56,8 +56,10 @@ more clients than its minimal server (medians); "msgs/s within noise" when the i
   --out FILE          also write the rows as tab-separated values, one per target and scale,
                       with a header row; rewritten whole (temp + rename) after each row
 
-A run takes about targets x scales x rounds x 2 x (duration + 2 s): the 13 targets at 100,
-1000 and 10,000 clients with 7 rounds of 3 s take about 3 h; one scale about 1 h.
+A run takes about targets x scales x rounds x 2 x (duration + 2 s), more at 10,000 clients
+(connecting them, and stopping the thread-per-connection servers, take seconds per run): the
+16 targets at 100 clients with 5 rounds of 3 s, about 13 min; at 100, 1000 and 10,000 clients
+with 7 rounds, about 1 h by that formula. It prints its own estimate first.
 EOF
 }
 rounds=5 duration=3 clients=100 size=64 only="" out=""
