@@ -12,7 +12,7 @@
 # seconds into a run, and the shorter the window, the more that start-up transient weighs
 # against the clients' own costs. Ctrl-C stops it all.
 set -euo pipefail
-# For release_dir and need_binaries only: sourcing installs no traps.
+# For release_dir, need_binaries and ratio_ci only: sourcing installs no traps.
 source "$(dirname "$0")/lib.sh"
 script=client-overhead
 
@@ -67,27 +67,6 @@ median() {
         f = "%." d "f"
         printf f " [" f "-" f "]", m, v[1], v[NR] }'
 }
-# The paired ratios' median with a 90% confidence interval for it, to 2 places, where it lies
-# against the line (`below` or `above`, `crosses` when the interval holds the line), and the
-# median unrounded, for the verdict: `0.98 [0.95-1.00] below 0.9812`. The interval needs no
-# assumption about the ratios' spread (at 1000 and 10,000 clients a round can land in either of
-# two states of the machine, so they need not form one bell curve): it runs from the k-th
-# smallest to the k-th largest ratio, the largest k for which the binomial chance that the true
-# median lies outside is at most 10% (min-max up to 7 rounds, 2nd to 8th of 9, 3rd to 9th of 11;
-# with fewer than 5 rounds even min-max covers less).
-ratio_ci() {
-    sort -g | awk -v line="$1" '{ v[NR] = $1 } END {
-        n = NR; m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-        k = 1; tail = 0; term = 1 / 2 ^ n  # P(Bin(n, 1/2) = j), from j = 0
-        for (j = 0; j < n / 2; j++) {
-            tail += term; if (2 * tail > 0.10) break
-            k = j + 1; term = term * (n - j) / (j + 1)
-        }
-        lo = v[k]; hi = v[n + 1 - k]
-        side = (hi < line) ? "below" : (lo > line) ? "above" : "crosses"
-        printf "%.2f [%.2f-%.2f] %s %.4f\n", m, lo, hi, side, m }'
-}
-
 heading="# client overhead: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers ($targets) --threads 1 on CPU 0, clients on CPU 1, $rounds rounds of ${duration} s after ${warmup} s of warm-up"
 # The tables are printed whole at the end, so that the progress on stderr never lands inside
 # them on a terminal.

@@ -1,5 +1,6 @@
 # What the measuring scripts share: their binaries, stopping cleanly on Ctrl-C, resuming from the
-# result files already written, and estimating how long a run takes. Sourced, never run:
+# result files already written, estimating how long a run takes, and judging paired ratios
+# against a goal. Sourced, never run:
 #
 #   source "$(dirname "$0")/lib.sh"; start_script NAME "$@"
 #
@@ -109,6 +110,29 @@ estimate() {
     awk -v n="$1" -v w="$(seconds "$2")" -v d="$(seconds "$3")" -v o="$RUN_OVERHEAD_S" 'BEGIN {
         s = n * (w + d + o);
         if (s < 90) printf "about %d s", s + 0.5; else printf "about %d min", s / 60 + 0.5 }'
+}
+
+# ratio_ci LINE: the median of the paired ratios on stdin (one a line) with a 90% confidence
+# interval for it, to 2 places, where it lies against LINE (`below` or `above`, `crosses` when
+# the interval holds the line), and the median unrounded, for a verdict: `0.98 [0.95-1.00] below
+# 0.9812`. A round's two runs share their minute of the machine, whose speed drifts, so their
+# ratio cancels the drift; client-overhead.sh and fidelity.sh judge their goals on these. The
+# interval needs no assumption about the ratios' spread (at 1000 and 10,000 clients a round can
+# land in either of two states of the machine, so they need not form one bell curve): it runs
+# from the k-th smallest to the k-th largest ratio, the largest k for which the binomial chance
+# that the true median lies outside is at most 10% (min-max up to 7 rounds, 2nd to 8th of 9, 3rd
+# to 9th of 11; with fewer than 5 rounds even min-max covers less).
+ratio_ci() {
+    sort -g | awk -v line="$1" '{ v[NR] = $1 } END {
+        n = NR; m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        k = 1; tail = 0; term = 1 / 2 ^ n  # P(Bin(n, 1/2) = j), from j = 0
+        for (j = 0; j < n / 2; j++) {
+            tail += term; if (2 * tail > 0.10) break
+            k = j + 1; term = term * (n - j) / (j + 1)
+        }
+        lo = v[k]; hi = v[n + 1 - k]
+        side = (hi < line) ? "below" : (lo > line) ? "above" : "crosses"
+        printf "%.2f [%.2f-%.2f] %s %.4f\n", m, lo, hi, side, m }'
 }
 
 # measure LOG COMMAND...: runs a loadgen command with its stderr in LOG; returns its exit status.

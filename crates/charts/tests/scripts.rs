@@ -45,8 +45,17 @@ fn bin_dir() -> PathBuf {
         };
         let built = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "-p", "loadgen", "--profile", &profile])
-            // client-overhead.sh's yardstick, found in ECHO_BENCH_BIN/examples/.
+            // client-overhead.sh's and fidelity.sh's yardstick client, found in
+            // ECHO_BENCH_BIN/examples/; and the server fidelity.sh's test pairs, with echo-server.
             .args(["--bins", "--example", "pingpong"])
+            .args([
+                "-p",
+                "echo-targets",
+                "-p",
+                "echo-mio",
+                "--example",
+                "mio-minimal",
+            ])
             .arg("--target-dir")
             .arg(dir.parent().unwrap())
             .current_dir(repo())
@@ -405,6 +414,37 @@ fn progress_says_the_time_left_from_the_pace_so_far() {
 }
 
 #[test]
+fn ratio_ci_gives_the_median_its_90_percent_interval_and_its_side_of_the_line() {
+    let ci = |ratios: &[&str], line: &str| {
+        let out = with_lib(
+            r#"line=$1; shift; printf '%s\n' "$@" | ratio_ci "$line""#,
+            &[&[line], ratios].concat(),
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // 7 rounds, unsorted: the interval is min-max (the 2nd to 6th would cover only 87.5%).
+    let seven = ["0.91", "0.99", "0.93", "1.02", "0.96", "0.97", "0.94"];
+    assert_eq!(ci(&seven, "0.95"), "0.96 [0.91-1.02] crosses 0.9600\n");
+    // 9 rounds: 2nd to 8th (96%; the 3rd to 7th would cover 82%); wholly below the line.
+    let nine = [
+        "0.80", "0.90", "0.91", "0.92", "0.93", "0.93", "0.94", "0.95", "0.97",
+    ];
+    assert_eq!(ci(&nine, "0.96"), "0.93 [0.90-0.95] below 0.9300\n");
+    // 11 rounds: 3rd to 9th; wholly above the line.
+    let eleven = [
+        "1.20", "0.80", "0.90", "0.95", "0.96", "0.97", "0.98", "0.99", "1.00", "1.01", "1.05",
+    ];
+    assert_eq!(ci(&eleven, "0.94"), "0.98 [0.95-1.01] above 0.9800\n");
+    // 10 rounds (the same less 1.20): 2nd to 9th, the median the middle two's mean.
+    assert_eq!(
+        ci(&eleven[1..], "0.94"),
+        "0.97 [0.90-1.01] crosses 0.9750\n"
+    );
+}
+
+#[test]
 fn charts_sh_help_says_how_to_use_it() {
     let out = Command::new("bash")
         .arg(repo().join("scripts/charts.sh"))
@@ -493,4 +533,115 @@ fn client_overhead_sh_prints_its_progress_apart_from_its_tables() {
             .all(|l| l.is_empty() || l.starts_with('|') || l.starts_with("loadgen / yardstick")),
         "nothing but the tables after their heading: {both}"
     );
+}
+
+/// fidelity.sh, for real, on one cheap pair at two small scales, stdout and stderr apart, with
+/// its rows also written to a TSV file; the file's rows by column name.
+fn fidelity_sh(
+    out: &Path,
+) -> (
+    std::process::Output,
+    Vec<std::collections::HashMap<String, String>>,
+) {
+    let printed = Command::new("env")
+        .args(["--default-signal=INT", "bash"])
+        .arg(repo().join("scripts/fidelity.sh"))
+        .args(["--targets", "mio", "--clients", "2 4", "--rounds", "3"])
+        .args(["--duration", "0.5", "--out"])
+        .arg(out)
+        .env("ECHO_BENCH_BIN", bin_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let file = fs::read_to_string(out).unwrap_or_default();
+    let mut lines = file.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+    let rows = lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split('\t'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect();
+    (printed, rows)
+}
+
+#[test]
+fn fidelity_sh_gives_each_scale_its_ratio_interval_verdict_and_starved_clients() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return echo_testkit::skip(
+            &echo_testkit::current_test(),
+            "fidelity.sh pins the servers to CPU 0 and the client to CPU 1",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, rows) = fidelity_sh(&dir.path().join("fidelity.tsv"));
+    let (stdout, stderr) = (text(&printed.stdout), text(&printed.stderr));
+    assert!(printed.status.success(), "{stdout}\n{stderr}");
+    for clients in ["2", "4"] {
+        assert!(
+            stderr.contains(&format!("mio at {clients} clients, round 3 of 3: ")),
+            "progress says which pair, which scale, which round: {stderr}"
+        );
+        // | clients | target | minimal | msgs/s | msgs/s | ratio [lo-hi] | starved | starved | ...
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {clients} | mio | mio-minimal | ")))
+            .unwrap_or_else(|| panic!("no table row for {clients} clients: {stdout}"));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells.len(), 12, "{row}");
+        let interval = cells[5].split_once(' ').map(|(_, ci)| ci);
+        assert!(
+            interval.is_some_and(|ci| ci.starts_with('[') && ci.contains('-')),
+            "the ratio has its interval: {row}"
+        );
+        for starved in &cells[6..8] {
+            let (median, max) = starved.split_once(" / ").unwrap_or_default();
+            assert!(
+                median.parse::<f64>().is_ok() && max.parse::<u64>().is_ok(),
+                "starved: median / max: {row}"
+            );
+        }
+        assert!(
+            cells[11].starts_with("met") || cells[11].starts_with("not met"),
+            "a verdict: {row}"
+        );
+    }
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["clients"].as_str())
+            .collect::<Vec<_>>(),
+        ["2", "4"],
+        "one TSV row per scale: {rows:?}"
+    );
+    for row in &rows {
+        let number = |key: &str| -> f64 {
+            row[key]
+                .parse()
+                .unwrap_or_else(|_| panic!("{key} is not a number: {row:?}"))
+        };
+        assert_eq!(
+            (row["target"].as_str(), row["rounds"].as_str()),
+            ("mio", "3")
+        );
+        // The interval holds the median (to the 2 places the interval is given in).
+        let (lo, ratio, hi) = (number("ratio_lo"), number("ratio"), number("ratio_hi"));
+        assert!(lo <= ratio + 0.005 && ratio <= hi + 0.005, "{row:?}");
+        for key in ["target_starved_max", "minimal_starved_max"] {
+            assert!(row[key].parse::<u64>().is_ok(), "{key}: {row:?}");
+        }
+        number("target_starved_median");
+        number("minimal_starved_median");
+        assert!(
+            ["below", "above", "crosses"].contains(&row["ratio_side"].as_str()),
+            "{row:?}"
+        );
+        assert!(
+            row["goal"].starts_with("met") || row["goal"].starts_with("not met"),
+            "{row:?}"
+        );
+    }
 }

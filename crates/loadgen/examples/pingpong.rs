@@ -10,10 +10,13 @@
 //! cargo run --release -p loadgen --example pingpong -- 127.0.0.1:7878 100 10 [64 [1 [PID]]]
 //! #                                                    ADDR    CLIENTS SECONDS [MSG_SIZE [WARMUP [SERVER_PID]]]
 //! ```
-//! Prints `pingpong: N clients, M round trips in S s: R msgs/s, C ns CPU/msg`, counted after a
-//! warm-up of WARMUP seconds (1 unless given), as loadgen counts after its own: the first burst
-//! of every connection at once, and cold caches, are charged to neither client. Given the
-//! server's process id, it adds the server's CPU per message over the same window.
+//! Prints `pingpong: N clients, K starved, M round trips in S s: R msgs/s, C ns CPU/msg`,
+//! counted after a warm-up of WARMUP seconds (1 unless given), as loadgen counts after its own:
+//! the first burst of every connection at once, and cold caches, are charged to neither client.
+//! K is how many clients completed no round trip in that window: a server that leaves some
+//! connections unserved (an accept queue drained too slowly, say) shows it here, whatever its
+//! total. Given the server's process id, it adds the server's CPU per message over the same
+//! window.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -36,9 +39,24 @@ struct Conn {
     written: usize,
     /// Whether writability is watched (only while a message is half written).
     writable: bool,
+    /// Round trips completed since the start, and by the start of the window. Counted per
+    /// connection rather than in one total, which costs the same one add per message, so that
+    /// a starved connection shows at the end without anything more per message.
+    trips: u64,
+    trips_before: u64,
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pingpong: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: pingpong ADDR CLIENTS SECONDS [MSG_SIZE [WARMUP [SERVER_PID]]]";
     let arg = |i: usize| args.get(i).ok_or_else(|| std::io::Error::other(usage));
@@ -59,6 +77,8 @@ fn main() -> std::io::Result<()> {
         .transpose()
         .map_err(|_| std::io::Error::other(usage))?;
 
+    // The process's descriptor limit raised to fit the clients, as loadgen raises its own.
+    loadgen::ensure_fds_for(clients, 1).map_err(std::io::Error::other)?;
     let mut poll = Poll::new()?;
     let mut conns = Vec::with_capacity(clients);
     for i in 0..clients {
@@ -73,6 +93,8 @@ fn main() -> std::io::Result<()> {
             got: 0,
             written: size,
             writable: false,
+            trips: 0,
+            trips_before: 0,
         });
     }
     let message = vec![b'x'; size];
@@ -89,12 +111,14 @@ fn main() -> std::io::Result<()> {
     );
     let mut start = None;
     let (mut cpu_start, mut server_start) = (Duration::ZERO, Duration::ZERO);
-    let mut trips = 0u64;
     loop {
         let now = Instant::now();
         match start {
             None if now >= warm => {
-                (start, cpu_start, trips) = (Some(now), cpu_time("/proc/self/stat"), 0);
+                for c in &mut conns {
+                    c.trips_before = c.trips;
+                }
+                (start, cpu_start) = (Some(now), cpu_time("/proc/self/stat"));
                 server_start = server_stat.as_deref().map_or(Duration::ZERO, cpu_time);
             }
             Some(start) if now - start >= length => break,
@@ -123,7 +147,7 @@ fn main() -> std::io::Result<()> {
                         let whole = c.got == size;
                         if whole {
                             c.got = 0;
-                            trips += 1;
+                            c.trips += 1;
                             c.written = 0;
                             send(c, &message, &poll, i)?;
                         }
@@ -138,6 +162,8 @@ fn main() -> std::io::Result<()> {
         }
     }
     let elapsed = start.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let trips: u64 = conns.iter().map(|c| c.trips - c.trips_before).sum();
+    let starved = conns.iter().filter(|c| c.trips == c.trips_before).count();
     let cpu = cpu_time("/proc/self/stat") - cpu_start;
     let per_msg = |cpu: Duration| cpu.as_nanos() as f64 / trips.max(1) as f64;
     let server = server_stat.as_deref().map_or(String::new(), |stat| {
@@ -145,7 +171,7 @@ fn main() -> std::io::Result<()> {
         format!(", {ns:.0} ns server CPU/msg")
     });
     println!(
-        "pingpong: {clients} clients, {trips} round trips in {elapsed:.2} s: {:.0} msgs/s, {:.0} ns CPU/msg{server}",
+        "pingpong: {clients} clients, {starved} starved, {trips} round trips in {elapsed:.2} s: {:.0} msgs/s, {:.0} ns CPU/msg{server}",
         trips as f64 / elapsed,
         per_msg(cpu)
     );

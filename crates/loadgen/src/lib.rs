@@ -42,6 +42,10 @@ use crate::present::output::{self, Source};
 use crate::present::{compare, merge, stdout};
 use crate::run::server;
 
+/// The descriptor limit raised for N clients, or why they cannot fit: shared with the yardstick
+/// client (`examples/pingpong.rs`), which must hold as many connections as loadgen.
+pub use crate::run::sys::{TooFew, ensure_fds_for};
+
 /// Runs loadgen with this process's arguments and returns its exit status; errors are said here,
 /// once, on stderr.
 pub fn main() -> ExitCode {
