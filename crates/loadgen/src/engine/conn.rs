@@ -4,7 +4,8 @@
 //!
 //! A connection owns no buffer: its messages are made, and its echoes checked, in its thread's
 //! [`Common`] from one shared [`Pattern`], so what one round trip touches stays in cache at ten
-//! thousand connections and at 16 KiB, as in the leanest client (one buffer for everyone). What
+//! thousand connections and at 16 KiB, as in the leanest client (one buffer for everyone). In
+//! the closed loop an echo read whole is itself the next message, restamped. What
 //! every connection of a thread shares (the message size, the clock, a churn connection's
 //! message count) lives there too, and what only the open loop or churn needs (a schedule, a
 //! cycle) lives beside the connection in the event loop: a connection is the few counters a
@@ -16,7 +17,7 @@
 use std::collections::VecDeque;
 use std::os::fd::AsFd;
 
-use echo_common::pattern::Pattern;
+use echo_common::pattern::{HEADER, Pattern};
 
 use crate::engine::clock::{Clock, Nanos};
 use crate::engine::raw::{self, Errno};
@@ -158,6 +159,21 @@ impl Conn {
         due: Nanos,
         now: Nanos,
     ) -> Result<(), Failure> {
+        self.start(common, rules, record, due, now);
+        self.flush(stream, common)
+    }
+
+    /// Puts the next message in flight, due at `due` and leaving at `now`, with nothing of it
+    /// written yet.
+    #[inline]
+    fn start(
+        &mut self,
+        common: &Common,
+        rules: &Rules,
+        record: &mut Record,
+        due: Nanos,
+        now: Nanos,
+    ) {
         debug_assert!(!self.writing(common), "one message is written at a time");
         let message = InFlight { due, sent: now };
         if self.in_flight == 0 {
@@ -170,7 +186,6 @@ impl Conn {
         self.in_flight += 1;
         self.written = 0;
         reply::on_send(record, rules, now);
-        self.flush(stream, common)
     }
 
     /// The oldest message in flight leaves the pipeline (its echo is in).
@@ -203,20 +218,9 @@ impl Conn {
             common
                 .pattern
                 .fill_part(u64::from(self.id), self.next_send() - 1, written, chunk);
-            let mut sent = 0;
-            while sent < chunk.len() {
-                match raw::send(stream, &chunk[sent..]) {
-                    Ok(0) => return Err(Failure::Reset),
-                    Ok(n) => sent += n,
-                    Err(Errno::AGAIN) => {
-                        self.written += sent as u32;
-                        return Ok(());
-                    }
-                    Err(Errno::INTR) => {}
-                    Err(e) => return Err(Failure::of(&e.into())),
-                }
+            if !write(stream, chunk, &mut self.written)? {
+                return Ok(());
             }
-            self.written += sent as u32;
         }
         Ok(())
     }
@@ -292,7 +296,7 @@ impl Conn {
                     // counts only once every byte of it is checked.
                     let echo = (got + n == common.size as usize).then(|| {
                         self.got = 0;
-                        self.on_echo(stream, common, rules, record)
+                        self.on_echo(stream, common, rules, record, got == 0)
                     });
                     let checked =
                         common
@@ -329,21 +333,62 @@ impl Conn {
 
     /// A whole echo is in: the oldest message leaves the pipeline and (closed loop) the next
     /// is sent. Returns the answered message, when its echo completed, and how the send went.
+    ///
+    /// When the echo came in one read (`whole`: all of it is in the read buffer), the next
+    /// message is that echo, restamped: every message of a connection has the same body, so
+    /// only the header changes, and making it again would write as many bytes as the message
+    /// holds (at 16 KiB, most of the client's own work per round trip). The echo is still
+    /// checked byte for byte after (its header put back first); had it been wrong, the message
+    /// made from it is wrong too, but the connection fails on the check before anything else.
     fn on_echo<S: AsFd>(
         &mut self,
         stream: &S,
         common: &mut Common,
         rules: &Rules,
         record: &mut Record,
+        whole: bool,
     ) -> (Option<InFlight>, Nanos, Result<(), Failure>) {
         let done = common.clock.now();
         let message = self.answered();
         let mut sent = Ok(());
         if !rules.open_loop && self.next_recv < common.limit {
-            sent = self.send(stream, common, rules, record, done, done);
+            if whole {
+                self.start(common, rules, record, done, done);
+                let echo = &mut common.back[..common.size as usize];
+                let header = HEADER.min(echo.len());
+                let mut seq = [0; HEADER];
+                seq[..header].copy_from_slice(&echo[..header]);
+                common.pattern.stamp(self.next_send() - 1, echo);
+                // What the socket does not take now, flush makes later, as for any message.
+                sent = write(stream, echo, &mut self.written).map(drop);
+                echo[..header].copy_from_slice(&seq[..header]);
+            } else {
+                sent = self.send(stream, common, rules, record, done, done);
+            }
         }
         (message, done, sent)
     }
+}
+
+/// Writes what the socket takes of `buf`, the part of a message from byte `written` on, and
+/// counts it in `written`: true when all of it went, false when the socket is full.
+#[inline]
+fn write<S: AsFd>(stream: &S, buf: &[u8], written: &mut u32) -> Result<bool, Failure> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        match raw::send(stream, &buf[sent..]) {
+            Ok(0) => return Err(Failure::Reset),
+            Ok(n) => sent += n,
+            Err(Errno::AGAIN) => {
+                *written += sent as u32;
+                return Ok(false);
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(Failure::of(&e.into())),
+        }
+    }
+    *written += sent as u32;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -476,6 +521,78 @@ mod tests {
             1,
             "the echo before the stray byte counts"
         );
+    }
+
+    /// Sends message 0 on a new connection `id` of `size` bytes, answers it with `reply` (written
+    /// at once), and drives the client until the reply counts or fails; returns the failure, if
+    /// any, and what the client sent next (message 1, unless it failed first).
+    fn answer(
+        id: u64,
+        size: usize,
+        reply: impl FnOnce(&mut [u8]),
+    ) -> (Result<(), Failure>, Record, Option<Vec<u8>>) {
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (client, mut server) = pair(&poll);
+        let (rules, mut record) = (measuring(), Record::new(1, false, false));
+        let mut common = Common::new(size, clock());
+        let mut conn = Conn::new(id, &common);
+        conn.send(&client, &mut common, &rules, &mut record, 1, 1)
+            .unwrap();
+        let mut got = vec![0; size];
+        server.read_exact(&mut got).unwrap();
+        reply(&mut got);
+        server.write_all(&got).unwrap();
+        let result = loop {
+            wait(&mut poll, &mut events);
+            match conn.on_readable(&client, &mut common, &rules, &mut record, closing(&events)) {
+                Ok(()) if record.messages() == 0 => continue,
+                result => break result,
+            }
+        };
+        // Whatever the client sent before its verdict: the next message, or nothing.
+        let next = (conn.next_send() == 2).then(|| {
+            let mut next = vec![0; size];
+            while conn.writing(&common) {
+                conn.flush(&client, &mut common).unwrap();
+            }
+            server.read_exact(&mut next).unwrap();
+            next
+        });
+        (result, record, next)
+    }
+
+    #[test]
+    fn an_echo_sent_on_as_the_next_message_is_still_checked_byte_for_byte() {
+        // 64 B arrive in one read (the path that restamps the echo), 16 KiB in one or several.
+        for size in [64, 16 << 10] {
+            let (result, record, next) = answer(2, size, |_| {});
+            assert_eq!(result, Ok(()), "{size} B");
+            assert_eq!(record.messages(), 1);
+            assert_eq!(next.unwrap(), message(2, 1, size), "{size} B: message 1");
+            let mut corrupt = message(2, 0, size);
+            corrupt[size - 1] ^= 1;
+            let wrong = [
+                ("corrupt", corrupt, format!("byte {} ", size - 1)),
+                (
+                    "another connection's",
+                    message(3, 0, size),
+                    "byte 8 ".into(),
+                ),
+                (
+                    "a repeated (or early)",
+                    message(2, 1, size),
+                    "byte 0 ".into(),
+                ),
+            ];
+            for (what, reply, at) in wrong {
+                let (result, record, _) = answer(2, size, |m| m.copy_from_slice(&reply));
+                assert_eq!(result, Err(Failure::Corrupt), "{size} B: {what} echo");
+                assert_eq!(record.messages(), 0, "{size} B: {what} echo counted");
+                let report = record.first_corruption.unwrap();
+                assert!(report.contains(&at), "{size} B: {what}: {report}");
+            }
+        }
     }
 
     #[test]
