@@ -342,6 +342,83 @@ mod tests {
     }
 
     #[test]
+    fn plus_minus_takes_whichever_half_is_the_wider() {
+        // Three values: min to max. The median 9 is 8 above the bottom and 1 below the top.
+        let s = Spread::of(&[1.0, 9.0, 10.0]).unwrap();
+        assert!(close(s.plus_minus().unwrap(), 8.0 / 9.0), "{s:?}");
+        // The median 2 is 1 above the bottom and 8 below the top.
+        let s = Spread::of(&[1.0, 2.0, 10.0]).unwrap();
+        assert!(close(s.plus_minus().unwrap(), 4.0), "{s:?}");
+    }
+
+    #[test]
+    fn two_values_have_a_cv() {
+        // Mean 2, sample sd sqrt(2): the smallest sample a spread can be measured from.
+        let c = cv(&[1.0, 3.0]).unwrap();
+        assert!(close(c, 2f64.sqrt() / 2.0), "{c}");
+    }
+
+    #[test]
+    fn an_interval_contains_its_bounds_and_nothing_outside() {
+        let i = Interval {
+            lo: 2.0,
+            hi: 3.0,
+            confidence: 0.95,
+        };
+        assert!(i.contains(2.0) && i.contains(2.5) && i.contains(3.0));
+        assert!(!i.contains(1.9) && !i.contains(3.1));
+    }
+
+    #[test]
+    fn median_interval_of_twenty_is_sixth_to_fifteenth() {
+        // P(B ≤ 5) = 21700/2^20, so k = 6 gives 95.9%; k = 7 would give 88.5%. Past k = 2 the
+        // binomial's later terms decide k, not only its first two.
+        let xs: Vec<f64> = (1..=20).rev().map(f64::from).collect();
+        let i = median_interval(&xs).unwrap();
+        assert_eq!((i.lo, i.hi), (6.0, 15.0));
+        assert!(
+            close(i.confidence, 1.0 - 2.0 * 21700.0 / 1_048_576.0),
+            "{i:?}"
+        );
+    }
+
+    #[test]
+    fn a_bound_exactly_on_one_is_a_tie() {
+        let ratio = |lo, hi| Ratio {
+            estimate: 1.1,
+            interval: Interval {
+                lo,
+                hi,
+                confidence: 0.95,
+            },
+        };
+        assert_eq!(ratio(1.0, 1.2).verdict(), Verdict::Tie);
+        assert_eq!(ratio(0.8, 1.0).verdict(), Verdict::Tie);
+    }
+
+    #[test]
+    fn exactly_the_asked_confidence_is_not_flagged() {
+        let r = Ratio {
+            estimate: 1.1,
+            interval: Interval {
+                lo: 1.05,
+                hi: 1.2,
+                confidence: CONFIDENCE,
+            },
+        };
+        assert_eq!(r.to_string(), "1.10× [1.05–1.20]");
+    }
+
+    #[test]
+    fn a_ratio_is_computed_up_to_max_pairs_and_refused_beyond() {
+        let one = [1.0];
+        let many = vec![1.0; MAX_PAIRS];
+        assert!(Ratio::of(&one, &many).is_some(), "exactly MAX_PAIRS pairs");
+        let side = vec![1.0; 61]; // 61 × 61 = 3721 pairs, yet 61 + 61 and 61 / 61 are small.
+        assert_eq!(Ratio::of(&side, &side), None);
+    }
+
+    #[test]
     fn the_null_distribution_matches_known_counts() {
         // 5 against 5: 252 orderings, of which 1, 1, 2, 3, 5 have U = 0..4.
         let p = mann_whitney_pmf(5, 5);
