@@ -215,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn hgrm_rows_below_the_top_give_one_over_one_minus_the_percentile() {
+        let mut out = Vec::new();
+        write_hgrm(&sample(), 1000.0, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let median = text
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("0.500000000000"))
+            .expect("a 50% row");
+        assert_eq!(median.split_whitespace().nth(3), Some("2.00"), "{text}");
+    }
+
+    #[test]
     fn hgrm_has_the_standard_layout() {
         let mut out = Vec::new();
         write_hgrm(&sample(), 1000.0, &mut out).unwrap();

@@ -841,6 +841,171 @@ mod tests {
     }
 
     #[test]
+    fn the_commit_is_kept_only_when_every_host_ran_it() {
+        let merged = merge(three_hosts([T0; 3])).unwrap();
+        assert_eq!(merged.result.git_commit.as_deref(), Some("abc"));
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+
+        let mut hosts = three_hosts([T0; 3]);
+        hosts[1].result.git_commit = Some("def".into());
+        let merged = merge(hosts).unwrap();
+        assert_eq!(merged.result.git_commit, None);
+        assert!(
+            merged.warnings[0].contains("different versions of loadgen (abc + def)"),
+            "{:?}",
+            merged.warnings
+        );
+    }
+
+    #[test]
+    fn the_merged_wall_window_is_the_overlap() {
+        let t = &merge(three_hosts([T0, T0 + 4 * SECOND, T0]))
+            .unwrap()
+            .result
+            .targets[0];
+        let overlap = WallWindow {
+            start_unix_ns: T0 + 4 * SECOND,
+            end_unix_ns: T0 + 10 * SECOND,
+        };
+        assert_eq!(t.wall_window, Some(overlap));
+    }
+
+    #[test]
+    fn megabytes_per_second_are_messages_per_second_times_the_message_size() {
+        let t = &merge(three_hosts([T0; 3])).unwrap().result.targets[0];
+        // 37,000 messages of 64 bytes in 10 s.
+        let expected = 3_700.0 * 64.0 / 1e6;
+        assert!((t.mb_per_sec.unwrap() - expected).abs() < 1e-12, "{t:?}");
+    }
+
+    #[test]
+    fn an_overlap_of_exactly_the_minimum_share_does_not_warn() {
+        let s = samples();
+        // Two 10 s windows half a second apart: the overlap is 9.5 s, 95% of the longest.
+        let late = T0 + SECOND / 2;
+        let at_minimum = merge(vec![
+            host("a.json", T0, 10, &s[0]),
+            host("b.json", late, 10, &s[1]),
+        ]);
+        let warnings = at_minimum.unwrap().warnings;
+        assert!(warnings.is_empty(), "{warnings:?}");
+
+        let below = merge(vec![
+            host("a.json", T0, 10, &s[0]),
+            host("b.json", late + 1, 10, &s[1]),
+        ]);
+        let warnings = below.unwrap().warnings;
+        assert!(warnings[0].contains("overlap for 95.0%"), "{warnings:?}");
+    }
+
+    #[test]
+    fn one_hosts_result_is_never_warned_about_overlap_even_with_an_empty_window() {
+        // Its share of its own window is taken as 0 when the window is empty: but there is no
+        // other host to start with the same --start-at.
+        let merged = merge(vec![host("a.json", T0, 0, &[])]).unwrap();
+        assert_eq!(merged.result.targets[0].msgs_per_sec, None);
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+    }
+
+    /// A server cost as one host measured it.
+    fn server() -> ServerCost {
+        ServerCost {
+            cpu_user_ns: 3_000_000,
+            cpu_sys_ns: 1_000_000,
+            cpu_ns_per_msg: Some(1_000.0),
+            peak_rss_bytes: 1 << 20,
+            rss_per_conn_bytes: 30_000.0,
+            threads: 2,
+        }
+    }
+
+    #[test]
+    fn only_a_server_measured_by_several_hosts_warns() {
+        let mut hosts = three_hosts([T0; 3]);
+        hosts[1].result.targets[0].server = Some(server());
+        let merged = merge(hosts.clone()).unwrap();
+        assert!(merged.warnings.is_empty(), "{:?}", merged.warnings);
+
+        hosts[2].result.targets[0].server = Some(server());
+        let warnings = merge(hosts).unwrap().warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("2 hosts measured the server")
+                && warnings[0].contains("taken from b.json"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_server_cost_over_no_messages_has_no_cost_per_message() {
+        let mut hosts = vec![host("a.json", T0, 10, &[]), host("b.json", T0, 10, &[])];
+        hosts[1].result.targets[0].server = Some(server());
+        let s = merge(hosts).unwrap().result.targets[0].server.unwrap();
+        assert_eq!(s.cpu_ns_per_msg, None, "{s:?}");
+    }
+
+    #[test]
+    fn latencies_each_host_keeps_unmerged_are_named_in_a_warning() {
+        let mut hosts = three_hosts([T0; 3]);
+        for h in &mut hosts {
+            let t = &mut h.result.targets[0];
+            t.latency_uncorrected_ns = Some(t.latency_ns);
+            t.working_latency_ns = Some(t.latency_ns);
+        }
+        let merged = merge(hosts).unwrap();
+        assert_eq!(merged.result.targets[0].latency_uncorrected_ns, None);
+        assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
+        assert!(
+            merged.warnings[0].contains("uncorrected, working latency is not merged"),
+            "{:?}",
+            merged.warnings
+        );
+    }
+
+    #[test]
+    fn a_host_without_a_timeline_has_its_messages_spread_evenly_over_its_window() {
+        // b opened 4 s late: the overlap is 6 s. Evenly spread, a did 12,000 of its 20,000 in
+        // it, b 3,000 of its 5,000 and c 7,200 of its 12,000.
+        let mut hosts = three_hosts([T0, T0 + 4 * SECOND, T0]);
+        for h in &mut hosts {
+            h.result.targets[0].timeline.clear();
+        }
+        let rate = merge(hosts).unwrap().result.targets[0]
+            .msgs_per_sec
+            .unwrap();
+        let expected = (12_000.0 + 3_000.0 + 7_200.0) / 6.0;
+        assert!((rate - expected).abs() < 1e-6, "{rate}");
+    }
+
+    #[test]
+    fn a_second_partly_in_the_overlap_counts_in_proportion_even_a_short_last_one() {
+        // a: 10 s from T0, 2,000 messages a second. b: 7.5 s from T0 + 2.75 s, 100 a second
+        // and 400 in its last half second. The overlap, T0 + 2.75 s to T0 + 10 s, takes a
+        // quarter of a's third second and half of b's last half second.
+        let s = samples();
+        let a = host("a.json", T0, 10, &s[0]);
+        let mut b = host("b.json", T0 + 2_750_000_000, 8, &s[1][..1_100]);
+        let t = &mut b.result.targets[0];
+        t.window_ns = 7_500_000_000;
+        t.wall_window = Some(WallWindow {
+            start_unix_ns: T0 + 2_750_000_000,
+            end_unix_ns: T0 + 10_250_000_000,
+        });
+        for (tick, t_s) in t
+            .timeline
+            .iter_mut()
+            .zip([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 7.5])
+        {
+            (tick.t_s, tick.msgs) = (t_s, if t_s < 7.5 { 100 } else { 400 });
+        }
+        let rate = merge(vec![a, b]).unwrap().result.targets[0]
+            .msgs_per_sec
+            .unwrap();
+        let expected = (2_000.0 * 7.25 + (700.0 + 200.0)) / 7.25;
+        assert!((rate - expected).abs() < 1e-6, "{rate}");
+    }
+
+    #[test]
     fn files_from_before_the_window_was_recorded_still_read() {
         let mut value = serde_json::to_value(&three_hosts([T0; 3])[0].result).unwrap();
         value["config"].as_object_mut().unwrap().remove("start_at");

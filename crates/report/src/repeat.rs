@@ -220,6 +220,23 @@ mod tests {
     }
 
     #[test]
+    fn a_server_cost_of_zero_or_infinity_is_no_figure_but_a_search_that_kept_none_is_zero() {
+        let with_cost = |cost: f64| {
+            let mut r = run(100.0, 4);
+            r.server.as_mut().unwrap().cpu_ns_per_msg = Some(cost);
+            Figure::ServerCpuPerMsg.of(&r)
+        };
+        assert_eq!(with_cost(250.0), Some(250.0));
+        assert_eq!(with_cost(0.0), None);
+        assert_eq!(with_cost(f64::INFINITY), None);
+
+        // Every rate tried broke the objective: capacity 0, not unmeasured.
+        let mut searched = run(100.0, 4);
+        searched.capacity = Some(crate::testing::capacity_search(None));
+        assert_eq!(Figure::Capacity.of(&searched), Some(0.0));
+    }
+
+    #[test]
     fn a_run_cut_before_its_window_is_left_out_of_every_spread() {
         let mut cut = run(0.0, 0);
         (cut.window_ns, cut.messages, cut.latency_ns.count) = (0, 0, 0);

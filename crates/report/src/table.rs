@@ -218,6 +218,27 @@ mod tests {
     }
 
     #[test]
+    fn the_rule_is_as_wide_as_the_header_with_two_columns_or_four() {
+        for columns in [2, 4] {
+            let names = ["a", "bb", "ccc", "dddd"];
+            let mut t = Table::new(names[..columns].iter().map(|n| (*n, Align::Right)));
+            t.row(vec![Some("1".into()); columns]);
+            let text = t.text();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines[1], "-".repeat(lines[0].len()), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_table_counts_its_rows() {
+        let mut t = Table::new([("name", Align::Left)]);
+        assert_eq!((t.len(), t.is_empty()), (0, true));
+        t.row(vec![Some("a".into())]);
+        t.row(vec![None]);
+        assert_eq!((t.len(), t.is_empty()), (2, false));
+    }
+
+    #[test]
     #[should_panic(expected = "one cell per column")]
     fn a_row_of_the_wrong_width_is_a_bug() {
         sample().row(vec![None]);
