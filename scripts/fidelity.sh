@@ -23,15 +23,17 @@
 # whole after each row, so an interrupted run keeps every row it finished). Ctrl-C stops the
 # whole script, servers and client included, prints the rows finished so far, and exits 130.
 set -euo pipefail
-# For release_dir, need_binaries, progress and ratio_ci only: sourcing installs no traps.
+# For release_dir, need_binaries, progress, estimate and ratio_ci only: sourcing installs no traps.
 source "$(dirname "$0")/lib.sh"
 script=fidelity
 
 # The goal: a target draws at least this share of its minimal server's msgs/s.
 GOAL=0.95
-# Seconds each run takes beyond its window, for the estimate: the client's warm-up (1 s) and
+# The client's warm-up before each window, in seconds.
+WARMUP_S=1
+# Seconds each run takes beyond its warm-up and window, for the estimate (lib.sh's `estimate`):
 # starting, connecting and stopping (well under 1 s up to 1000 clients; more at 10,000).
-RUN_EXTRA_S=2
+RUN_OVERHEAD_S=1
 
 usage() {
     cat <<'EOF'
@@ -204,7 +206,7 @@ run_one() {
     failed="" starved="" rate="" cpu=""
     start_server "$@"
     [[ -n $addr ]] || return 1
-    taskset -c 1 "$bin/examples/pingpong" "$addr" "$n" "$duration" "$size" 1 "$server" >"$work/client" 2>&1 &
+    taskset -c 1 "$bin/examples/pingpong" "$addr" "$n" "$duration" "$size" "$WARMUP_S" "$server" >"$work/client" 2>&1 &
     client=$!
     wait "$client" || true
     client=""
@@ -220,7 +222,7 @@ run_one() {
 }
 
 # The table's heading and the TSV's header row.
-heading="# fidelity: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers --threads 1 on CPU 0, pingpong on CPU 1, ${size} B; rounds: $rounds of ${duration} s (after 1 s of warm-up) per target and scale"
+heading="# fidelity: $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%dT%H:%MZ), servers --threads 1 on CPU 0, pingpong on CPU 1, ${size} B; rounds: $rounds of ${duration} s (after ${WARMUP_S} s of warm-up) per target and scale"
 tsv_header=$(printf '%s\t' clients target minimal rounds target_msgs_s minimal_msgs_s ratio ratio_lo \
     ratio_hi ratio_side target_cpu_ns minimal_cpu_ns cpu_ratio target_starved_median \
     target_starved_max minimal_starved_median minimal_starved_max goal)note
@@ -326,15 +328,9 @@ measure_pair() {
             "$mc" "$tc" "$cpu_ratio" "$ms_med" "$ms_max" "$ts_med" "$ts_max" "$verdict")"
 }
 
-# "about N min" (or s) for RUNS runs of the window and RUN_EXTRA_S each.
-estimate_runs() {
-    awk -v n="$1" -v d="$duration" -v x="$RUN_EXTRA_S" 'BEGIN { s = n * (d + x);
-        if (s < 90) printf "about %d s", s + 0.5; else printf "about %d min", s / 60 + 0.5 }'
-}
-
 runs_total=$((${#selected[@]} * ${#scales[@]} * rounds * 2)) runs_done=0 started=$SECONDS failures=0
 echo "fidelity: targets: ${#selected[@]}; clients: $clients; rounds: $rounds each; $runs_total runs of" \
-    "${duration} s + about ${RUN_EXTRA_S} s: $(estimate_runs "$runs_total")" >&2
+    "${duration} s + about $((WARMUP_S + RUN_OVERHEAD_S)) s: $(estimate "$runs_total" "${WARMUP_S}s" "${duration}s")" >&2
 for n in "${scales[@]}"; do
     for pair in "${selected[@]}"; do
         read -r target example _ <<<"$pair"
