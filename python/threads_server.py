@@ -93,9 +93,9 @@ def serve(config, target, signals=None, work=common.run_blocking, lag=None, hand
 
         def service_actions(self):
             # socketserver accepts one connection each time its loop wakes. Under gevent a wake-up
-            # is a turn of the whole hub, long at 1000 busy connections, and clients waited in the
-            # kernel's queue for seconds (pingpong, 1000 clients: a median of 140 never answered).
-            # So every connection waiting is taken, as gevent's own StreamServer does.
+            # is a turn of the whole hub, long at 1000 busy connections, so clients would wait in
+            # the kernel's queue for seconds: every connection waiting is taken, as gevent's own
+            # StreamServer does.
             self.waiting = True
             while self.waiting:
                 self._handle_request_noblock()
