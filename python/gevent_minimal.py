@@ -13,9 +13,10 @@ from gevent.server import StreamServer
 
 def echo(sock, _address):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    recv, sendall = sock.recv, sock.sendall  # Bound once, not looked up per message.
     try:
-        while data := sock.recv(16 * 1024):
-            sock.sendall(data)
+        while data := recv(16 * 1024):
+            sendall(data)
     except OSError:
         pass
     finally:

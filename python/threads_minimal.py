@@ -20,9 +20,10 @@ BACKLOG = 4096
 class Echo(socketserver.BaseRequestHandler):
     def handle(self):
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        recv, sendall = self.request.recv, self.request.sendall  # Bound once, not per message.
         try:
-            while data := self.request.recv(BUFFER):
-                self.request.sendall(data)
+            while data := recv(BUFFER):
+                sendall(data)
         except OSError:
             pass
 
